@@ -1,0 +1,31 @@
+# Two commands after cloning: `make run` and `make test`. Everything else is optional.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: install run test lint check bench reliability clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## Serve on the embedded SQLite database at http://127.0.0.1:8000
+run: install
+	$(BIN)/pta serve --first-run-hint
+
+## The whole test suite (SQLite by default; PostgreSQL when TEST_DATABASE_URL is set)
+test: install
+	$(BIN)/python -m pytest $(ARGS)
+
+## Static checks: ruff and mypy
+lint: install
+	$(BIN)/ruff check app tests migrations bench
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

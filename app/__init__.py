@@ -1,0 +1,1 @@
+"""PTA case service: case management for the Protection Transfer Arrangement."""

@@ -1,0 +1,175 @@
+"""Cases: create, read, list, edit, move through the lifecycle, and their history."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import Response
+from pydantic import TypeAdapter
+
+from app.api.deps import API, Conn, CurrentActor, Now, adapter_for, checked_query, parse_body
+from app.api.idempotency import Idempotency
+from app.api.openapi import json_body
+from app.api.problems import responses
+from app.models.record import CaseRecord
+from app.schemas.case_views import AnyCaseView
+from app.schemas.cases import CaseCreate, CaseFilters, CaseUpdate
+from app.schemas.common import Page
+from app.schemas.events import EventView
+from app.schemas.transitions import transition_adapter
+from app.services import cases, history, lifecycle
+from app.services.policy import Actor
+from app.services.views import present_case
+
+router = APIRouter(prefix=f"{API}/cases", tags=["cases"], dependencies=[Depends(checked_query)])
+
+READ_ERRORS = (401, 403, 404, 422, 500, 503)
+WRITE_ERRORS = (*READ_ERRORS, 409, 412, 413, 428)
+IF_MATCH = Header(
+    alias="If-Match",
+    description='The case\'s current ETag, e.g. "3". Required: without it the answer is 428.',
+)
+Limit = Annotated[int, Query(ge=1, le=200, description="Page size, 1–200.")]
+Cursor = Annotated[
+    str | None, Query(max_length=200, description="next_cursor of the previous page")
+]
+
+_page_of_views: TypeAdapter[Page[AnyCaseView]] = TypeAdapter(Page[AnyCaseView])
+
+
+def case_response(actor: Actor, record: CaseRecord, status: int = 200, **headers: str) -> Response:
+    """One case as the caller may see it, with its version as the ETag."""
+    view = present_case(actor, record)
+    return Response(
+        view.model_dump_json().encode(),
+        status_code=status,
+        media_type="application/json",
+        headers={"ETag": f'"{record.case["version"]}"', **headers},
+    )
+
+
+def case_filters(
+    filters: Annotated[CaseFilters, Query()],
+) -> CaseFilters:
+    return filters
+
+
+Filters = Annotated[CaseFilters, Depends(case_filters)]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=AnyCaseView,
+    responses=responses(*WRITE_ERRORS),
+    openapi_extra=json_body("CaseCreate", adapter_for(CaseCreate)),
+    summary="Register a case (household)",
+)
+async def create_case(
+    request: Request, conn: Conn, actor: CurrentActor, now: Now, idem: Idempotency
+) -> Response:
+    data = await parse_body(request, adapter_for(CaseCreate))
+    record = await cases.create_case(conn, actor, data, now)
+    location = f"{request.url.path}/{record.case['id']}"
+    return await idem.store(case_response(actor, record, 201, Location=location))
+
+
+@router.get(
+    "",
+    response_model=Page[AnyCaseView],
+    responses=responses(*READ_ERRORS),
+    summary="List the cases you can see",
+)
+async def list_cases(
+    conn: Conn,
+    actor: CurrentActor,
+    now: Now,
+    filters: Filters,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Response:
+    records, next_cursor = await cases.list_cases(
+        conn, actor, filters, limit=limit, cursor=cursor, now=now
+    )
+    page = Page[AnyCaseView](
+        items=[present_case(actor, record) for record in records],
+        next_cursor=next_cursor,
+    )
+    return Response(_page_of_views.dump_json(page), media_type="application/json")
+
+
+@router.get(
+    "/{case_id}",
+    response_model=AnyCaseView,
+    responses=responses(*READ_ERRORS),
+    summary="Read one case",
+)
+async def read_case(conn: Conn, actor: CurrentActor, now: Now, case_id: uuid.UUID) -> Response:
+    return case_response(actor, await cases.read_case(conn, actor, case_id, now))
+
+
+@router.patch(
+    "/{case_id}",
+    response_model=AnyCaseView,
+    responses=responses(*WRITE_ERRORS),
+    openapi_extra=json_body("CaseUpdate", adapter_for(CaseUpdate)),
+    summary="Change a case's details or members",
+)
+async def update_case(
+    request: Request,
+    conn: Conn,
+    actor: CurrentActor,
+    now: Now,
+    case_id: uuid.UUID,
+    if_match: Annotated[str | None, IF_MATCH] = None,
+) -> Response:
+    data = await parse_body(request, adapter_for(CaseUpdate))
+    record = await cases.update_case(conn, actor, case_id, data, if_match, now)
+    return case_response(actor, record)
+
+
+@router.post(
+    "/{case_id}/transitions",
+    response_model=AnyCaseView,
+    responses={
+        **responses(*WRITE_ERRORS),
+        204: {"description": "Done; the case has left your scope (refuse_transit)."},
+    },
+    openapi_extra=json_body("Transition", transition_adapter),
+    summary="Take a lifecycle action on a case",
+)
+async def transition(
+    request: Request,
+    conn: Conn,
+    actor: CurrentActor,
+    now: Now,
+    idem: Idempotency,
+    case_id: uuid.UUID,
+    if_match: Annotated[str | None, IF_MATCH] = None,
+) -> Response:
+    command = await parse_body(request, transition_adapter)
+    record = await lifecycle.apply_transition(conn, actor, case_id, command, if_match, now)
+    if command.action == "refuse_transit":
+        response = Response(status_code=204, headers={"ETag": f'"{record.case["version"]}"'})
+    else:
+        response = case_response(actor, record)
+    return await idem.store(response)
+
+
+@router.get(
+    "/{case_id}/events",
+    response_model=Page[EventView],
+    responses=responses(*READ_ERRORS),
+    summary="The case's history, oldest first",
+)
+async def list_events(
+    conn: Conn,
+    actor: CurrentActor,
+    now: Now,
+    case_id: uuid.UUID,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> Page[EventView]:
+    return await history.list_events(conn, actor, case_id, limit=limit, cursor=cursor, now=now)

@@ -1,0 +1,56 @@
+"""User administration (admins only)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from app.api.deps import API, Conn, CurrentActor, Now, adapter_for, checked_query, parse_body
+from app.api.openapi import json_body
+from app.api.problems import responses
+from app.schemas.common import Page
+from app.schemas.users import UserAdminOut, UserCreate, UserUpdate
+from app.services import users
+
+router = APIRouter(prefix=f"{API}/users", tags=["users"], dependencies=[Depends(checked_query)])
+ERRORS = (401, 403, 422, 500, 503)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=UserAdminOut,
+    responses=responses(*ERRORS, 409, 413),
+    openapi_extra=json_body("UserCreate", adapter_for(UserCreate)),
+)
+async def create_user(request: Request, conn: Conn, actor: CurrentActor, now: Now) -> UserAdminOut:
+    data = await parse_body(request, adapter_for(UserCreate))
+    return UserAdminOut.model_validate(await users.create_user(conn, actor, data, now))
+
+
+@router.get("", response_model=Page[UserAdminOut], responses=responses(*ERRORS))
+async def list_users(
+    conn: Conn,
+    actor: CurrentActor,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Page[UserAdminOut]:
+    page = await users.list_users(conn, actor, limit=limit, cursor=cursor)
+    return Page[UserAdminOut](
+        items=[UserAdminOut.model_validate(row) for row in page.items], next_cursor=page.next_cursor
+    )
+
+
+@router.patch(
+    "/{user_id}",
+    response_model=UserAdminOut,
+    responses=responses(*ERRORS, 404, 409, 413),
+    openapi_extra=json_body("UserUpdate", adapter_for(UserUpdate)),
+)
+async def update_user(
+    request: Request, conn: Conn, actor: CurrentActor, now: Now, user_id: uuid.UUID
+) -> UserAdminOut:
+    data = await parse_body(request, adapter_for(UserUpdate))
+    return UserAdminOut.model_validate(await users.update_user(conn, actor, user_id, data, now))

@@ -1,0 +1,164 @@
+"""The ``pta`` command: serve, migrate, manage users (and, later, demo data and reports)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app import logs, migrate
+from app.config import ConfigurationError, Settings, get_settings
+from app.db import make_engine
+from app.errors import DomainError
+from app.schemas.users import UserCreate
+from app.services import users
+from app.vocabulary import Role
+
+log = logging.getLogger("pta.cli")
+T = TypeVar("T")
+
+
+def _prepare(settings: Settings) -> None:
+    path = settings.sqlite_path()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def run_in_transaction(settings: Settings, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """Run one unit of work in one transaction, as a request would."""
+
+    async def main() -> T:
+        engine = make_engine(settings.database_url, settings, pool_size=2)
+        try:
+            async with engine.begin() as conn:
+                return await work(conn)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    settings.signing_key()  # refuse to start with a missing or short key, before migrating
+    _prepare(settings)
+    log.info("migrating the database to the newest schema")
+    migrate.upgrade(settings)
+    log.info("serving", extra={"host": args.host, "port": args.port, "workers": args.workers})
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_config=logs.UVICORN_LOG_CONFIG,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=20,
+    )
+    return 0
+
+
+def cmd_db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
+    _prepare(settings)
+    migrate.upgrade(settings)
+    log.info("database at the newest schema", extra={"revision": migrate.head_revision(settings)})
+    return 0
+
+
+def cmd_db_current(_args: argparse.Namespace, settings: Settings) -> int:
+    async def current(conn: AsyncConnection) -> str | None:
+        try:
+            result = await conn.execute(text("SELECT version_num FROM alembic_version"))
+        except Exception:  # no table yet: an empty database
+            return None
+        return result.scalar()
+
+    revision = run_in_transaction(settings, current)
+    head = migrate.head_revision(settings)
+    print(f"current: {revision or 'none (empty database)'}; newest: {head}")
+    return 0
+
+
+def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password (at least 12 characters): ")
+    try:
+        data = UserCreate(
+            username=args.username, password=password, role=args.role, country=args.country
+        )
+    except ValidationError as error:
+        for problem in error.errors(include_input=False):
+            print(f"error: {'.'.join(map(str, problem['loc']))}: {problem['msg']}", file=sys.stderr)
+        return 2
+
+    async def create(conn: AsyncConnection) -> dict[str, Any]:
+        return await users.create_user(conn, users.OPERATOR, data, datetime.now(UTC))
+
+    user = run_in_transaction(settings, create)
+    log.info("user created", extra={"user_id": str(user["id"]), "role": user["role"]})
+    print(user["id"])
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pta", description="PTA case service")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="migrate the database, then serve the API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(handler=cmd_serve)
+
+    db = commands.add_parser("db", help="database schema").add_subparsers(dest="db", required=True)
+    db.add_parser("upgrade", help="migrate to the newest schema").set_defaults(
+        handler=cmd_db_upgrade
+    )
+    db.add_parser("current", help="show the schema revision").set_defaults(handler=cmd_db_current)
+
+    user_commands = commands.add_parser("users", help="manage users").add_subparsers(
+        dest="users", required=True
+    )
+    create = user_commands.add_parser("create", help="create a user; prints its id last")
+    create.add_argument("username")
+    create.add_argument("--role", required=True, choices=[role.value for role in Role])
+    create.add_argument("--country", help="ISO 3166-1 alpha-3, for officers")
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    create.set_defaults(handler=cmd_users_create)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    logs.configure(settings.log_level)
+    try:
+        handler: Callable[[argparse.Namespace, Settings], int] = args.handler
+        return handler(args, settings)
+    except ConfigurationError as error:
+        log.error("configuration refused", extra={"reason": str(error)})
+        return 2
+    except DomainError as error:
+        log.error("refused", extra={"code": error.code, "reason": error.detail})
+        print(f"error: {error.detail}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,113 @@
+"""Every setting of the service, read from the environment (prefix ``PTA_``)."""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MIN_SECRET_KEY_BYTES = 32
+IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class ConfigurationError(RuntimeError):
+    """The service refuses to start with this configuration."""
+
+
+def _split(value: object) -> list[str]:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, list | tuple):
+        return [str(part).strip() for part in value]
+    raise ValueError("expected a comma-separated list")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PTA_", extra="ignore", frozen=True)
+
+    database_url: str = "sqlite:///./pta.db"
+    reports_database_url: str | None = None
+    secret_key: SecretStr | None = None
+    token_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    cors_origins: Annotated[list[str], NoDecode] = []
+    log_level: str = "INFO"
+    transit_capacity: Annotated[dict[str, int], NoDecode] = {}
+    trusted_proxies: Annotated[list[IpNetwork], NoDecode] = []
+    docs: bool = True
+    statement_timeout_ms: int = Field(default=5000, ge=100)
+    pool_size: int = Field(default=20, ge=1)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _parse_origins(cls, value: object) -> list[str]:
+        return _split(value)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _parse_proxies(cls, value: object) -> list[IpNetwork]:
+        return [ipaddress.ip_network(part, strict=False) for part in _split(value)]
+
+    @field_validator("transit_capacity", mode="before")
+    @classmethod
+    def _parse_capacity(cls, value: object) -> dict[str, int]:
+        if isinstance(value, dict):
+            return {str(k).upper(): int(v) for k, v in value.items()}
+        capacity: dict[str, int] = {}
+        for part in _split(value):
+            country, sep, number = part.partition("=")
+            if not sep or not number.strip().isdigit():
+                raise ValueError(f"expected COUNTRY=NUMBER, got {part!r}")
+            capacity[country.strip().upper()] = int(number)
+        return capacity
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file, or None for PostgreSQL and in-memory databases."""
+        if not self.is_sqlite:
+            return None
+        path = self.database_url.split("///", 1)[1] if "///" in self.database_url else ""
+        path = path.split("?", 1)[0]
+        if path in ("", ":memory:"):
+            return None
+        return Path(path)
+
+    def signing_key(self) -> str:
+        """The JWT key: configured, or (embedded mode only) generated once beside the database."""
+        if self.secret_key is not None:
+            key = self.secret_key.get_secret_value()
+        elif self.is_sqlite:
+            key = _embedded_key(self.sqlite_path())
+        else:
+            raise ConfigurationError("PTA_SECRET_KEY is required when the database is not SQLite")
+        if len(key.encode()) < MIN_SECRET_KEY_BYTES:
+            raise ConfigurationError(
+                f"PTA_SECRET_KEY must be at least {MIN_SECRET_KEY_BYTES} bytes long"
+            )
+        return key
+
+
+_memory_key = secrets.token_urlsafe(48)
+
+
+def _embedded_key(db_path: Path | None) -> str:
+    if db_path is None:
+        return _memory_key
+    key_path = db_path.with_name(db_path.name + ".key")
+    if not key_path.exists():
+        key_path.parent.mkdir(parents=True, exist_ok=True)
+        key_path.touch(mode=0o600)
+        key_path.write_text(secrets.token_urlsafe(48))
+    return key_path.read_text().strip()
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,90 @@
+"""Engines for PostgreSQL (asyncpg) and SQLite (aiosqlite), and the one-transaction-per-request
+connection dependency."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+from app.config import Settings
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def driver_url(url: str) -> URL:
+    """Accept plain ``postgresql://`` and ``sqlite:///`` URLs and pick the async driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "postgresql":
+        return parsed.set(drivername="postgresql+asyncpg")
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite")
+    raise ValueError(f"unsupported database {backend!r}: use postgresql:// or sqlite:///")
+
+
+def make_engine(url: str, settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
+    target = driver_url(url)
+    if target.get_backend_name() == "sqlite":
+        return _sqlite_engine(target)
+    size = pool_size or settings.pool_size
+    return create_async_engine(
+        target,
+        pool_size=size,
+        max_overflow=0,
+        pool_timeout=10,
+        pool_pre_ping=False,
+        connect_args={
+            "timeout": 5,
+            "command_timeout": settings.statement_timeout_ms / 1000 + 5,
+            "server_settings": {
+                "application_name": "pta-case-service",
+                "statement_timeout": str(settings.statement_timeout_ms),
+                "idle_in_transaction_session_timeout": str(settings.statement_timeout_ms * 4),
+            },
+        },
+    )
+
+
+def _sqlite_engine(target: URL) -> AsyncEngine:
+    memory = target.database in (None, "", ":memory:")
+    kwargs: dict[str, Any] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}}
+    if memory:
+        kwargs.update(poolclass=StaticPool)
+        kwargs["connect_args"]["check_same_thread"] = False
+    engine = create_async_engine(target, **kwargs)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # Take the write lock up front: a transaction that read first and writes later can
+        # then never fail on the lock upgrade (SQLITE_BUSY), it waits its turn instead.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    """One transaction per request: committed when the endpoint returns, rolled back if it
+    raises. Declared with ``scope="function"`` so the commit happens before the response."""
+    engine: AsyncEngine = request.app.state.engine
+    async with engine.begin() as connection:
+        yield connection

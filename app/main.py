@@ -1,0 +1,65 @@
+"""create_app(): routers, problem handlers, middleware and the engine's lifetime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from app import migrate
+from app.api import audit, auth, cases, idempotency, openapi, ops, problems, users
+from app.api.middleware import RequestMiddleware
+from app.config import Settings, get_settings
+from app.db import make_engine
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    signing_key = settings.signing_key()  # refuse to start without a usable key
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.engine = make_engine(settings.database_url, settings)
+        try:
+            yield
+        finally:
+            await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="PTA case service",
+        version="1.0.0",
+        description=(
+            "Case management for the Protection Transfer Arrangement: UNHCR identifies people "
+            "at imminent risk, submits them to a resettlement state, moves them through a "
+            "transit country and resettles them. Errors are application/problem+json."
+        ),
+        lifespan=lifespan,
+        docs_url="/docs" if settings.docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.docs else None,
+    )
+    app.state.settings = settings
+    app.state.signing_key = signing_key
+    app.state.head_revision = migrate.head_revision(settings)
+
+    routers = [auth.router, auth.me_router, users.router, cases.router, audit.router, ops.router]
+    for router in routers:
+        app.include_router(router)
+    #: every route with its full path template (for the Allow header of a 405)
+    app.state.routes = [route for router in routers for route in router.routes]
+
+    problems.install(app)
+    idempotency.install(app)
+    openapi.install(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PATCH"],
+            allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key"],
+            expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(RequestMiddleware)
+    return app

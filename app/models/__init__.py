@@ -1,0 +1,26 @@
+"""Every ORM model, so ``Base.metadata`` is complete wherever ``app.models`` is imported."""
+
+from app.models.access_log import AccessLogCase, AccessLogEntry
+from app.models.base import Base
+from app.models.case import Case, Member, ReferenceCounter
+from app.models.event import CaseEvent
+from app.models.idempotency import IdempotencyKey
+from app.models.sign_in import SignInFailure
+from app.models.submission import Submission
+from app.models.transit_stay import TransitStay
+from app.models.user import User
+
+__all__ = [
+    "AccessLogCase",
+    "AccessLogEntry",
+    "Base",
+    "Case",
+    "CaseEvent",
+    "IdempotencyKey",
+    "Member",
+    "ReferenceCounter",
+    "SignInFailure",
+    "Submission",
+    "TransitStay",
+    "User",
+]

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.models.base import Base, one_of, uuid7
+from app.vocabulary import ExitReason, StayStatus
+
+
+class TransitStay(Base):
+    """The household's stay in a transit country while the resettlement state decides."""
+
+    __tablename__ = "transit_stays"
+    __table_args__ = (
+        one_of("status", StayStatus),
+        one_of("exit_reason", ExitReason),
+        CheckConstraint("length(transit_country) = 3", name="transit_country_code"),
+        CheckConstraint("authorised_until >= entered_at", name="authorised_after_entry"),
+        Index("ix_transit_stays_transit_country_status", "transit_country", "status"),
+        Index("ix_transit_stays_case_id", "case_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
+    case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    transit_country: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16))
+    requested_at: Mapped[datetime]
+    requested_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    authorised_at: Mapped[datetime | None]
+    authorisation_note: Mapped[str | None] = mapped_column(Text)
+    refused_at: Mapped[datetime | None]
+    refusal_reason: Mapped[str | None] = mapped_column(Text)
+    entered_at: Mapped[date | None]
+    authorised_until: Mapped[date | None]
+    exited_at: Mapped[date | None]
+    exit_reason: Mapped[str | None] = mapped_column(String(32))

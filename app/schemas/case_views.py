@@ -1,0 +1,152 @@
+"""A case as each role may see it. The view is chosen by role (``CASE_VIEWS``); a view keeps
+only its own fields, so a field a role must not see cannot leak through it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict
+
+from app.vocabulary import (
+    CaseStatus,
+    Category,
+    ClosureReason,
+    ExitReason,
+    Pathway,
+    Priority,
+    Role,
+    Sex,
+    Stage,
+    StayStatus,
+    SubmissionStatus,
+    WithdrawalReason,
+)
+
+
+class View(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+# Members -------------------------------------------------------------------------------------
+class MemberTransitView(View):
+    """Biodata a transit country needs at its border."""
+
+    given_name: str
+    family_name: str
+    sex: Sex
+    date_of_birth: date
+    nationality: str
+    document_number: str | None
+
+
+class MemberView(MemberTransitView):
+    is_principal: bool
+    dob_estimated: bool
+    relationship: str
+
+
+# Submissions ---------------------------------------------------------------------------------
+class LiveSubmissionTransitView(View):
+    resettlement_country: str
+    status: SubmissionStatus
+
+
+class SubmissionStateView(LiveSubmissionTransitView):
+    id: uuid.UUID
+    sequence: int
+    submission_priority: Priority
+    primary_category: Category
+    secondary_category: Category
+    submitted_at: datetime
+    decided_at: datetime | None
+    decision_reason: str | None
+
+
+class SubmissionView(SubmissionStateView):
+    submitted_by: uuid.UUID
+    decided_by: uuid.UUID | None
+    withdrawn_at: datetime | None
+    withdrawal_reason: WithdrawalReason | None
+
+
+# Transit stays -------------------------------------------------------------------------------
+class StayStateView(View):
+    id: uuid.UUID
+    transit_country: str
+    status: StayStatus
+    requested_at: datetime
+    authorised_at: datetime | None
+    refused_at: datetime | None
+    entered_at: date | None
+    authorised_until: date | None
+    exited_at: date | None
+    exit_reason: ExitReason | None
+
+
+class StayView(StayStateView):
+    authorisation_note: str | None
+    refusal_reason: str | None
+
+
+# Cases ---------------------------------------------------------------------------------------
+class CaseBaseView(View):
+    id: uuid.UUID
+    reference: str
+    origin_country: str
+    status: CaseStatus
+    stage: Stage
+    version: int
+    updated_at: datetime
+
+
+class CaseTransitView(CaseBaseView):
+    """Transit officer: who is coming, their stays here, where they go next."""
+
+    members: list[MemberTransitView]
+    submissions: list[LiveSubmissionTransitView]
+    transit_stays: list[StayView]
+
+
+class CaseResettlementView(CaseBaseView):
+    """Resettlement officer: its own submissions only, no referral source or internal notes."""
+
+    pathway: Pathway
+    protection_summary: str | None
+    previously_submitted_elsewhere: bool
+    members: list[MemberView]
+    submissions: list[SubmissionStateView]
+    transit_stays: list[StayStateView]
+
+
+class CaseView(CaseBaseView):
+    """UNHCR caseworkers and supervisors: everything."""
+
+    pathway: Pathway
+    processing_priority: Priority
+    referral_source: str | None
+    protection_summary: str | None
+    identified_at: date
+    first_submitted_at: date | None
+    transit_entered_at: date | None
+    departed_at: date | None
+    resettled_at: date | None
+    closed_at: datetime | None
+    closure_reason: ClosureReason | None
+    created_by: uuid.UUID
+    drafted_by: uuid.UUID | None
+    created_at: datetime
+    members: list[MemberView]
+    submissions: list[SubmissionView]
+    transit_stays: list[StayView]
+
+
+AnyCaseView = CaseView | CaseResettlementView | CaseTransitView
+
+#: The view each role gets. Managers and admins see no case records at all.
+CASE_VIEWS: dict[Role, type[CaseBaseView]] = {
+    Role.caseworker: CaseView,
+    Role.supervisor: CaseView,
+    Role.resettlement_officer: CaseResettlementView,
+    Role.transit_officer: CaseTransitView,
+}

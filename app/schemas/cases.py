@@ -1,0 +1,112 @@
+"""What clients send to create and change a case."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    Field,
+    StrictBool,
+    StringConstraints,
+    model_validator,
+)
+
+from app.schemas.common import CountryCode, IsoDate, LongText, PastDate, ShortText, StrictInput
+from app.vocabulary import CaseStatus, Pathway, Priority, Sex, Stage
+
+MAX_MEMBERS = 30
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Relationship = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+DocumentNumber = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
+]
+
+
+class MemberIn(StrictInput):
+    is_principal: StrictBool
+    given_name: Name
+    family_name: Name
+    sex: Sex
+    date_of_birth: PastDate
+    dob_estimated: StrictBool = False
+    nationality: CountryCode
+    relationship: Relationship = Field(examples=["principal", "spouse", "child"])
+    document_number: DocumentNumber | None = None
+
+
+Members = Annotated[list[MemberIn], Field(min_length=1, max_length=MAX_MEMBERS)]
+
+
+def check_one_principal(members: list[MemberIn]) -> None:
+    principals = sum(1 for member in members if member.is_principal)
+    if principals != 1:
+        raise ValueError(f"a case needs exactly one principal member, got {principals}")
+
+
+class CaseCreate(StrictInput):
+    origin_country: CountryCode
+    pathway: Pathway
+    processing_priority: Priority
+    referral_source: ShortText | None = None
+    protection_summary: LongText | None = None
+    identified_at: PastDate | None = Field(default=None, description="Defaults to today (UTC).")
+    members: Members
+
+    @model_validator(mode="after")
+    def _one_principal(self) -> Self:
+        check_one_principal(self.members)
+        return self
+
+
+class CaseUpdate(StrictInput):
+    """Only the fields given change. ``members`` replaces the whole list."""
+
+    processing_priority: Priority | None = None
+    referral_source: ShortText | None = None
+    protection_summary: LongText | None = None
+    pathway: Pathway | None = None
+    members: Members | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        given = self.model_fields_set
+        if not given:
+            raise ValueError("nothing to change: give at least one field")
+        for name in ("processing_priority", "pathway", "members"):
+            if name in given and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        if self.members is not None:
+            check_one_principal(self.members)
+        return self
+
+
+class CaseFilters(BaseModel):
+    """Filters of ``GET /cases`` and its CSV export (all optional, combined with AND).
+    Unknown query parameters are refused by the API layer for every endpoint alike."""
+
+    stage: Stage | None = None
+    status: CaseStatus | None = None
+    origin_country: CountryCode | None = None
+    resettlement_country: CountryCode | None = None
+    transit_country: CountryCode | None = None
+    processing_priority: Priority | None = None
+    identified_from: IsoDate | None = None
+    identified_to: IsoDate | None = None
+    updated_since: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _ordered_range(self) -> Self:
+        if (
+            self.identified_from
+            and self.identified_to
+            and self.identified_from > self.identified_to
+        ):
+            raise ValueError("identified_from must not be after identified_to")
+        return self
+
+    def given(self) -> dict[str, Any]:
+        """The filters actually used, as JSON-ready values (for the access log)."""
+        return self.model_dump(mode="json", exclude_none=True)

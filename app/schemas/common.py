@@ -1,0 +1,87 @@
+"""Field types shared by every resource, and the list and problem envelopes."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
+
+from app.vocabulary import COUNTRY_CODES
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def today() -> date:
+    """ "Today" is the UTC date."""
+    return datetime.now(UTC).date()
+
+
+def _country(value: str) -> str:
+    if value not in COUNTRY_CODES:
+        raise ValueError("must be an ISO 3166-1 alpha-3 country code, such as SLV or USA")
+    return value
+
+
+def _iso_date_text(value: Any) -> Any:
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_DATE.match(value):
+        raise ValueError("must be a date written YYYY-MM-DD")
+    return value
+
+
+def _not_future(value: date) -> date:
+    if value > today():
+        raise ValueError("must not be in the future")
+    return value
+
+
+CountryCode = Annotated[
+    str,
+    StringConstraints(min_length=3, max_length=3),
+    AfterValidator(_country),
+    Field(examples=["SLV"], json_schema_extra={"pattern": "^[A-Z]{3}$"}),
+]
+IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
+PastDate = Annotated[date, BeforeValidator(_iso_date_text), AfterValidator(_not_future)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
+
+
+class StrictInput(BaseModel):
+    """Request bodies: unknown fields are refused (no mass assignment)."""
+
+    model_config = ConfigDict(extra="forbid", str_max_length=20000)
+
+
+class Output(BaseModel):
+    model_config = ConfigDict(from_attributes=False)
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    code: str
+    errors: list[dict[str, Any]] | None = None

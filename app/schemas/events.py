@@ -1,0 +1,79 @@
+"""A case event as the caller may see it: officers get payloads cut to their view's fields,
+without free text written by another role."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from app.schemas.case_views import CASE_VIEWS
+from app.vocabulary import CaseStatus, Role
+
+FREE_TEXT = frozenset({"reason", "note"})
+
+#: Payload keys each officer role may see; UNHCR roles see the whole payload.
+EVENT_PAYLOAD_FIELDS: Mapping[Role, frozenset[str]] = {
+    Role.resettlement_officer: frozenset(
+        {
+            "reference",
+            "origin_country",
+            "pathway",
+            "changed",
+            "resettlement_country",
+            "submission_priority",
+            "primary_category",
+            "secondary_category",
+            "decision",
+            "reason",
+            "transit_country",
+            "entered_at",
+            "authorised_until",
+            "departed_at",
+            "arrived_at",
+        }
+    ),
+    Role.transit_officer: frozenset(
+        {
+            "reference",
+            "origin_country",
+            "changed",
+            "transit_country",
+            "entered_at",
+            "authorised_until",
+            "departed_at",
+            "arrived_at",
+            "note",
+            "reason",
+        }
+    ),
+}
+
+
+class EventView(BaseModel):
+    id: int
+    at: datetime
+    action: str
+    from_status: CaseStatus | None
+    to_status: CaseStatus
+    user_id: uuid.UUID
+    role: Role
+    payload: dict[str, Any]
+
+
+def event_payload_for(viewer: Role, author: Role, payload: Mapping[str, Any]) -> dict[str, Any]:
+    keep = EVENT_PAYLOAD_FIELDS.get(viewer)
+    if keep is None:
+        return dict(payload)
+    cut = {
+        key: value
+        for key, value in payload.items()
+        if key in keep and (key not in FREE_TEXT or author == viewer)
+    }
+    if "changed" in cut:
+        visible = CASE_VIEWS[viewer].model_fields
+        cut["changed"] = [name for name in cut["changed"] if name in visible]
+    return cut

@@ -1,0 +1,124 @@
+"""The body of ``POST /cases/{id}/transitions``: one model per action, told apart by ``action``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, TypeAdapter, model_validator
+
+from app.schemas.common import CountryCode, IsoDate, PastDate, ShortText, StrictInput
+from app.vocabulary import Category, ClosureReason, Decision, Priority, WithdrawalReason
+
+
+class StartAssessment(StrictInput):
+    action: Literal["start_assessment"]
+
+
+class RequestReview(StrictInput):
+    action: Literal["request_review"]
+
+
+class ReturnToAssessment(StrictInput):
+    action: Literal["return_to_assessment"]
+    reason: ShortText
+
+
+class SubmissionFields(StrictInput):
+    resettlement_country: CountryCode
+    submission_priority: Priority
+    primary_category: Category
+    secondary_category: Category
+
+
+class Submit(SubmissionFields):
+    action: Literal["submit"]
+
+
+class Resubmit(SubmissionFields):
+    action: Literal["resubmit"]
+
+
+class Decide(StrictInput):
+    action: Literal["decide"]
+    decision: Decision
+    reason: ShortText | None = None
+
+    @model_validator(mode="after")
+    def _reason_when_not_accepted(self) -> Self:
+        if self.decision is not Decision.accepted and self.reason is None:
+            raise ValueError(f"reason is required when the decision is {self.decision}")
+        return self
+
+
+class WithdrawSubmission(StrictInput):
+    action: Literal["withdraw_submission"]
+    reason: WithdrawalReason
+
+
+class RequestTransit(StrictInput):
+    action: Literal["request_transit"]
+    transit_country: CountryCode
+
+
+class AuthoriseTransit(StrictInput):
+    action: Literal["authorise_transit"]
+    note: ShortText | None = None
+
+
+class RefuseTransit(StrictInput):
+    action: Literal["refuse_transit"]
+    reason: ShortText
+
+
+class RecordTransitEntry(StrictInput):
+    action: Literal["record_transit_entry"]
+    entered_at: PastDate
+
+
+class ExtendTransit(StrictInput):
+    action: Literal["extend_transit"]
+    authorised_until: IsoDate
+
+
+class RecordDeparture(StrictInput):
+    action: Literal["record_departure"]
+    departed_at: PastDate
+
+
+class ConfirmArrival(StrictInput):
+    action: Literal["confirm_arrival"]
+    arrived_at: PastDate
+
+
+class Close(StrictInput):
+    action: Literal["close"]
+    reason: ClosureReason
+    note: ShortText | None = None
+
+
+class Reopen(StrictInput):
+    action: Literal["reopen"]
+    reason: ShortText
+
+
+Transition = Annotated[
+    StartAssessment
+    | RequestReview
+    | ReturnToAssessment
+    | Submit
+    | Decide
+    | Resubmit
+    | WithdrawSubmission
+    | RequestTransit
+    | AuthoriseTransit
+    | RefuseTransit
+    | RecordTransitEntry
+    | ExtendTransit
+    | RecordDeparture
+    | ConfirmArrival
+    | Close
+    | Reopen,
+    Field(discriminator="action"),
+]
+
+transition_adapter: TypeAdapter[Transition] = TypeAdapter(Transition)

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Self
+
+from pydantic import BaseModel, StrictBool, StringConstraints, model_validator
+
+from app.schemas.common import CountryCode, StrictInput
+from app.vocabulary import COUNTRY_ROLES, Role
+
+MIN_PASSWORD_LENGTH = 12
+
+Username = Annotated[
+    str, StringConstraints(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
+]
+Password = Annotated[str, StringConstraints(min_length=MIN_PASSWORD_LENGTH, max_length=256)]
+
+
+def check_country_for_role(role: Role, country: str | None) -> None:
+    if role in COUNTRY_ROLES and country is None:
+        raise ValueError(f"country is required for the {role} role")
+    if role not in COUNTRY_ROLES and country is not None:
+        raise ValueError(f"country is only for officers, not for the {role} role")
+
+
+class UserCreate(StrictInput):
+    username: Username
+    password: Password
+    role: Role
+    country: CountryCode | None = None
+
+    @model_validator(mode="after")
+    def _country_matches_role(self) -> Self:
+        check_country_for_role(self.role, self.country)
+        return self
+
+
+class UserUpdate(StrictInput):
+    """Change what is given; ``country`` is checked against the resulting role."""
+
+    active: StrictBool | None = None
+    role: Role | None = None
+    country: CountryCode | None = None
+    password: Password | None = None
+
+
+class UserOut(BaseModel):
+    id: uuid.UUID
+    username: str
+    role: Role
+    country: str | None
+    active: bool
+
+
+class UserAdminOut(UserOut):
+    created_at: datetime
+    updated_at: datetime
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105 (a token type, not a secret)
+    expires_in: int

@@ -1,0 +1,301 @@
+"""What each action does to a case beyond its status: the rules it must pass (409
+``conflict``) and the changes it makes to the case, its submissions and its stays. Pure
+functions of the loaded case; lifecycle.py applies the result."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from app.errors import Conflict
+from app.models.base import uuid7
+from app.models.record import CaseRecord, Row
+from app.schemas import transitions as t
+from app.services.policy import Actor
+from app.vocabulary import (
+    ACTIVE_STAY,
+    LIVE_SUBMISSION,
+    Action,
+    ExitReason,
+    Pathway,
+    StayStatus,
+    SubmissionStatus,
+)
+
+TRANSIT_DAYS = 180
+
+
+@dataclass
+class Effect:
+    """The writes one action makes besides the status (which only lifecycle.py sets)."""
+
+    case: dict[str, Any] = field(default_factory=dict)
+    payload: dict[str, Any] = field(default_factory=dict)
+    new_submission: dict[str, Any] | None = None
+    submission_update: dict[str, Any] | None = None  # applied to the latest submission
+    new_stay: dict[str, Any] | None = None
+    stay_update: dict[str, Any] | None = None  # applied to the latest stay
+    #: which state's submission / which country's stay the event is about
+    resettlement_country: str | None = None
+    transit_country: str | None = None
+
+
+Handler = Callable[[CaseRecord, Any, Actor, datetime], Effect]
+
+
+def _latest_submission(record: CaseRecord) -> Row:
+    submission = record.latest_submission
+    if submission is None:  # the state machine's guard rules this out
+        raise RuntimeError("no submission")
+    return submission
+
+
+def _latest_stay(record: CaseRecord) -> Row:
+    stay = record.latest_stay
+    if stay is None:  # the state machine's guard rules this out
+        raise RuntimeError("no stay")
+    return stay
+
+
+def _not_before_previous_milestone(record: CaseRecord, day: date, what: str) -> None:
+    case = record.case
+    milestones = [
+        case[name]
+        for name in ("identified_at", "first_submitted_at", "transit_entered_at", "departed_at")
+        if case[name] is not None
+    ]
+    previous = max(milestones)
+    if day < previous:
+        raise Conflict(
+            f"{what} ({day}) cannot be before the case's previous milestone ({previous})."
+        )
+
+
+def _plain(_record: CaseRecord, _command: Any, _actor: Actor, _now: datetime) -> Effect:
+    return Effect()
+
+
+def _request_review(
+    record: CaseRecord, _c: t.RequestReview, actor: Actor, _now: datetime
+) -> Effect:
+    return Effect(case={"drafted_by": actor.id})
+
+
+def _return_to_assessment(
+    _record: CaseRecord, command: t.ReturnToAssessment, _actor: Actor, _now: datetime
+) -> Effect:
+    return Effect(payload={"reason": command.reason})
+
+
+def _submit(record: CaseRecord, command: t.SubmissionFields, actor: Actor, now: datetime) -> Effect:
+    country = command.resettlement_country
+    if any(
+        s["resettlement_country"] == country and s["status"] == SubmissionStatus.denied
+        for s in record.submissions
+    ):
+        raise Conflict(f"{country} has denied this case: it cannot be submitted there again.")
+    fields = command.model_dump(exclude={"action"})
+    effect = Effect(
+        payload=fields,
+        new_submission={
+            "id": uuid7(),
+            "case_id": record.case["id"],
+            "sequence": len(record.submissions) + 1,
+            **fields,
+            "status": SubmissionStatus.pending,
+            "submitted_at": now,
+            "submitted_by": actor.id,
+        },
+        resettlement_country=country,
+    )
+    if record.case["first_submitted_at"] is None:
+        effect.case["first_submitted_at"] = now.date()
+    return effect
+
+
+def _decide(record: CaseRecord, command: t.Decide, actor: Actor, now: datetime) -> Effect:
+    submission = _latest_submission(record)
+    return Effect(
+        payload={"decision": command.decision, "reason": command.reason},
+        submission_update={
+            "status": command.decision,
+            "decided_at": now,
+            "decided_by": actor.id,
+            "decision_reason": command.reason,
+        },
+        resettlement_country=submission["resettlement_country"],
+    )
+
+
+def _withdraw_submission(
+    record: CaseRecord, command: t.WithdrawSubmission, _actor: Actor, now: datetime
+) -> Effect:
+    submission = _latest_submission(record)
+    return Effect(
+        payload={"reason": command.reason},
+        submission_update={
+            "status": SubmissionStatus.withdrawn,
+            "withdrawn_at": now,
+            "withdrawal_reason": command.reason,
+        },
+        resettlement_country=submission["resettlement_country"],
+    )
+
+
+def _request_transit(
+    record: CaseRecord, command: t.RequestTransit, actor: Actor, now: datetime
+) -> Effect:
+    if record.case["pathway"] != Pathway.transit:
+        raise Conflict("Only a case on the transit pathway can request a transit stay.")
+    return Effect(
+        payload={"transit_country": command.transit_country},
+        new_stay={
+            "id": uuid7(),
+            "case_id": record.case["id"],
+            "transit_country": command.transit_country,
+            "status": StayStatus.requested,
+            "requested_at": now,
+            "requested_by": actor.id,
+        },
+        transit_country=command.transit_country,
+    )
+
+
+def _authorise_transit(
+    record: CaseRecord, command: t.AuthoriseTransit, _actor: Actor, now: datetime
+) -> Effect:
+    return Effect(
+        payload={"note": command.note} if command.note else {},
+        stay_update={
+            "status": StayStatus.authorised,
+            "authorised_at": now,
+            "authorisation_note": command.note,
+        },
+        transit_country=_latest_stay(record)["transit_country"],
+    )
+
+
+def _refuse_transit(
+    record: CaseRecord, command: t.RefuseTransit, _actor: Actor, now: datetime
+) -> Effect:
+    return Effect(
+        payload={"reason": command.reason},
+        stay_update={
+            "status": StayStatus.refused,
+            "refused_at": now,
+            "refusal_reason": command.reason,
+        },
+        transit_country=_latest_stay(record)["transit_country"],
+    )
+
+
+def _record_transit_entry(
+    record: CaseRecord, command: t.RecordTransitEntry, _actor: Actor, _now: datetime
+) -> Effect:
+    entered = command.entered_at
+    _not_before_previous_milestone(record, entered, "The entry date")
+    until = entered + timedelta(days=TRANSIT_DAYS)
+    effect = Effect(
+        payload={"entered_at": entered.isoformat(), "authorised_until": until.isoformat()},
+        stay_update={
+            "status": StayStatus.in_transit,
+            "entered_at": entered,
+            "authorised_until": until,
+        },
+        transit_country=_latest_stay(record)["transit_country"],
+    )
+    if record.case["transit_entered_at"] is None:
+        effect.case["transit_entered_at"] = entered
+    return effect
+
+
+def _extend_transit(
+    record: CaseRecord, command: t.ExtendTransit, _actor: Actor, _now: datetime
+) -> Effect:
+    stay = _latest_stay(record)
+    if command.authorised_until <= stay["authorised_until"]:
+        raise Conflict(
+            f"An extension must end after the current end of stay ({stay['authorised_until']})."
+        )
+    return Effect(
+        payload={"authorised_until": command.authorised_until.isoformat()},
+        stay_update={"authorised_until": command.authorised_until},
+        transit_country=stay["transit_country"],
+    )
+
+
+def _record_departure(
+    record: CaseRecord, command: t.RecordDeparture, _actor: Actor, _now: datetime
+) -> Effect:
+    submission = record.latest_submission
+    if submission is None or submission["status"] != SubmissionStatus.accepted:
+        raise Conflict("A household can only depart once a resettlement state has accepted it.")
+    departed = command.departed_at
+    _not_before_previous_milestone(record, departed, "The departure date")
+    effect = Effect(payload={"departed_at": departed.isoformat()})
+    if record.case["departed_at"] is None:
+        effect.case["departed_at"] = departed
+    if record.active_stay is not None:
+        effect.stay_update = {
+            "status": StayStatus.exited,
+            "exited_at": departed,
+            "exit_reason": ExitReason.departed_to_resettlement,
+        }
+    return effect
+
+
+def _confirm_arrival(
+    record: CaseRecord, command: t.ConfirmArrival, _actor: Actor, _now: datetime
+) -> Effect:
+    arrived = command.arrived_at
+    _not_before_previous_milestone(record, arrived, "The arrival date")
+    effect = Effect(payload={"arrived_at": arrived.isoformat()})
+    if record.case["resettled_at"] is None:
+        effect.case["resettled_at"] = arrived
+    return effect
+
+
+def _close(record: CaseRecord, command: t.Close, _actor: Actor, now: datetime) -> Effect:
+    effect = Effect(
+        case={"closed_at": now, "closure_reason": command.reason},
+        payload={"reason": command.reason, "note": command.note},
+    )
+    submission = record.latest_submission
+    if submission is not None and submission["status"] in LIVE_SUBMISSION:
+        effect.submission_update = {"status": SubmissionStatus.withdrawn, "withdrawn_at": now}
+    stay = record.latest_stay
+    if stay is not None and stay["status"] in ACTIVE_STAY:
+        effect.stay_update = {
+            "status": StayStatus.exited,
+            "exited_at": now.date(),
+            "exit_reason": ExitReason.case_closed,
+        }
+    return effect
+
+
+def _reopen(_record: CaseRecord, command: t.Reopen, _actor: Actor, _now: datetime) -> Effect:
+    return Effect(
+        case={"closed_at": None, "closure_reason": None}, payload={"reason": command.reason}
+    )
+
+
+HANDLERS: Mapping[Action, Handler] = {
+    Action.start_assessment: _plain,
+    Action.request_review: _request_review,
+    Action.return_to_assessment: _return_to_assessment,
+    Action.submit: _submit,
+    Action.decide: _decide,
+    Action.resubmit: _submit,
+    Action.withdraw_submission: _withdraw_submission,
+    Action.request_transit: _request_transit,
+    Action.authorise_transit: _authorise_transit,
+    Action.refuse_transit: _refuse_transit,
+    Action.record_transit_entry: _record_transit_entry,
+    Action.extend_transit: _extend_transit,
+    Action.record_departure: _record_departure,
+    Action.confirm_arrival: _confirm_arrival,
+    Action.close: _close,
+    Action.reopen: _reopen,
+}

@@ -1,0 +1,225 @@
+"""The access policy, in one pure module: which role may do what, and which cases (and which
+parts of them) exist for each role. Every service function goes through it, so HTTP, the CLI
+and any job obey the same rules. Nothing here touches the database; scope rules are returned as
+SQL expressions for the queries to apply.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy.orm import aliased
+
+from app.errors import Forbidden, FourEyes
+from app.models import Case, CaseEvent, Submission, TransitStay
+from app.models.record import CaseRecord, Row
+from app.vocabulary import LIVE_SUBMISSION, Action, Role, StayStatus
+
+R = Role
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The signed-in user as the database says now (never as a token claims)."""
+
+    id: uuid.UUID
+    username: str
+    role: Role
+    country: str | None = None
+
+
+class Permission(StrEnum):
+    create_case = "create_case"
+    update_case = "update_case"
+    read_cases = "read_cases"
+    read_reports = "read_reports"
+    read_access_log = "read_access_log"
+    manage_users = "manage_users"
+
+
+UNHCR = frozenset({R.caseworker, R.supervisor})
+CASE_READERS = UNHCR | {R.resettlement_officer, R.transit_officer}
+
+#: role × action: who may take each action on a case they can see, and who may do the rest.
+ALLOWED: Mapping[Action | Permission, frozenset[Role]] = {
+    Permission.create_case: UNHCR,
+    Permission.update_case: UNHCR,
+    Permission.read_cases: CASE_READERS,
+    Permission.read_reports: CASE_READERS | {R.manager},
+    Permission.read_access_log: frozenset({R.supervisor, R.admin}),
+    Permission.manage_users: frozenset({R.admin}),
+    Action.start_assessment: UNHCR,
+    Action.request_review: UNHCR,
+    Action.return_to_assessment: frozenset({R.supervisor}),
+    Action.submit: frozenset({R.supervisor}),
+    Action.decide: frozenset({R.resettlement_officer}),
+    Action.resubmit: frozenset({R.supervisor}),
+    Action.withdraw_submission: frozenset({R.supervisor}),
+    Action.request_transit: UNHCR,
+    Action.authorise_transit: frozenset({R.transit_officer}),
+    Action.refuse_transit: frozenset({R.transit_officer}),
+    Action.record_transit_entry: frozenset({R.transit_officer}),
+    Action.extend_transit: frozenset({R.transit_officer}),
+    Action.record_departure: UNHCR | {R.transit_officer},
+    Action.confirm_arrival: frozenset({R.supervisor, R.resettlement_officer}),
+    Action.close: frozenset({R.supervisor}),
+    Action.reopen: frozenset({R.supervisor}),
+}
+
+
+def _latest_submission_country(record: CaseRecord) -> str | None:
+    submission = record.latest_submission
+    return submission["resettlement_country"] if submission else None
+
+
+def _latest_stay_country(record: CaseRecord) -> str | None:
+    stay = record.latest_stay
+    return stay["transit_country"] if stay else None
+
+
+def _active_stay_country(record: CaseRecord) -> str | None:
+    stay = record.active_stay
+    return stay["transit_country"] if stay else None
+
+
+#: An officer acts only for its own country: the country of the submission or stay the
+#: action is about must be the officer's.
+OFFICER_SUBJECT: Mapping[Action, Callable[[CaseRecord], str | None]] = {
+    Action.decide: _latest_submission_country,
+    Action.confirm_arrival: _latest_submission_country,
+    Action.authorise_transit: _latest_stay_country,
+    Action.refuse_transit: _latest_stay_country,
+    Action.record_transit_entry: _latest_stay_country,
+    Action.extend_transit: _latest_stay_country,
+    Action.record_departure: _active_stay_country,
+}
+
+
+def allowed(actor: Actor, what: Action | Permission) -> bool:
+    return actor.role in ALLOWED[what]
+
+
+def require(actor: Actor, what: Action | Permission) -> None:
+    if not allowed(actor, what):
+        raise Forbidden(f"The {actor.role} role may not {_describe(what)}.")
+
+
+def authorize_action(actor: Actor, action: Action, record: CaseRecord) -> None:
+    """Raise Forbidden unless this actor may take this action on this (visible) case."""
+    require(actor, action)
+    if actor.role in (R.resettlement_officer, R.transit_officer):
+        subject = OFFICER_SUBJECT.get(action)
+        if subject is None or subject(record) != actor.country:
+            raise Forbidden(f"Only the officer of the country concerned may {action}.")
+    if action is Action.submit and record.case["drafted_by"] == actor.id:
+        raise FourEyes("The user who requested review may not submit the case (four eyes).")
+
+
+def visible_cases(actor: Actor) -> ColumnElement[bool]:
+    """The caller's scope as an SQL filter on ``cases``: an invisible case does not exist."""
+    if actor.role in UNHCR:
+        return true()
+    if actor.role is R.resettlement_officer:
+        return exists(
+            select(Submission.id).where(
+                Submission.case_id == Case.id,
+                Submission.resettlement_country == actor.country,
+            )
+        )
+    if actor.role is R.transit_officer:
+        return exists(
+            select(TransitStay.id).where(
+                TransitStay.case_id == Case.id,
+                TransitStay.transit_country == actor.country,
+                TransitStay.status != StayStatus.refused,
+            )
+        )
+    return false()
+
+
+def cases_submitted_to(actor: Actor, country: str) -> ColumnElement[bool]:
+    """The ``resettlement_country`` filter, over the submissions the caller may see: an
+    officer cannot probe another state's submissions with it."""
+    if actor.role is R.resettlement_officer and country != actor.country:
+        return false()
+    query = select(Submission.id).where(
+        Submission.case_id == Case.id, Submission.resettlement_country == country
+    )
+    if actor.role is R.transit_officer:
+        newer = aliased(Submission)
+        query = query.where(
+            Submission.status.in_(LIVE_SUBMISSION),
+            ~exists(
+                select(newer.id).where(
+                    newer.case_id == Case.id, newer.sequence > Submission.sequence
+                )
+            ),
+        )
+    return exists(query)
+
+
+def cases_staying_in(actor: Actor, country: str) -> ColumnElement[bool]:
+    """The ``transit_country`` filter, over the stays the caller may see."""
+    if actor.role is R.transit_officer and country != actor.country:
+        return false()
+    return exists(
+        select(TransitStay.id).where(
+            TransitStay.case_id == Case.id, TransitStay.transit_country == country
+        )
+    )
+
+
+def visible_events(actor: Actor) -> ColumnElement[bool]:
+    """Which events of a visible case the caller sees: an officer sees status events, its own
+    state's submissions (resettlement officer, who also sees stays) or its own country's stays.
+    """
+    if actor.role in UNHCR:
+        return true()
+    case_wide = and_(CaseEvent.resettlement_country.is_(None), CaseEvent.transit_country.is_(None))
+    if actor.role is R.resettlement_officer:
+        return or_(
+            case_wide,
+            CaseEvent.resettlement_country == actor.country,
+            CaseEvent.transit_country.is_not(None),
+        )
+    if actor.role is R.transit_officer:
+        return or_(case_wide, CaseEvent.transit_country == actor.country)
+    return false()
+
+
+def visible_submissions(actor: Actor, record: CaseRecord) -> list[Row]:
+    """UNHCR sees all; a resettlement officer its own state's; a transit officer the live one."""
+    if actor.role is R.resettlement_officer:
+        return [s for s in record.submissions if s["resettlement_country"] == actor.country]
+    if actor.role is R.transit_officer:
+        latest = record.latest_submission
+        return [latest] if latest is not None and latest["status"] in LIVE_SUBMISSION else []
+    return list(record.submissions) if actor.role in UNHCR else []
+
+
+def visible_stays(actor: Actor, record: CaseRecord) -> list[Row]:
+    """A transit officer sees only its own country's stays; UNHCR and resettlement states all."""
+    if actor.role is R.transit_officer:
+        return [s for s in record.stays if s["transit_country"] == actor.country]
+    return list(record.stays) if actor.role in CASE_READERS else []
+
+
+def sees_protection_summary(actor: Actor, record: CaseRecord) -> bool:
+    """UNHCR always; a resettlement officer only while its submission is live."""
+    if actor.role in UNHCR:
+        return True
+    if actor.role is R.resettlement_officer:
+        return any(s["status"] in LIVE_SUBMISSION for s in visible_submissions(actor, record))
+    return False
+
+
+def submitted_elsewhere(actor: Actor, record: CaseRecord) -> bool:
+    return any(s["resettlement_country"] != actor.country for s in record.submissions)
+
+
+def _describe(what: Action | Permission) -> str:
+    return str(what).replace("_", " ")

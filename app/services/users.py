@@ -1,0 +1,199 @@
+"""Users, sign-in (with a throttle every worker and replica shares) and token checks."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import anyio
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app import security
+from app.errors import Conflict, NotFound, RateLimited, Unauthorized, ValidationFailed
+from app.models import SignInFailure, User
+from app.models.base import uuid7
+from app.schemas.common import Page
+from app.schemas.users import UserCreate, UserUpdate, check_country_for_role
+from app.services import pagination, policy
+from app.services.policy import Actor, Permission
+from app.vocabulary import Role
+
+FAILURE_LIMIT = 5
+FAILURE_WINDOW = timedelta(minutes=15)
+USER_COLUMNS = tuple(User.__table__.columns)
+
+#: The actor the command line acts as when an operator creates users from a shell.
+OPERATOR = Actor(id=uuid.UUID(int=0), username="pta-cli", role=Role.admin)
+
+
+def actor_from_row(row: Any) -> Actor:
+    return Actor(
+        id=row["id"], username=row["username"], role=Role(row["role"]), country=row["country"]
+    )
+
+
+async def authenticate(conn: AsyncConnection, token: str, key: str) -> Actor:
+    """The actor behind a bearer token, as the user row says now."""
+    try:
+        claims = security.decode_token(token, key)
+    except security.InvalidToken:
+        raise Unauthorized("The token is invalid or has expired.") from None
+    row = (
+        (await conn.execute(select(*USER_COLUMNS).where(User.id == claims.user_id)))
+        .mappings()
+        .first()
+    )
+    if row is None or not row["active"] or row["token_generation"] != claims.generation:
+        raise Unauthorized("The token is invalid or has expired.")
+    return actor_from_row(row)
+
+
+@dataclass(frozen=True)
+class SignIn:
+    token: str | None  # None: wrong username or password (the failure is recorded)
+
+
+async def sign_in(
+    conn: AsyncConnection,
+    username: str,
+    password: str,
+    client: str,
+    now: datetime,
+    *,
+    key: str,
+    minutes: int,
+) -> SignIn:
+    window = (
+        (
+            await conn.execute(
+                select(SignInFailure.at)
+                .where(
+                    SignInFailure.username == username,
+                    SignInFailure.client == client,
+                    SignInFailure.at > now - FAILURE_WINDOW,
+                )
+                .order_by(SignInFailure.at.desc())
+            )
+        )
+        .scalars()
+        .all()
+    )
+    if len(window) >= FAILURE_LIMIT:
+        # Blocked until fewer than FAILURE_LIMIT failures remain in the window.
+        leaves_at = window[FAILURE_LIMIT - 1] + FAILURE_WINDOW
+        retry_after = max(1, math.ceil((leaves_at - now).total_seconds()))
+        raise RateLimited("Too many failed sign-ins: try again later.", retry_after)
+    row = (
+        (await conn.execute(select(*USER_COLUMNS).where(User.username == username)))
+        .mappings()
+        .first()
+    )
+    password_hash = row["password_hash"] if row is not None and row["active"] else None
+    # Argon2 costs ~0.1 s of CPU: keep it off the event loop.
+    valid = await anyio.to_thread.run_sync(security.verify_password, password, password_hash)
+    if not valid or row is None:
+        await conn.execute(insert(SignInFailure).values(username=username, client=client, at=now))
+        await conn.execute(delete(SignInFailure).where(SignInFailure.at <= now - FAILURE_WINDOW))
+        return SignIn(token=None)
+    token = security.create_token(
+        user_id=row["id"],
+        role=row["role"],
+        generation=row["token_generation"],
+        key=key,
+        now=now,
+        minutes=minutes,
+    )
+    return SignIn(token=token)
+
+
+async def create_user(
+    conn: AsyncConnection, actor: Actor, data: UserCreate, now: datetime
+) -> dict[str, Any]:
+    policy.require(actor, Permission.manage_users)
+    password_hash = await anyio.to_thread.run_sync(security.hash_password, data.password)
+    taken = await conn.execute(select(User.id).where(User.username == data.username))
+    if taken.first() is not None:
+        raise Conflict(f"The username {data.username!r} is already taken.")
+    values = {
+        "id": uuid7(),
+        "username": data.username,
+        "password_hash": password_hash,
+        "role": data.role,
+        "country": data.country,
+        "active": True,
+        "token_generation": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+    try:
+        result = await conn.execute(insert(User).values(values).returning(*USER_COLUMNS))
+    except IntegrityError:
+        raise Conflict(f"The username {data.username!r} is already taken.") from None
+    return dict(result.mappings().one())
+
+
+async def list_users(
+    conn: AsyncConnection, actor: Actor, *, limit: int, cursor: str | None
+) -> Page[dict[str, Any]]:
+    policy.require(actor, Permission.manage_users)
+    after = pagination.decode_id(cursor)
+    query = select(*USER_COLUMNS).order_by(User.id).limit(limit + 1)
+    if after is not None:
+        query = query.where(User.id > after)
+    rows = (await conn.execute(query)).mappings().all()
+    page = [dict(row) for row in rows[:limit]]
+    more = len(rows) > limit
+    return Page(items=page, next_cursor=pagination.encode_id(page[-1]["id"]) if more else None)
+
+
+async def update_user(
+    conn: AsyncConnection, actor: Actor, user_id: uuid.UUID, data: UserUpdate, now: datetime
+) -> dict[str, Any]:
+    policy.require(actor, Permission.manage_users)
+    row = (await conn.execute(select(*USER_COLUMNS).where(User.id == user_id))).mappings().first()
+    if row is None:
+        raise NotFound("No user with this id.")
+    given = data.model_fields_set
+    current_role = Role(row["role"])
+    role = data.role or current_role
+    if "country" in given:
+        country = data.country
+    elif role == current_role:
+        country = row["country"]
+    else:
+        country = None  # a new role brings its own country (or none)
+    try:
+        check_country_for_role(role, country)
+    except ValueError as error:
+        raise ValidationFailed(
+            str(error), [{"loc": ["body", "country"], "msg": str(error), "type": "value_error"}]
+        ) from None
+    values: dict[str, Any] = {"role": role, "country": country, "updated_at": now}
+    if data.active is not None:
+        values["active"] = data.active
+    if data.password is not None:
+        values["password_hash"] = await anyio.to_thread.run_sync(
+            security.hash_password, data.password
+        )
+        values["token_generation"] = row["token_generation"] + 1
+    if row["role"] == Role.admin and (role != Role.admin or values.get("active") is False):
+        await _keep_one_admin(conn, user_id)
+    result = await conn.execute(
+        update(User).where(User.id == user_id).values(values).returning(*USER_COLUMNS)
+    )
+    return dict(result.mappings().one())
+
+
+async def _keep_one_admin(conn: AsyncConnection, leaving: uuid.UUID) -> None:
+    others = await conn.execute(
+        select(func.count())
+        .select_from(User)
+        .where(User.role == Role.admin, User.active.is_(True), User.id != leaving)
+    )
+    if others.scalar_one() == 0:
+        raise Conflict("This is the last active admin: make another admin first.")
