@@ -77,7 +77,9 @@ def _sqlite_engine(target: URL) -> AsyncEngine:
     def _on_begin(connection: Any) -> None:
         # Take the write lock up front: a transaction that read first and writes later can
         # then never fail on the lock upgrade (SQLITE_BUSY), it waits its turn instead.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Read-only work (a streamed export) reads a WAL snapshot without blocking writers.
+        read_only = connection.get_execution_options().get("pta_read_only", False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 

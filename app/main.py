@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app import migrate
-from app.api import audit, auth, cases, idempotency, openapi, ops, problems, users
+from app.api import audit, auth, cases, idempotency, openapi, ops, problems, reports, users
 from app.api.middleware import RequestMiddleware
 from app.config import Settings, get_settings
 from app.db import make_engine
@@ -44,7 +44,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.signing_key = signing_key
     app.state.head_revision = migrate.head_revision(settings)
 
-    routers = [auth.router, auth.me_router, users.router, cases.router, audit.router, ops.router]
+    routers = [
+        auth.router,
+        auth.me_router,
+        users.router,
+        cases.router,
+        reports.router,
+        audit.router,
+        ops.router,
+    ]
     for router in routers:
         app.include_router(router)
     #: every route with its full path template (for the Allow header of a 405)

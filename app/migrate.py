@@ -11,7 +11,6 @@ from alembic.script import ScriptDirectory
 from app.config import Settings
 
 
-
 def _project_root() -> Path:
     """Where ``migrations/`` is: beside the source tree, or the working directory (the
     container installs the package and keeps the migrations in its working directory)."""

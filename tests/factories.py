@@ -21,6 +21,8 @@ PASSWORD = "a-long-enough-password"
 
 @dataclass
 class TestUser:
+    __test__ = False  # not a test class, despite the name
+
     id: uuid.UUID
     username: str
     role: Role

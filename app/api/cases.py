@@ -6,7 +6,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from pydantic import TypeAdapter
 
 from app.api.deps import API, Conn, CurrentActor, Now, adapter_for, checked_query, parse_body
@@ -19,7 +19,7 @@ from app.schemas.cases import CaseCreate, CaseFilters, CaseUpdate
 from app.schemas.common import Page
 from app.schemas.events import EventView
 from app.schemas.transitions import transition_adapter
-from app.services import cases, history, lifecycle
+from app.services import cases, exports, history, lifecycle
 from app.services.policy import Actor
 from app.services.views import present_case
 
@@ -98,6 +98,26 @@ async def list_cases(
         next_cursor=next_cursor,
     )
     return Response(_page_of_views.dump_json(page), media_type="application/json")
+
+
+@router.get(
+    "/export",
+    response_class=StreamingResponse,
+    responses={
+        200: {"description": "CSV, one row per case", "content": {"text/csv": {}}},
+        **responses(*READ_ERRORS),
+    },
+    summary="The same filters as the list, as CSV (streamed)",
+)
+async def export_cases(
+    request: Request, conn: Conn, actor: CurrentActor, now: Now, filters: Filters
+) -> StreamingResponse:
+    await cases.log_export(conn, actor, filters, now)
+    return StreamingResponse(
+        exports.export_cases(request.app.state.engine, actor, filters),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="cases.csv"'},
+    )
 
 
 @router.get(

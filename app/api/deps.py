@@ -95,9 +95,12 @@ def _query_names(dependant: Dependant) -> frozenset[str]:
     return frozenset(names)
 
 
-@cache
 def _declared_query(route: Any) -> frozenset[str]:
-    return _query_names(route.dependant)
+    names: frozenset[str] | None = getattr(route, "pta_query_names", None)
+    if names is None:
+        names = _query_names(route.dependant)
+        route.pta_query_names = names  # computed once per route
+    return names
 
 
 async def reject_unknown_query(request: Request) -> None:

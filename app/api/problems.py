@@ -180,7 +180,10 @@ def install(app: FastAPI) -> None:
 
 def internal_error(path: str, error: BaseException) -> Response:
     """A bug: logged by type only (an exception's text can quote personal data)."""
-    log.error("unhandled error", extra={"error_type": type(error).__name__})
+    log.error(
+        "unhandled error",
+        extra={"error_type": type(error).__name__, "where": _where(error)},
+    )
     return problem(500, "internal_error", "Something went wrong on our side.", instance=path)
 
 
@@ -207,3 +210,15 @@ def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         }
         for status in statuses
     }
+
+
+def _where(error: BaseException) -> str:
+    """File and line where a bug surfaced in our code (no message: it may quote data)."""
+    frame = error.__traceback__
+    where = "?"
+    while frame is not None:
+        code = frame.tb_frame.f_code
+        if "/app/" in code.co_filename:
+            where = f"{code.co_filename.rsplit('/app/', 1)[1]}:{frame.tb_lineno} in {code.co_name}"
+        frame = frame.tb_next
+    return where

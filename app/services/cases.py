@@ -201,3 +201,11 @@ async def update_case(
         now=now,
     )
     return CaseRecord(case=row, members=members, submissions=record.submissions, stays=record.stays)
+
+
+async def log_export(
+    conn: AsyncConnection, actor: Actor, filters: CaseFilters, now: datetime
+) -> None:
+    """One access-log row per export, with the filter used (the rows follow as a stream)."""
+    policy.require(actor, Permission.read_cases)
+    await audit.log_access(conn, actor, AccessAction.export, [], filters.given(), now)

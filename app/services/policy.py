@@ -173,6 +173,44 @@ def cases_staying_in(actor: Actor, country: str) -> ColumnElement[bool]:
     )
 
 
+def report_slice(
+    actor: Actor, resettlement_country: str | None, transit_country: str | None
+) -> tuple[str | None, str | None]:
+    """The country filters of an aggregate report: an officer gets only its own country's
+    slice (asking for another country's is refused)."""
+    require(actor, Permission.read_reports)
+    if actor.role is R.resettlement_officer:
+        if resettlement_country not in (None, actor.country):
+            raise Forbidden("A resettlement officer sees only its own state's figures.")
+        return actor.country, transit_country
+    if actor.role is R.transit_officer:
+        if transit_country not in (None, actor.country):
+            raise Forbidden("A transit officer sees only its own country's figures.")
+        return resettlement_country, actor.country
+    return resettlement_country, transit_country
+
+
+def transit_report_scope(actor: Actor) -> ColumnElement[bool]:
+    """Which stays in transit count in the caller's transit report (an SQL filter on
+    ``transit_stays`` joined to ``cases``)."""
+    require(actor, Permission.read_reports)
+    if actor.role is R.transit_officer:
+        return TransitStay.transit_country == actor.country
+    if actor.role is R.resettlement_officer:
+        return exists(
+            select(Submission.id).where(
+                Submission.case_id == Case.id,
+                Submission.resettlement_country == actor.country,
+            )
+        )
+    return true()
+
+
+def sees_stay_lines(actor: Actor) -> bool:
+    """Managers get transit counts only, never the households behind them."""
+    return actor.role in CASE_READERS
+
+
 def visible_events(actor: Actor) -> ColumnElement[bool]:
     """Which events of a visible case the caller sees: an officer sees status events, its own
     state's submissions (resettlement officer, who also sees stays) or its own country's stays.

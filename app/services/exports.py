@@ -1,0 +1,131 @@
+"""CSV: the case export (streamed page by page, columns of the caller's view) and the funnel
+in long format with its HXL hashtag row."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import date, datetime
+from typing import Any, get_origin
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.models import Case
+from app.schemas.case_views import CASE_VIEWS
+from app.schemas.cases import CaseFilters
+from app.schemas.reports import PERIODS, FunnelGroup, FunnelReport, GroupBy
+from app.services import policy
+from app.services.cases import filter_clauses
+from app.services.policy import Actor, Permission
+from app.services.records import CASE_COLUMNS, attach
+from app.services.views import present_case
+
+EXPORT_PAGE = 500
+FUNNEL_HEADER = (
+    "date_start",
+    "date_end",
+    "origin_country",
+    "resettlement_country",
+    "indicator",
+    "households",
+    "individuals",
+)
+FUNNEL_HXL = (
+    "#date+start",
+    "#date+end",
+    "#country+code+origin",
+    "#country+code+dest",
+    "#indicator+code",
+    "#indicator+num+hh",
+    "#indicator+num+ind",
+)
+
+
+def _line(values: Iterable[Any]) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\r\n").writerow(
+        "" if v is None else v.isoformat() if isinstance(v, date | datetime) else v for v in values
+    )
+    return buffer.getvalue()
+
+
+def export_columns(actor: Actor) -> list[str]:
+    """The case's own fields the caller's view shows (lists such as members are left out)."""
+    view = CASE_VIEWS[actor.role]
+    return [
+        name
+        for name, field in view.model_fields.items()
+        if get_origin(field.annotation) is not list
+    ]
+
+
+async def export_cases(
+    engine: AsyncEngine, actor: Actor, filters: CaseFilters
+) -> AsyncIterator[str]:
+    """Stream every case matching the filters, a page at a time (memory stays flat), in one
+    read-only transaction of its own (the request's has committed when streaming starts)."""
+    policy.require(actor, Permission.read_cases)
+    columns = export_columns(actor)
+    yield _line(columns)
+    async with engine.connect() as conn:
+        conn = await conn.execution_options(pta_read_only=True)
+        async with conn.begin():
+            after = None
+            while True:
+                query = select(*CASE_COLUMNS).where(*filter_clauses(actor, filters))
+                if after is not None:
+                    query = query.where(Case.id > after)
+                rows = (
+                    (await conn.execute(query.order_by(Case.id).limit(EXPORT_PAGE)))
+                    .mappings()
+                    .all()
+                )
+                if not rows:
+                    return
+                for record in await attach(conn, rows):
+                    view = present_case(actor, record).model_dump(mode="json")
+                    yield _line(view[name] for name in columns)
+                after = rows[-1]["id"]
+
+
+def _period_bounds(group: GroupBy, key: str) -> tuple[date, date]:
+    year = int(key[:4])
+    if group is GroupBy.year:
+        return date(year, 1, 1), date(year, 12, 31)
+    first_month = int(key[5:]) if group is GroupBy.month else (int(key[6:]) - 1) * 3 + 1
+    last_month = first_month if group is GroupBy.month else first_month + 2
+    end = date(year + (last_month == 12), last_month % 12 + 1, 1)
+    return date(year, first_month, 1), date.fromordinal(end.toordinal() - 1)
+
+
+def funnel_csv(report: FunnelReport) -> str:
+    """Long format: one row per (group, stage), with an HXL hashtag row under the header."""
+    end = report.to if report.basis == "cohort" else min(report.to, report.as_of)
+    origin = report.filters.get("origin_country")
+    destination = report.filters.get("resettlement_country")
+    out: list[Sequence[Any]] = [FUNNEL_HEADER, FUNNEL_HXL]
+    groups: list[FunnelGroup | None] = list(report.groups) if report.group_by else [None]
+    for group in groups:
+        start, stop, group_origin, group_destination = report.from_, end, origin, destination
+        if group is not None and report.group_by in PERIODS and group.key is not None:
+            first, last = _period_bounds(report.group_by, group.key)
+            start, stop = max(first, report.from_), min(last, end)
+        elif group is not None and report.group_by is GroupBy.origin_country:
+            group_origin = group.key
+        elif group is not None and report.group_by is GroupBy.resettlement_country:
+            group_destination = group.key
+        for stage in group.stages if group is not None else report.stages:
+            out.append(
+                (
+                    start,
+                    stop,
+                    group_origin,
+                    group_destination,
+                    stage.stage,
+                    stage.cases,
+                    stage.people,
+                )
+            )
+    return "".join(_line(row) for row in out)

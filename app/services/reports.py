@@ -1,0 +1,284 @@
+"""Funnel and transit reports. The funnel counts milestone dates (set once, never moved by a
+reopen or a resubmission), never current statuses; people are the cases' current members."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, extract, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.models import Case, Submission, TransitStay
+from app.schemas.reports import (
+    PERIODS,
+    Basis,
+    FunnelGroup,
+    FunnelQuery,
+    FunnelReport,
+    FunnelStage,
+    GroupBy,
+    StageCount,
+    TransitCountry,
+    TransitReport,
+    TransitStayLine,
+)
+from app.services import audit, policy
+from app.services.policy import Actor
+from app.services.sql import days_between
+from app.vocabulary import AccessAction, Role, StayStatus
+
+MILESTONE: Mapping[FunnelStage, Any] = {
+    FunnelStage.identified: Case.identified_at,
+    FunnelStage.submitted: Case.first_submitted_at,
+    FunnelStage.in_transit: Case.transit_entered_at,
+    FunnelStage.resettled: Case.resettled_at,
+}
+ENDING_SOON = timedelta(days=30)
+
+
+@dataclass
+class Tally:
+    cases: int = 0
+    people: int = 0
+    days: Counter[int] = field(default_factory=Counter)
+
+    def stage(self, stage: FunnelStage, cohort: bool) -> StageCount:
+        median = None
+        if cohort and self.cases:
+            median = float(statistics.median(self.days.elements()))
+        return StageCount(stage=stage, cases=self.cases, people=self.people, median_days=median)
+
+
+def _definition(q: FunnelQuery) -> str:
+    sliced = (
+        f" (filters: {', '.join(f'{k}={v}' for k, v in q.filters().items())})"
+        if q.filters()
+        else ""
+    )
+    if q.basis is Basis.cohort:
+        return (
+            f"Of the cases identified between {q.from_} and {q.to}{sliced}, how many cases and "
+            f"people (current household members) had been first submitted, had entered transit "
+            f"and had their arrival confirmed by {q.as_of}, with the median days from "
+            "identification to each stage."
+        )
+    return (
+        f"Cases and people (current household members) that reached each stage — identified, "
+        f"first submitted to a resettlement state, entered a transit country, arrival confirmed "
+        f"— on a date between {q.from_} and {min(q.to, q.as_of)} inclusive{sliced}; a case "
+        "counts once per stage, on the date it first reached it."
+    )
+
+
+def _case_filters(q: FunnelQuery) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = []
+    if q.origin_country is not None:
+        clauses.append(Case.origin_country == q.origin_country)
+    if q.resettlement_country is not None:
+        clauses.append(
+            select(Submission.id)
+            .where(
+                Submission.case_id == Case.id,
+                Submission.resettlement_country == q.resettlement_country,
+            )
+            .exists()
+        )
+    if q.transit_country is not None:
+        clauses.append(
+            select(TransitStay.id)
+            .where(
+                TransitStay.case_id == Case.id,
+                TransitStay.transit_country == q.transit_country,
+                TransitStay.status != StayStatus.refused,
+            )
+            .exists()
+        )
+    return clauses
+
+
+def _period_key(group: GroupBy, year: int, month: int) -> str:
+    if group is GroupBy.month:
+        return f"{year:04d}-{month:02d}"
+    if group is GroupBy.quarter:
+        return f"{year:04d}-Q{(month - 1) // 3 + 1}"
+    return f"{year:04d}"
+
+
+async def _tally_stage(
+    conn: AsyncConnection, q: FunnelQuery, stage: FunnelStage
+) -> dict[str | None, Tally]:
+    milestone = MILESTONE[stage]
+    cohort = q.basis is Basis.cohort
+    where = _case_filters(q)
+    if cohort:
+        where += [
+            Case.identified_at.between(q.from_, q.to),
+            milestone.is_not(None),
+            milestone <= q.as_of,
+        ]
+        period_column = Case.identified_at
+    else:
+        where.append(milestone.between(q.from_, min(q.to, q.as_of)))
+        period_column = milestone
+
+    keys: list[Any] = []
+    statement = select(func.count(), func.coalesce(func.sum(Case.member_count), 0))
+    if q.group_by in PERIODS:
+        keys = [extract("year", period_column), extract("month", period_column)]
+    elif q.group_by is GroupBy.origin_country:
+        keys = [Case.origin_country]
+    elif q.group_by is GroupBy.resettlement_country:
+        destinations = (
+            select(Submission.case_id, Submission.resettlement_country).distinct().subquery()
+        )
+        keys = [destinations.c.resettlement_country]
+    if cohort:
+        keys.append(days_between(conn, milestone, Case.identified_at))
+    statement = select(*keys, *statement.selected_columns).select_from(Case)
+    if q.group_by is GroupBy.resettlement_country:
+        statement = statement.outerjoin(destinations, destinations.c.case_id == Case.id)
+    statement = statement.where(*where)
+    if keys:
+        statement = statement.group_by(*keys)
+
+    tallies: dict[str | None, Tally] = defaultdict(Tally)
+    for row in await conn.execute(statement):
+        values: list[Any] = list(row[:-2])
+        cases, people = row[-2], row[-1]
+        days = int(values.pop()) if cohort else 0
+        if q.group_by in PERIODS:
+            key: str | None = _period_key(q.group_by, int(values[0]), int(values[1]))
+        elif q.group_by is not None:
+            key = values[0]
+        else:
+            key = None
+        tally = tallies[key]
+        tally.cases += cases
+        tally.people += int(people)
+        tally.days[days] += cases
+    return tallies
+
+
+async def funnel(conn: AsyncConnection, actor: Actor, query: FunnelQuery) -> FunnelReport:
+    resettlement, transit = policy.report_slice(
+        actor, query.resettlement_country, query.transit_country
+    )
+    q = query.model_copy(update={"resettlement_country": resettlement, "transit_country": transit})
+    cohort = q.basis is Basis.cohort
+    by_stage = {stage: await _tally_stage(conn, q, stage) for stage in FunnelStage}
+
+    totals = []
+    for stage in FunnelStage:
+        total = Tally()
+        for tally in by_stage[stage].values():
+            total.cases += tally.cases
+            total.people += tally.people
+            total.days.update(tally.days)
+        totals.append(total.stage(stage, cohort))
+    if q.group_by is GroupBy.resettlement_country:
+        # A case submitted to two states counts in both groups: totals come from a plain count.
+        plain = q.model_copy(update={"group_by": None})
+        totals = [
+            (await _tally_stage(conn, plain, stage)).get(None, Tally()).stage(stage, cohort)
+            for stage in FunnelStage
+        ]
+
+    groups: list[FunnelGroup] = []
+    if q.group_by is not None:
+        keys = sorted(
+            {k for tallies in by_stage.values() for k in tallies},
+            key=lambda k: (k is None, k or ""),
+        )
+        groups = [
+            FunnelGroup(
+                key=key,
+                stages=[by_stage[s].get(key, Tally()).stage(s, cohort) for s in FunnelStage],
+            )
+            for key in keys
+        ]
+    return FunnelReport(
+        definition=_definition(q),
+        basis=q.basis,
+        from_=q.from_,
+        to=q.to,
+        as_of=q.as_of,
+        filters=q.filters(),
+        group_by=q.group_by,
+        stages=totals,
+        groups=groups,
+    )
+
+
+async def transit_report(
+    conn: AsyncConnection, actor: Actor, capacity: Mapping[str, int], today: date, now: Any
+) -> TransitReport:
+    """Who is in each transit country now, how full it is, and whose stay ends soon or has
+    ended without an exit (overstays)."""
+    scope = policy.transit_report_scope(actor)
+    rows = (
+        (
+            await conn.execute(
+                select(
+                    TransitStay.case_id,
+                    TransitStay.transit_country,
+                    TransitStay.entered_at,
+                    TransitStay.authorised_until,
+                    Case.reference,
+                    Case.member_count,
+                )
+                .join(Case, Case.id == TransitStay.case_id)
+                .where(TransitStay.status == StayStatus.in_transit, scope)
+                .order_by(TransitStay.transit_country, TransitStay.authorised_until, Case.reference)
+            )
+        )
+        .mappings()
+        .all()
+    )
+    lines: dict[str, list[TransitStayLine]] = defaultdict(list)
+    for row in rows:
+        until = row["authorised_until"]
+        state = (
+            "overstay" if until < today else "ending_soon" if until <= today + ENDING_SOON else "ok"
+        )
+        lines[row["transit_country"]].append(
+            TransitStayLine(
+                case_id=row["case_id"],
+                reference=row["reference"],
+                entered_at=row["entered_at"],
+                authorised_until=until,
+                people=row["member_count"],
+                state=state,
+            )
+        )
+    countries = set(lines)
+    if actor.role is Role.transit_officer and actor.country is not None:
+        countries.add(actor.country)
+    else:
+        countries |= set(capacity)
+    show_lines = policy.sees_stay_lines(actor)
+    report = []
+    for country in sorted(countries):
+        stays = lines.get(country, [])
+        people = sum(line.people for line in stays)
+        limit = capacity.get(country)
+        report.append(
+            TransitCountry(
+                transit_country=country,
+                capacity=limit,
+                households_in_transit=len(stays),
+                people_in_transit=people,
+                occupancy=round(people / limit, 4) if limit else None,
+                ending_within_30_days=sum(1 for line in stays if line.state == "ending_soon"),
+                overstays=sum(1 for line in stays if line.state == "overstay"),
+                stays=stays if show_lines else [],
+            )
+        )
+    listed = [line.case_id for entry in report for line in entry.stays]
+    if listed:
+        await audit.log_access(conn, actor, AccessAction.report, listed, {"report": "transit"}, now)
+    return TransitReport(as_of=today, countries=report)
