@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     statement_timeout_ms: int = Field(default=5000, ge=100)
     pool_size: int = Field(default=20, ge=1)
 
+    @field_validator("secret_key", "reports_database_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _parse_origins(cls, value: object) -> list[str]:

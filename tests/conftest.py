@@ -86,11 +86,9 @@ async def _empty_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     engine: AsyncEngine = request.getfixturevalue("engine")
     tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
     async with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            await conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                await conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 (our own names)
+        # DELETE beats TRUNCATE on tables this small (TRUNCATE rewrites every file).
+        for table in tables:
+            await conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 (our own names)
 
 
 @pytest.fixture
