@@ -1,6 +1,12 @@
 """The case state machine as data: ``(status, action) → next status``, with the guard on the
 case's latest submission, latest stay or pathway that the action also needs.
 
+Whatever depends only on the case's current state is a guard here, so that a failing one is
+409 ``invalid_transition`` and the "allowed now" list of that answer is exact (api.md: departure
+needs an accepted submission; a transit stay needs the transit pathway and no active stay).
+Rules about what the request carries (dates, the extension, a state that denied the case) live
+in services/actions.py and answer 409 ``conflict``.
+
 services/lifecycle.py is the one function that applies it; nothing else writes ``status``.
 """
 
@@ -75,10 +81,13 @@ SUBMISSION_UNDECIDED = Guard(
 SUBMISSION_ENDED = Guard(
     submission=frozenset({SubmissionStatus.denied, SubmissionStatus.withdrawn})
 )
-NO_ACTIVE_STAY = Guard(stay=frozenset({None, StayStatus.refused, StayStatus.exited}))
+NO_ACTIVE_STAY_ON_TRANSIT = Guard(
+    stay=frozenset({None, StayStatus.refused, StayStatus.exited}), pathway=Pathway.transit
+)
 STAY_REQUESTED = Guard(stay=frozenset({StayStatus.requested}))
 STAY_AUTHORISED = Guard(stay=frozenset({StayStatus.authorised}))
 STAY_IN_TRANSIT = Guard(stay=frozenset({StayStatus.in_transit}))
+SUBMISSION_ACCEPTED = frozenset({SubmissionStatus.accepted})
 
 TRANSITIONS: Mapping[tuple[CaseStatus, Action], Step] = {
     (S.identified, A.start_assessment): Step(S.assessment),
@@ -91,13 +100,15 @@ TRANSITIONS: Mapping[tuple[CaseStatus, Action], Step] = {
     (S.in_transit, A.resubmit): Step(S.in_transit, SUBMISSION_ENDED),
     (S.submitted, A.withdraw_submission): Step(S.pending_review, SUBMISSION_UNDECIDED),
     (S.in_transit, A.withdraw_submission): Step(S.in_transit, SUBMISSION_UNDECIDED),
-    (S.submitted, A.request_transit): Step(S.submitted, NO_ACTIVE_STAY),
+    (S.submitted, A.request_transit): Step(S.submitted, NO_ACTIVE_STAY_ON_TRANSIT),
     (S.submitted, A.authorise_transit): Step(S.submitted, STAY_REQUESTED),
     (S.submitted, A.refuse_transit): Step(S.submitted, STAY_REQUESTED),
     (S.submitted, A.record_transit_entry): Step(S.in_transit, STAY_AUTHORISED),
     (S.in_transit, A.extend_transit): Step(S.in_transit, STAY_IN_TRANSIT),
-    (S.submitted, A.record_departure): Step(S.departed, Guard(pathway=Pathway.in_country)),
-    (S.in_transit, A.record_departure): Step(S.departed),
+    (S.submitted, A.record_departure): Step(
+        S.departed, Guard(submission=SUBMISSION_ACCEPTED, pathway=Pathway.in_country)
+    ),
+    (S.in_transit, A.record_departure): Step(S.departed, Guard(submission=SUBMISSION_ACCEPTED)),
     (S.departed, A.confirm_arrival): Step(S.resettled),
     **{(status, A.close): Step(S.closed) for status in CLOSABLE},
     (S.closed, A.reopen): Step(None),

@@ -19,7 +19,6 @@ from app.vocabulary import (
     LIVE_SUBMISSION,
     Action,
     ExitReason,
-    Pathway,
     StayStatus,
     SubmissionStatus,
 )
@@ -147,8 +146,6 @@ def _withdraw_submission(
 def _request_transit(
     record: CaseRecord, command: t.RequestTransit, actor: Actor, now: datetime
 ) -> Effect:
-    if record.case["pathway"] != Pathway.transit:
-        raise Conflict("Only a case on the transit pathway can request a transit stay.")
     return Effect(
         payload={"transit_country": command.transit_country},
         new_stay={
@@ -229,9 +226,7 @@ def _extend_transit(
 def _record_departure(
     record: CaseRecord, command: t.RecordDeparture, _actor: Actor, _now: datetime
 ) -> Effect:
-    submission = record.latest_submission
-    if submission is None or submission["status"] != SubmissionStatus.accepted:
-        raise Conflict("A household can only depart once a resettlement state has accepted it.")
+    # The state machine's guard makes sure the latest submission is accepted.
     departed = command.departed_at
     _not_before_previous_milestone(record, departed, "The departure date")
     effect = Effect(payload={"departed_at": departed.isoformat()})

@@ -1,0 +1,447 @@
+"""Helpers for the lifecycle tests: a cast of users, HTTP shortcuts, and a driver that takes a
+new case to any status (with the sub-states of its latest submission and stay) through the API.
+
+Everything here is written from the contract (docs: api.md, domain.md), never from the
+service's own tables, so the tests built on it can fail.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from tests.factories import Factory, TestUser
+
+API = "/api/v1"
+
+#: Every action of domain.md's actions table, in its order.
+ACTIONS: tuple[str, ...] = (
+    "start_assessment",
+    "request_review",
+    "return_to_assessment",
+    "submit",
+    "decide",
+    "resubmit",
+    "withdraw_submission",
+    "request_transit",
+    "authorise_transit",
+    "refuse_transit",
+    "record_transit_entry",
+    "extend_transit",
+    "record_departure",
+    "confirm_arrival",
+    "close",
+    "reopen",
+)
+
+SUBMISSION = {
+    "submission_priority": "urgent",
+    "primary_category": "legal_physical_protection_needs",
+    "secondary_category": "women_girls_at_risk",
+}
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def iso(day: date) -> str:
+    return day.isoformat()
+
+
+def days(n: int) -> str:
+    """Today plus ``n`` days (negative: the past), as an ISO date."""
+    return iso(today() + timedelta(days=n))
+
+
+def submission(country: str) -> dict[str, Any]:
+    return {"resettlement_country": country, **SUBMISSION}
+
+
+@dataclass
+class Cast:
+    worker: TestUser  # caseworker: creates cases and requests review (drafted_by)
+    boss: TestUser  # supervisor: submits, decides UNHCR-side matters
+    boss2: TestUser  # a second supervisor
+    usa: TestUser  # resettlement officer, USA
+    can: TestUser  # resettlement officer, CAN
+    aus: TestUser  # resettlement officer, AUS
+    cri: TestUser  # transit officer, CRI
+    pan: TestUser  # transit officer, PAN
+
+    def resettlement(self, country: str) -> TestUser:
+        return {"USA": self.usa, "CAN": self.can, "AUS": self.aus}[country]
+
+    def transit(self, country: str) -> TestUser:
+        return {"CRI": self.cri, "PAN": self.pan}[country]
+
+
+async def make_cast(make: Factory) -> Cast:
+    return Cast(
+        worker=await make.user("caseworker"),
+        boss=await make.user("supervisor"),
+        boss2=await make.user("supervisor"),
+        usa=await make.user("resettlement_officer", "USA"),
+        can=await make.user("resettlement_officer", "CAN"),
+        aus=await make.user("resettlement_officer", "AUS"),
+        cri=await make.user("transit_officer", "CRI"),
+        pan=await make.user("transit_officer", "PAN"),
+    )
+
+
+def etag_version(response: httpx.Response) -> int:
+    tag = response.headers["ETag"]
+    match = re.fullmatch(r'(?:W/)?"(\d+)"', tag)
+    assert match, tag
+    return int(match.group(1))
+
+
+class Http:
+    """Small HTTP shortcuts over the test client."""
+
+    def __init__(self, client: httpx.AsyncClient, cast: Cast) -> None:
+        self.client, self.cast = client, cast
+
+    async def get(self, case_id: str, by: TestUser | None = None) -> dict[str, Any]:
+        response = await self.client.get(
+            f"{API}/cases/{case_id}", headers=(by or self.cast.boss).headers
+        )
+        assert response.status_code == 200, response.text
+        assert etag_version(response) == response.json()["version"]
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def events(self, case_id: str, by: TestUser | None = None) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        cursor: str | None = None
+        while True:
+            params: dict[str, Any] = {"limit": 200}
+            if cursor:
+                params["cursor"] = cursor
+            response = await self.client.get(
+                f"{API}/cases/{case_id}/events",
+                params=params,
+                headers=(by or self.cast.boss).headers,
+            )
+            assert response.status_code == 200, response.text
+            page = response.json()
+            items.extend(page["items"])
+            cursor = page["next_cursor"]
+            if not cursor:
+                return items
+
+    async def post(
+        self,
+        by: TestUser,
+        case_id: str,
+        action: str,
+        version: int | str | None,
+        *,
+        key: str | None = None,
+        **fields: Any,
+    ) -> httpx.Response:
+        headers = dict(by.headers)
+        if version is not None:
+            headers["If-Match"] = version if isinstance(version, str) else f'"{version}"'
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        return await self.client.post(
+            f"{API}/cases/{case_id}/transitions",
+            json={"action": action, **fields},
+            headers=headers,
+        )
+
+    async def act(
+        self, by: TestUser, case: dict[str, Any], action: str, **fields: Any
+    ) -> dict[str, Any]:
+        """Take an action at the case's version; return ``{"id", "version"}`` plus the view the
+        caller got (204 answers give the id and the new version only)."""
+        response = await self.post(by, case["id"], action, case["version"], **fields)
+        assert response.status_code in (200, 204), f"{action}: {response.text}"
+        if response.status_code == 204:
+            assert not response.content
+            return {"id": case["id"], "version": etag_version(response)}
+        body: dict[str, Any] = response.json()
+        assert etag_version(response) == body["version"]
+        return body
+
+    async def patch(
+        self, by: TestUser, case_id: str, version: int | str | None, **fields: Any
+    ) -> httpx.Response:
+        headers = dict(by.headers)
+        if version is not None:
+            headers["If-Match"] = version if isinstance(version, str) else f'"{version}"'
+        return await self.client.patch(f"{API}/cases/{case_id}", json=fields, headers=headers)
+
+
+def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    """Assert a problem+json answer with this status and code; return its body."""
+    assert response.status_code == status, f"{response.status_code} {response.text}"
+    assert response.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = response.json()
+    assert body["code"] == code, body
+    assert body["status"] == status
+    return body
+
+
+# Scenarios -----------------------------------------------------------------------------------
+Step = tuple[str, str, dict[str, Any]]  # (cast member, action, fields)
+
+START: list[Step] = [("worker", "start_assessment", {})]
+REVIEW: list[Step] = [*START, ("worker", "request_review", {})]
+SUBMIT_USA: list[Step] = [*REVIEW, ("boss", "submit", submission("USA"))]
+REQUEST_CRI: Step = ("worker", "request_transit", {"transit_country": "CRI"})
+AUTHORISE_CRI: Step = ("cri", "authorise_transit", {"note": "cleared"})
+ENTER_CRI: Step = ("cri", "record_transit_entry", {"entered_at": "<today>"})
+IN_TRANSIT: list[Step] = [*SUBMIT_USA, REQUEST_CRI, AUTHORISE_CRI, ENTER_CRI]
+ACCEPT: Step = ("usa", "decide", {"decision": "accepted"})
+DENY: Step = ("usa", "decide", {"decision": "denied", "reason": "Not eligible"})
+HOLD: Step = ("usa", "decide", {"decision": "on_hold", "reason": "Security check"})
+WITHDRAW: Step = ("boss", "withdraw_submission", {"reason": "error"})
+CLOSE: Step = ("boss", "close", {"reason": "other", "note": "test"})
+REOPEN: Step = ("boss", "reopen", {"reason": "new information"})
+DEPART: Step = ("worker", "record_departure", {"departed_at": "<today>"})
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A case state reached by ``steps`` from a new case on ``pathway``; ``expect`` is
+    ``(status, latest submission status, latest stay status)`` as the contract says it is."""
+
+    steps: Sequence[Step]
+    expect: tuple[str, str | None, str | None]
+    pathway: str = "transit"
+    #: for a closed case: the status before closing (reopen goes back to it)
+    before_close: str | None = None
+
+
+SCENARIOS: dict[str, Scenario] = {
+    "identified": Scenario([], ("identified", None, None)),
+    "assessment": Scenario(START, ("assessment", None, None)),
+    "pending_review": Scenario(REVIEW, ("pending_review", None, None)),
+    "pending_review/withdrawn": Scenario(
+        [*SUBMIT_USA, WITHDRAW], ("pending_review", "withdrawn", None)
+    ),
+    "assessment/withdrawn": Scenario(
+        [*SUBMIT_USA, WITHDRAW, ("boss", "return_to_assessment", {"reason": "redo"})],
+        ("assessment", "withdrawn", None),
+    ),
+    "submitted/pending": Scenario(SUBMIT_USA, ("submitted", "pending", None)),
+    "submitted/on_hold": Scenario([*SUBMIT_USA, HOLD], ("submitted", "on_hold", None)),
+    "submitted/accepted": Scenario([*SUBMIT_USA, ACCEPT], ("submitted", "accepted", None)),
+    "submitted/denied": Scenario([*SUBMIT_USA, DENY], ("submitted", "denied", None)),
+    "submitted/pending+requested": Scenario(
+        [*SUBMIT_USA, REQUEST_CRI], ("submitted", "pending", "requested")
+    ),
+    "submitted/pending+authorised": Scenario(
+        [*SUBMIT_USA, REQUEST_CRI, AUTHORISE_CRI], ("submitted", "pending", "authorised")
+    ),
+    "submitted/pending+refused": Scenario(
+        [*SUBMIT_USA, REQUEST_CRI, ("cri", "refuse_transit", {"reason": "no"})],
+        ("submitted", "pending", "refused"),
+    ),
+    "submitted/accepted+authorised": Scenario(
+        [*SUBMIT_USA, REQUEST_CRI, AUTHORISE_CRI, ACCEPT], ("submitted", "accepted", "authorised")
+    ),
+    "submitted/denied+requested": Scenario(
+        [*SUBMIT_USA, REQUEST_CRI, DENY], ("submitted", "denied", "requested")
+    ),
+    "submitted/withdrawn+exited (reopened)": Scenario(
+        [*SUBMIT_USA, REQUEST_CRI, CLOSE, REOPEN], ("submitted", "withdrawn", "exited")
+    ),
+    "in_transit/pending": Scenario(IN_TRANSIT, ("in_transit", "pending", "in_transit")),
+    "in_transit/on_hold": Scenario([*IN_TRANSIT, HOLD], ("in_transit", "on_hold", "in_transit")),
+    "in_transit/accepted": Scenario(
+        [*IN_TRANSIT, ACCEPT], ("in_transit", "accepted", "in_transit")
+    ),
+    "in_transit/denied": Scenario([*IN_TRANSIT, DENY], ("in_transit", "denied", "in_transit")),
+    "in_transit/withdrawn": Scenario(
+        [*IN_TRANSIT, WITHDRAW], ("in_transit", "withdrawn", "in_transit")
+    ),
+    "in_transit/withdrawn+exited (reopened)": Scenario(
+        [*IN_TRANSIT, ACCEPT, CLOSE, REOPEN], ("in_transit", "withdrawn", "exited")
+    ),
+    "departed": Scenario([*IN_TRANSIT, ACCEPT, DEPART], ("departed", "accepted", "exited")),
+    "resettled": Scenario(
+        [*IN_TRANSIT, ACCEPT, DEPART, ("usa", "confirm_arrival", {"arrived_at": "<today>"})],
+        ("resettled", "accepted", "exited"),
+    ),
+    "closed/from_identified": Scenario([CLOSE], ("closed", None, None), before_close="identified"),
+    "closed/from_in_transit": Scenario(
+        [*IN_TRANSIT, CLOSE], ("closed", "withdrawn", "exited"), before_close="in_transit"
+    ),
+    "closed/from_departed": Scenario(
+        [*IN_TRANSIT, ACCEPT, DEPART, CLOSE],
+        ("closed", "withdrawn", "exited"),
+        before_close="departed",
+    ),
+    "in_country:submitted/pending": Scenario(
+        SUBMIT_USA, ("submitted", "pending", None), pathway="in_country"
+    ),
+    "in_country:submitted/accepted": Scenario(
+        [*SUBMIT_USA, ACCEPT], ("submitted", "accepted", None), pathway="in_country"
+    ),
+    "in_country:submitted/denied": Scenario(
+        [*SUBMIT_USA, DENY], ("submitted", "denied", None), pathway="in_country"
+    ),
+    "in_country:departed": Scenario(
+        [*SUBMIT_USA, ACCEPT, DEPART], ("departed", "accepted", None), pathway="in_country"
+    ),
+}
+
+
+def _fill(fields: dict[str, Any]) -> dict[str, Any]:
+    return {k: (iso(today()) if v == "<today>" else v) for k, v in fields.items()}
+
+
+def state_of(case: dict[str, Any]) -> tuple[str, str | None, str | None]:
+    """(status, latest submission status, latest stay status) of a full (UNHCR) view."""
+    subs, stays = case["submissions"], case["transit_stays"]
+    return (
+        case["status"],
+        subs[-1]["status"] if subs else None,
+        stays[-1]["status"] if stays else None,
+    )
+
+
+class Driver(Http):
+    """Takes new cases through the API to a named scenario."""
+
+    def __init__(self, client: httpx.AsyncClient, make: Factory, cast: Cast) -> None:
+        super().__init__(client, cast)
+        self.make = make
+
+    async def new_case(self, **overrides: Any) -> dict[str, Any]:
+        return await self.make.case(self.cast.worker, **overrides)
+
+    async def run(self, case: dict[str, Any], steps: Sequence[Step]) -> dict[str, Any]:
+        current = {"id": case["id"], "version": case["version"]}
+        for who, action, fields in steps:
+            body = await self.act(getattr(self.cast, who), current, action, **_fill(fields))
+            current = {"id": body["id"], "version": body["version"]}
+        return await self.get(case["id"])
+
+    async def build(self, name: str, **overrides: Any) -> dict[str, Any]:
+        scenario = SCENARIOS[name]
+        case = await self.new_case(pathway=scenario.pathway, **overrides)
+        case = await self.run(case, scenario.steps)
+        assert state_of(case) == scenario.expect, (name, state_of(case))
+        return case
+
+
+# The contract's actions table, as a function of a case's observable state ------------------
+def legal_actions(case: dict[str, Any]) -> set[str]:
+    """The actions domain.md's table makes available for this case (UNHCR view)."""
+    status, sub, stay = state_of(case)
+    pathway = case["pathway"]
+    active_stay = stay in ("requested", "authorised", "in_transit")
+    legal: set[str] = set()
+    if status == "identified":
+        legal.add("start_assessment")
+    if status == "assessment":
+        legal.add("request_review")
+    if status == "pending_review":
+        legal |= {"return_to_assessment", "submit"}
+    if status in ("submitted", "in_transit") and sub in ("pending", "on_hold"):
+        legal |= {"decide", "withdraw_submission"}
+    if status in ("submitted", "in_transit") and sub in ("denied", "withdrawn"):
+        legal.add("resubmit")
+    if status == "submitted" and pathway == "transit" and not active_stay:
+        legal.add("request_transit")
+    if stay == "requested":
+        legal |= {"authorise_transit", "refuse_transit"}
+    if stay == "authorised" and status == "submitted":
+        legal.add("record_transit_entry")
+    if stay == "in_transit" and status == "in_transit":
+        legal.add("extend_transit")
+    if sub == "accepted" and (
+        (status == "submitted" and pathway == "in_country") or status == "in_transit"
+    ):
+        legal.add("record_departure")
+    if status == "departed":
+        legal.add("confirm_arrival")
+    if status not in ("resettled", "closed"):
+        legal.add("close")
+    if status == "closed":
+        legal.add("reopen")
+    return legal
+
+
+def sees(user: TestUser, case: dict[str, Any]) -> bool:
+    """domain.md's scopes: does this case exist for this user?"""
+    if user.role in ("caseworker", "supervisor"):
+        return True
+    if user.role == "resettlement_officer":
+        return any(s["resettlement_country"] == user.country for s in case["submissions"])
+    if user.role == "transit_officer":
+        return any(
+            s["transit_country"] == user.country and s["status"] != "refused"
+            for s in case["transit_stays"]
+        )
+    return False
+
+
+def actor_for(cast: Cast, action: str, case: dict[str, Any]) -> TestUser:
+    """A user whose role the actions table allows to take ``action`` on this case (the
+    officer of the country concerned where the action is an officer's)."""
+    if action in ("start_assessment", "request_review", "request_transit", "record_departure"):
+        return cast.worker
+    if action == "decide":
+        subs = case["submissions"]
+        return cast.resettlement(subs[-1]["resettlement_country"]) if subs else cast.usa
+    if action in ("authorise_transit", "refuse_transit", "record_transit_entry", "extend_transit"):
+        stays = case["transit_stays"]
+        return cast.transit(stays[-1]["transit_country"]) if stays else cast.cri
+    return cast.boss  # supervisor: return_to_assessment, submit, resubmit, withdraw, close, ...
+
+
+def fields_for(action: str) -> dict[str, Any]:
+    """Valid fields for each action (rules that can pass wherever the action is legal)."""
+    return {
+        "return_to_assessment": {"reason": "Missing documents"},
+        "submit": submission("AUS"),
+        "resubmit": submission("AUS"),
+        "decide": {"decision": "accepted"},
+        "withdraw_submission": {"reason": "applicant_request"},
+        "request_transit": {"transit_country": "PAN"},
+        "authorise_transit": {"note": "ok"},
+        "refuse_transit": {"reason": "Quota reached"},
+        "record_transit_entry": {"entered_at": days(0)},
+        "extend_transit": {"authorised_until": days(400)},
+        "record_departure": {"departed_at": days(0)},
+        "confirm_arrival": {"arrived_at": days(0)},
+        "close": {"reason": "lost_contact"},
+        "reopen": {"reason": "Contact restored"},
+    }.get(action, {})
+
+
+def next_status(action: str, case: dict[str, Any], before_close: str | None) -> str:
+    """Where a legal action takes the case, by domain.md's table."""
+    status = case["status"]
+    moves = {
+        "start_assessment": "assessment",
+        "request_review": "pending_review",
+        "return_to_assessment": "assessment",
+        "submit": "submitted",
+        "record_transit_entry": "in_transit",
+        "record_departure": "departed",
+        "confirm_arrival": "resettled",
+        "close": "closed",
+    }
+    if action in moves:
+        return moves[action]
+    if action == "withdraw_submission":
+        return "pending_review" if status == "submitted" else status
+    if action == "reopen":
+        assert before_close is not None
+        return before_close
+    return status  # decide, resubmit, request/authorise/refuse transit, extend
+
+
+def action_words(detail: str) -> set[str]:
+    return set(re.findall(r"[a-z_]+", detail)) & set(ACTIONS)
