@@ -81,13 +81,10 @@ def _latest_stay_country(record: CaseRecord) -> str | None:
     return stay["transit_country"] if stay else None
 
 
-def _active_stay_country(record: CaseRecord) -> str | None:
-    stay = record.active_stay
-    return stay["transit_country"] if stay else None
-
-
-#: An officer acts only for its own country: the country of the submission or stay the
-#: action is about must be the officer's.
+#: An officer acts only for its own country: the country of the case's latest submission or
+#: latest stay (the one the action is about) must be the officer's. Judged on the latest one
+#: whatever its status, so the officer of that country learns from a 409 that the action is
+#: not available now (a departure already recorded, a stay already exited), not a 403.
 OFFICER_SUBJECT: Mapping[Action, Callable[[CaseRecord], str | None]] = {
     Action.decide: _latest_submission_country,
     Action.confirm_arrival: _latest_submission_country,
@@ -95,7 +92,7 @@ OFFICER_SUBJECT: Mapping[Action, Callable[[CaseRecord], str | None]] = {
     Action.refuse_transit: _latest_stay_country,
     Action.record_transit_entry: _latest_stay_country,
     Action.extend_transit: _latest_stay_country,
-    Action.record_departure: _active_stay_country,
+    Action.record_departure: _latest_stay_country,
 }
 
 
@@ -256,7 +253,14 @@ def sees_protection_summary(actor: Actor, record: CaseRecord) -> bool:
 
 
 def submitted_elsewhere(actor: Actor, record: CaseRecord) -> bool:
-    return any(s["resettlement_country"] != actor.country for s in record.submissions)
+    """``previously_submitted_elsewhere``: was the case put to another state before this
+    state's latest submission? Where it went afterwards is not this state's business."""
+    own = [s["sequence"] for s in record.submissions if s["resettlement_country"] == actor.country]
+    latest_own = max(own, default=0)
+    return any(
+        s["resettlement_country"] != actor.country and s["sequence"] < latest_own
+        for s in record.submissions
+    )
 
 
 def _describe(what: Action | Permission) -> str:
