@@ -8,13 +8,17 @@ service's own tables, so the tests built on it can fail.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.models import Case
 from tests.factories import Factory, TestUser
 
 API = "/api/v1"
@@ -141,6 +145,7 @@ class Http:
         case_id: str,
         action: str,
         version: int | str | None,
+        /,
         *,
         key: str | None = None,
         **fields: Any,
@@ -171,7 +176,7 @@ class Http:
         return body
 
     async def patch(
-        self, by: TestUser, case_id: str, version: int | str | None, **fields: Any
+        self, by: TestUser, case_id: str, version: int | str | None, /, **fields: Any
     ) -> httpx.Response:
         headers = dict(by.headers)
         if version is not None:
@@ -445,3 +450,15 @@ def next_status(action: str, case: dict[str, Any], before_close: str | None) -> 
 
 def action_words(detail: str) -> set[str]:
     return set(re.findall(r"[a-z_]+", detail)) & set(ACTIONS)
+
+
+async def backdate(engine: AsyncEngine, case_id: str, **dates: date) -> None:
+    """Move a case's milestone dates into the past, as if its earlier steps had been taken
+    on those days (actions that record "now" can only be taken today in a test)."""
+    async with engine.begin() as conn:
+        await conn.execute(update(Case).where(Case.id == uuid.UUID(case_id)).values(**dates))
+
+
+async def count_cases(engine: AsyncEngine) -> int:
+    async with engine.connect() as conn:
+        return int((await conn.execute(select(func.count()).select_from(Case))).scalar_one())
