@@ -90,3 +90,13 @@ async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
     engine: AsyncEngine = request.app.state.engine
     async with engine.begin() as connection:
         yield connection
+
+
+async def get_reports_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    """A read-only transaction for reports, on the read replica when
+    ``PTA_REPORTS_DATABASE_URL`` names one (else on the primary)."""
+    engine: AsyncEngine = request.app.state.reports_engine
+    async with engine.connect() as connection:
+        connection = await connection.execution_options(pta_read_only=True)
+        async with connection.begin():
+            yield connection

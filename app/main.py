@@ -9,7 +9,19 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app import migrate
-from app.api import audit, auth, cases, idempotency, openapi, ops, problems, reports, users
+from app.api import (
+    audit,
+    auth,
+    cases,
+    dashboard,
+    idempotency,
+    metrics,
+    openapi,
+    ops,
+    problems,
+    reports,
+    users,
+)
 from app.api.middleware import RequestMiddleware
 from app.config import Settings, get_settings
 from app.db import make_engine
@@ -22,10 +34,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine = make_engine(settings.database_url, settings)
+        app.state.reports_engine = (
+            make_engine(settings.reports_database_url, settings)
+            if settings.reports_database_url
+            else app.state.engine
+        )
         try:
             yield
         finally:
             await app.state.engine.dispose()
+            await app.state.reports_engine.dispose()
 
     app = FastAPI(
         title="PTA case service",
@@ -52,6 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         reports.router,
         audit.router,
         ops.router,
+        metrics.router,
+        dashboard.router,
     ]
     for router in routers:
         app.include_router(router)

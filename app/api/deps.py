@@ -15,7 +15,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.config import Settings
-from app.db import get_connection
+from app.db import get_connection, get_reports_connection
 from app.errors import Unauthorized, ValidationFailed
 from app.services import users
 from app.services.policy import Actor
@@ -24,6 +24,8 @@ from app.services.policy import Actor
 API = "/api/v1"
 
 Conn = Annotated[AsyncConnection, Depends(get_connection, scope="function")]
+#: Reads for reports: the read replica when one is configured.
+ReportsConn = Annotated[AsyncConnection, Depends(get_reports_connection, scope="function")]
 
 _bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/auth/token")
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 
-from app.api.deps import API, Conn, CurrentActor, Now, checked_query
+from app.api.deps import API, Conn, CurrentActor, Now, ReportsConn, checked_query
 from app.api.problems import responses
 from app.schemas.reports import FunnelQuery, FunnelReport, TransitReport
 from app.services import exports, reports
@@ -26,7 +26,7 @@ ERRORS = (401, 403, 422, 500, 503)
     summary="Identified → submitted → in transit → resettled, in cases and people",
 )
 async def funnel(
-    conn: Conn,
+    conn: ReportsConn,
     actor: CurrentActor,
     query: Annotated[FunnelQuery, Query()],
     format: Annotated[Literal["json", "csv"] | None, Query()] = None,
@@ -44,6 +44,8 @@ async def funnel(
     responses=responses(*ERRORS),
     summary="Households in each transit country now, capacity, stays ending soon, overstays",
 )
-async def transit(request: Request, conn: Conn, actor: CurrentActor, now: Now) -> TransitReport:
+async def transit(
+    request: Request, conn: Conn, read: ReportsConn, actor: CurrentActor, now: Now
+) -> TransitReport:
     capacity = request.app.state.settings.transit_capacity
-    return await reports.transit_report(conn, actor, capacity, now.date(), now)
+    return await reports.transit_report(read, conn, actor, capacity, now)

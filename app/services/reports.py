@@ -7,7 +7,7 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, extract, func, select
@@ -215,14 +215,20 @@ async def funnel(conn: AsyncConnection, actor: Actor, query: FunnelQuery) -> Fun
 
 
 async def transit_report(
-    conn: AsyncConnection, actor: Actor, capacity: Mapping[str, int], today: date, now: Any
+    read: AsyncConnection,
+    conn: AsyncConnection,
+    actor: Actor,
+    capacity: Mapping[str, int],
+    now: datetime,
 ) -> TransitReport:
     """Who is in each transit country now, how full it is, and whose stay ends soon or has
-    ended without an exit (overstays)."""
+    ended without an exit (overstays). Reads on ``read`` (the reports replica, if any);
+    logs the households it lists on ``conn`` (the primary)."""
     scope = policy.transit_report_scope(actor)
+    today = now.date()
     rows = (
         (
-            await conn.execute(
+            await read.execute(
                 select(
                     TransitStay.case_id,
                     TransitStay.transit_country,
