@@ -1,0 +1,626 @@
+/* PTA manager dashboard: sign in, funnel (inline SVG chart + table), transit occupancy, CSV.
+ * The token lives in this closure only (never in localStorage or sessionStorage); only the
+ * chosen language is remembered for the tab. Nothing is inserted as HTML: text only. */
+(function () {
+  "use strict";
+
+  const I18N = window.PTA_I18N;
+  const LANGUAGES = ["en", "es"];
+  const LANGUAGE_KEY = "pta.dashboard.language";
+  const PROGRAMME_START = "2016-01-01";
+  const STAGES = ["identified", "submitted", "in_transit", "resettled"];
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  const FILTER_FIELDS = {
+    from: "from",
+    to: "to",
+    basis: "basis",
+    as_of: "asOf",
+    origin_country: "originCountry",
+    resettlement_country: "resettlementCountry",
+    transit_country: "transitCountry",
+    group_by: "groupBy",
+  };
+  const GROUP_LABELS = {
+    month: "groupMonth",
+    quarter: "groupQuarter",
+    year: "groupYear",
+    origin_country: "originCountry",
+    resettlement_country: "resettlementCountry",
+  };
+  /* ISO 3166-1 alpha-3 → alpha-2 for the countries the programme usually meets (names come
+   * from the browser's Intl.DisplayNames; other codes are shown as they are). */
+  const ALPHA2 = {
+    ARG: "AR", AUS: "AU", BLZ: "BZ", BRA: "BR", CAN: "CA", CHL: "CL", COL: "CO", CRI: "CR",
+    DEU: "DE", ECU: "EC", ESP: "ES", FRA: "FR", GBR: "GB", GTM: "GT", HND: "HN", MEX: "MX",
+    NIC: "NI", NZL: "NZ", PAN: "PA", PER: "PE", SLV: "SV", SWE: "SE", URY: "UY", USA: "US",
+    VEN: "VE",
+  };
+  const USUAL = ["SLV", "GTM", "HND", "CRI", "PAN", "MEX", "USA", "CAN", "AUS", "BRA", "URY"];
+
+  const state = {
+    language: initialLanguage(),
+    token: null,
+    expiry: null,
+    me: null,
+    report: null,
+    transit: null,
+    sequence: 0,
+  };
+
+  /* ---------- helpers ---------- */
+
+  function $(id) {
+    return document.getElementById(id);
+  }
+
+  function initialLanguage() {
+    let chosen = null;
+    try {
+      chosen = window.sessionStorage.getItem(LANGUAGE_KEY);
+    } catch (error) {
+      chosen = null; // storage disabled: fall back to what the server chose
+    }
+    if (LANGUAGES.includes(chosen)) return chosen;
+    const served = document.documentElement.lang;
+    return LANGUAGES.includes(served) ? served : "en";
+  }
+
+  function t(key, values) {
+    const table = I18N[state.language] || I18N.en;
+    const template = table[key] !== undefined ? table[key] : I18N.en[key] !== undefined ? I18N.en[key] : key;
+    return template.replace(/\{(\w+)\}/g, function (whole, name) {
+      if (!values || values[name] === undefined) return whole;
+      const value = values[name];
+      return Array.isArray(value) ? value.map((item) => t(item)).join(", ") : String(value);
+    });
+  }
+
+  function element(tag, attributes, text) {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes || {})) {
+      if (value !== null && value !== undefined) node.setAttribute(name, value);
+    }
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+
+  function svgElement(tag, attributes, text) {
+    const node = document.createElementNS(SVG_NS, tag);
+    for (const [name, value] of Object.entries(attributes || {})) {
+      if (value !== null && value !== undefined) node.setAttribute(name, String(value));
+    }
+    if (text !== undefined && text !== null) node.textContent = text;
+    return node;
+  }
+
+  function number(value) {
+    return new Intl.NumberFormat(state.language).format(value);
+  }
+
+  function decimal(value) {
+    return new Intl.NumberFormat(state.language, { maximumFractionDigits: 1 }).format(value);
+  }
+
+  function percent(value) {
+    return new Intl.NumberFormat(state.language, { style: "percent", maximumFractionDigits: 0 }).format(value);
+  }
+
+  function longDate(iso) {
+    const day = new Date(iso + "T00:00:00Z");
+    if (Number.isNaN(day.getTime())) return iso;
+    return new Intl.DateTimeFormat(state.language, { dateStyle: "long", timeZone: "UTC" }).format(day);
+  }
+
+  function todayUtc() {
+    return new Date().toISOString().slice(0, 10);
+  }
+
+  function countryName(code) {
+    if (!code) return t("groupNoKey");
+    const alpha2 = ALPHA2[code];
+    if (alpha2 && typeof Intl.DisplayNames === "function") {
+      try {
+        const name = new Intl.DisplayNames([state.language], { type: "region" }).of(alpha2);
+        if (name && name !== alpha2) return name + " (" + code + ")";
+      } catch (error) {
+        return code;
+      }
+    }
+    return code;
+  }
+
+  function groupLabel(groupBy, key) {
+    if (key === null || key === undefined) return t("groupNoKey");
+    if (groupBy === "origin_country" || groupBy === "resettlement_country") return countryName(key);
+    if (groupBy === "month") {
+      const day = new Date(key + "-01T00:00:00Z");
+      if (Number.isNaN(day.getTime())) return key;
+      return new Intl.DateTimeFormat(state.language, { month: "long", year: "numeric", timeZone: "UTC" }).format(day);
+    }
+    if (groupBy === "quarter") {
+      const match = /^(\d{4})-Q(\d)$/.exec(key);
+      return match ? t("quarterLabel", { year: match[1], quarter: match[2] }) : key;
+    }
+    return key;
+  }
+
+  /* A message kept as (key, values) so a language switch can re-render it. */
+  function setMessage(id, key, values, isError) {
+    const node = $(id);
+    node.dataset.key = key || "";
+    node.dataset.values = values ? JSON.stringify(values) : "";
+    node.classList.toggle("error", Boolean(isError));
+    node.textContent = key ? t(key, values) : "";
+  }
+
+  function refreshMessages() {
+    document.querySelectorAll(".message").forEach(function (node) {
+      if (!node.dataset.key) return;
+      node.textContent = t(node.dataset.key, node.dataset.values ? JSON.parse(node.dataset.values) : undefined);
+    });
+  }
+
+  function clear(node) {
+    while (node.firstChild) node.removeChild(node.firstChild);
+  }
+
+  /* ---------- talking to the service ---------- */
+
+  class ApiError extends Error {
+    constructor(key, values) {
+      super(key || "silent");
+      this.key = key;
+      this.values = values;
+    }
+  }
+
+  async function api(path, params, accept) {
+    const target = new URL(path, document.baseURI);
+    for (const [name, value] of Object.entries(params || {})) {
+      if (value !== "" && value !== null && value !== undefined) target.searchParams.set(name, value);
+    }
+    let response;
+    try {
+      response = await fetch(target, {
+        headers: { Authorization: "Bearer " + state.token, Accept: accept || "application/json" },
+        cache: "no-store",
+        credentials: "omit",
+      });
+    } catch (error) {
+      throw new ApiError("errorNetwork");
+    }
+    if (response.status === 401) {
+      endSession("errorSessionEnded", true);
+      throw new ApiError(null);
+    }
+    if (response.status === 403) throw new ApiError("errorForbidden");
+    if (response.status === 422) {
+      const problem = await response.json().catch(() => null);
+      const fields = [];
+      for (const item of (problem && problem.errors) || []) {
+        const name = Array.isArray(item.loc) ? item.loc[item.loc.length - 1] : null;
+        const key = FILTER_FIELDS[name];
+        if (key && !fields.includes(key)) fields.push(key);
+      }
+      throw fields.length
+        ? new ApiError("errorInvalidFilters", { fields: fields })
+        : new ApiError("errorInvalidFiltersGeneric");
+    }
+    if (!response.ok) throw new ApiError("errorServer", { status: response.status });
+    return response;
+  }
+
+  async function signIn(event) {
+    event.preventDefault();
+    const username = $("username").value.trim();
+    const password = $("password").value;
+    if (!username || !password) {
+      setMessage("sign-in-message", "errorMissingCredentials", null, true);
+      return;
+    }
+    const button = $("sign-in-button");
+    button.disabled = true;
+    setMessage("sign-in-message", "signingIn");
+    let response;
+    try {
+      response = await fetch(new URL("api/v1/auth/token", document.baseURI), {
+        method: "POST",
+        body: new URLSearchParams({ username: username, password: password }),
+        headers: { Accept: "application/json" },
+        cache: "no-store",
+        credentials: "omit",
+      });
+    } catch (error) {
+      setMessage("sign-in-message", "errorNetwork", null, true);
+      return;
+    } finally {
+      button.disabled = false;
+    }
+    if (response.status === 401) {
+      $("password").value = "";
+      setMessage("sign-in-message", "errorCredentials", null, true);
+      $("password").focus();
+      return;
+    }
+    if (response.status === 429) {
+      const seconds = parseInt(response.headers.get("Retry-After") || "900", 10);
+      const minutes = Math.max(1, Math.ceil((Number.isNaN(seconds) ? 900 : seconds) / 60));
+      setMessage("sign-in-message", "errorRateLimited", { minutes: minutes }, true);
+      return;
+    }
+    if (!response.ok) {
+      setMessage("sign-in-message", "errorServer", { status: response.status }, true);
+      return;
+    }
+    const body = await response.json();
+    $("password").value = "";
+    state.token = body.access_token;
+    const seconds = Number(body.expires_in) || 1800;
+    state.expiry = window.setTimeout(() => endSession("errorSessionEnded", true), seconds * 1000);
+    setMessage("sign-in-message", null);
+    try {
+      state.me = await (await api("api/v1/me")).json();
+    } catch (error) {
+      state.me = null;
+    }
+    if (!state.token) return; // the session ended while asking who we are
+    showDashboard();
+    loadFunnel();
+    loadTransit();
+  }
+
+  function endSession(messageKey, isError) {
+    state.token = null;
+    state.me = null;
+    state.report = null;
+    state.transit = null;
+    state.sequence += 1;
+    if (state.expiry !== null) window.clearTimeout(state.expiry);
+    state.expiry = null;
+    for (const id of ["funnel-chart", "funnel-head", "funnel-body", "groups-head", "transit-head", "transit-body"]) {
+      clear($(id));
+    }
+    clearGroups();
+    for (const id of ["funnel-caption", "transit-caption"]) $(id).textContent = "";
+    setMessage("funnel-status", null);
+    setMessage("transit-status", null);
+    $("dashboard-view").hidden = true;
+    $("session").hidden = true;
+    $("sign-in-view").hidden = false;
+    setMessage("sign-in-message", messageKey, null, isError);
+    $("username").focus();
+  }
+
+  function showDashboard() {
+    $("sign-in-view").hidden = true;
+    $("dashboard-view").hidden = false;
+    $("session").hidden = false;
+    renderWho();
+    $("funnel-heading").focus();
+  }
+
+  function renderWho() {
+    const who = $("who");
+    who.textContent = state.me
+      ? t("signedInAs", { user: state.me.username, role: t("role_" + state.me.role) })
+      : "";
+  }
+
+  /* ---------- the funnel ---------- */
+
+  function setDefaults() {
+    const today = todayUtc();
+    $("f-from").value = PROGRAMME_START;
+    $("f-to").value = today;
+    $("f-as-of").value = today;
+    $("f-basis").value = "cumulative";
+    $("f-group-by").value = "";
+    for (const id of ["f-origin", "f-resettlement", "f-transit"]) $(id).value = "";
+    for (const id of ["f-from", "f-to", "f-as-of"]) $(id).max = today;
+  }
+
+  function currentParams() {
+    const form = $("filters");
+    for (const input of form.querySelectorAll("input.country")) input.value = input.value.trim().toUpperCase();
+    if (!form.reportValidity()) return null;
+    const params = {};
+    for (const [name, value] of new FormData(form).entries()) {
+      if (typeof value === "string" && value !== "") params[name] = value;
+    }
+    if (params.from && params.to && params.from > params.to) {
+      setMessage("funnel-status", "errorInvalidFilters", { fields: ["from", "to"] }, true);
+      return null;
+    }
+    return params;
+  }
+
+  async function loadFunnel() {
+    const params = currentParams();
+    if (params === null) return;
+    const sequence = ++state.sequence;
+    const result = $("funnel-result");
+    result.setAttribute("aria-busy", "true");
+    setMessage("funnel-status", "loading");
+    try {
+      const report = await (await api("api/v1/reports/funnel", params)).json();
+      if (sequence !== state.sequence) return;
+      state.report = report;
+      renderFunnel();
+      setMessage("funnel-status", "loaded");
+    } catch (error) {
+      if (sequence !== state.sequence || !(error instanceof ApiError)) return;
+      if (error.key) setMessage("funnel-status", error.key, error.values, true);
+    } finally {
+      if (sequence === state.sequence) result.setAttribute("aria-busy", "false");
+    }
+  }
+
+  function renderFunnel() {
+    const report = state.report;
+    if (!report) return;
+    const cohort = report.basis === "cohort";
+    const caption = [
+      t(cohort ? "captionCohort" : "captionCumulative", {
+        from: longDate(report.from),
+        to: longDate(report.to),
+        asOf: longDate(report.as_of),
+      }),
+    ];
+    const filters = Object.entries(report.filters || {}).map(
+      ([name, value]) => t(FILTER_FIELDS[name] || name) + ": " + countryName(value)
+    );
+    if (filters.length) caption.push(t("captionFilters", { filters: filters.join("; ") }));
+    $("funnel-caption").textContent = caption.join(" ");
+    $("funnel-result").dataset.basis = report.basis;
+    renderChart(report.stages, caption.join(" "));
+    renderTotals(report.stages, cohort);
+    renderGroups(report, cohort);
+  }
+
+  function headerRow(row, keys) {
+    clear(row);
+    for (const key of keys) row.appendChild(element("th", { scope: "col" }, t(key)));
+  }
+
+  function stageCells(row, stage, cohort, group) {
+    const base = { "data-stage": stage.stage };
+    if (group !== undefined) base["data-group"] = group === null ? "" : group;
+    row.appendChild(element("td", Object.assign({ "data-measure": "cases", class: "num" }, base), number(stage.cases)));
+    row.appendChild(element("td", Object.assign({ "data-measure": "people", class: "num" }, base), number(stage.people)));
+    if (cohort) {
+      const median = stage.median_days === null || stage.median_days === undefined ? "—" : decimal(stage.median_days);
+      row.appendChild(element("td", Object.assign({ "data-measure": "median_days", class: "num" }, base), median));
+    }
+  }
+
+  function renderTotals(stages, cohort) {
+    headerRow($("funnel-head"), cohort ? ["stage", "cases", "people", "medianDays"] : ["stage", "cases", "people"]);
+    const body = $("funnel-body");
+    clear(body);
+    for (const stage of stages) {
+      const row = element("tr");
+      row.appendChild(element("th", { scope: "row" }, t("stage_" + stage.stage)));
+      stageCells(row, stage, cohort);
+      body.appendChild(row);
+    }
+  }
+
+  function clearGroups() {
+    const table = $("groups-table");
+    for (const body of Array.from(table.tBodies)) table.removeChild(body);
+    $("groups-wrap").hidden = true;
+  }
+
+  function renderGroups(report, cohort) {
+    clearGroups();
+    if (!report.group_by || !report.groups || report.groups.length === 0) return;
+    const table = $("groups-table");
+    $("groups-caption").textContent = t("groupsCaption", { group: t(GROUP_LABELS[report.group_by]).toLowerCase() });
+    const keys = cohort ? ["group", "stage", "cases", "people", "medianDays"] : ["group", "stage", "cases", "people"];
+    headerRow($("groups-head"), keys);
+    for (const group of report.groups) {
+      const body = element("tbody", { "data-group": group.key === null ? "" : group.key });
+      group.stages.forEach(function (stage, index) {
+        const row = element("tr");
+        if (index === 0) {
+          row.appendChild(
+            element("th", { scope: "rowgroup", rowspan: String(group.stages.length) }, groupLabel(report.group_by, group.key))
+          );
+        }
+        row.appendChild(element("th", { scope: "row" }, t("stage_" + stage.stage)));
+        stageCells(row, stage, cohort, group.key);
+        body.appendChild(row);
+      });
+      table.appendChild(body);
+    }
+    $("groups-wrap").hidden = false;
+  }
+
+  function renderChart(stages, caption) {
+    const width = 760;
+    const left = 8;
+    const valueRoom = 96;
+    const plot = width - left - valueRoom;
+    const legendHeight = 34;
+    const rowHeight = 84;
+    const height = legendHeight + rowHeight * stages.length;
+    const largest = Math.max(1, ...stages.map((stage) => Math.max(stage.people, stage.cases)));
+    const identified = stages.find((stage) => stage.stage === "identified");
+
+    const chart = svgElement("svg", {
+      viewBox: "0 0 " + width + " " + height,
+      width: "100%",
+      role: "img",
+      "aria-labelledby": "chart-title chart-desc",
+      class: "funnel-chart",
+      preserveAspectRatio: "xMinYMin meet",
+    });
+    chart.appendChild(svgElement("title", { id: "chart-title" }, t("chartTitle")));
+    const lines = stages.map((stage) =>
+      t("chartStage", { stage: t("stage_" + stage.stage), cases: number(stage.cases), people: number(stage.people) })
+    );
+    chart.appendChild(svgElement("desc", { id: "chart-desc" }, caption + " " + lines.join(" ")));
+
+    const legend = svgElement("g", { class: "legend" });
+    legend.appendChild(svgElement("rect", { x: left, y: 6, width: 14, height: 14, class: "bar-people" }));
+    legend.appendChild(svgElement("text", { x: left + 20, y: 18 }, t("people")));
+    legend.appendChild(svgElement("rect", { x: left + 130, y: 6, width: 14, height: 14, class: "bar-cases" }));
+    legend.appendChild(svgElement("text", { x: left + 150, y: 18 }, t("cases")));
+    chart.appendChild(legend);
+
+    stages.forEach(function (stage, index) {
+      const top = legendHeight + index * rowHeight;
+      const row = svgElement("g", { class: "stage", "data-stage": stage.stage });
+      const label = svgElement("text", { x: left, y: top + 16, class: "stage-label" });
+      label.appendChild(svgElement("tspan", {}, t("stage_" + stage.stage)));
+      if (stage.stage !== "identified" && identified && identified.people > 0) {
+        label.appendChild(
+          svgElement("tspan", { class: "rate", dx: 10 }, t("ofIdentified", { percent: percent(stage.people / identified.people) }))
+        );
+      }
+      row.appendChild(label);
+      [
+        ["people", top + 24],
+        ["cases", top + 50],
+      ].forEach(function ([measure, y]) {
+        const value = stage[measure];
+        const barWidth = value > 0 ? Math.max(2, (value / largest) * plot) : 0;
+        row.appendChild(svgElement("rect", { x: left, y: y, width: barWidth.toFixed(1), height: 22, rx: 2, class: "bar-" + measure }));
+        row.appendChild(
+          svgElement(
+            "text",
+            { x: (left + barWidth + 6).toFixed(1), y: y + 16, class: "value", "data-stage": stage.stage, "data-measure": measure },
+            number(value)
+          )
+        );
+      });
+      chart.appendChild(row);
+    });
+
+    const holder = $("funnel-chart");
+    clear(holder);
+    holder.appendChild(chart);
+  }
+
+  async function downloadCsv() {
+    const params = currentParams();
+    if (params === null) return;
+    params.format = "csv";
+    setMessage("funnel-status", "downloading");
+    try {
+      const response = await api("api/v1/reports/funnel", params, "text/csv");
+      const blob = await response.blob();
+      const name =
+        "pta-funnel-" + (params.basis || "cumulative") + "-" + (params.from || PROGRAMME_START) + "-" + (params.to || todayUtc()) + ".csv";
+      const href = URL.createObjectURL(blob);
+      const link = element("a", { href: href, download: name, hidden: "" });
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+      window.setTimeout(() => URL.revokeObjectURL(href), 60000);
+      setMessage("funnel-status", "downloaded", { name: name });
+    } catch (error) {
+      if (error instanceof ApiError && error.key) setMessage("funnel-status", error.key, error.values, true);
+    }
+  }
+
+  /* ---------- transit occupancy ---------- */
+
+  async function loadTransit() {
+    setMessage("transit-status", "loading");
+    try {
+      state.transit = await (await api("api/v1/reports/transit")).json();
+      renderTransit();
+      setMessage("transit-status", null);
+    } catch (error) {
+      if (error instanceof ApiError && error.key) setMessage("transit-status", error.key, error.values, true);
+    }
+  }
+
+  function renderTransit() {
+    const report = state.transit;
+    if (!report) return;
+    $("transit-caption").textContent = t("transitCaption", { asOf: longDate(report.as_of) });
+    headerRow($("transit-head"), ["transitCountry", "households", "people", "capacity", "occupancy", "endingSoon", "overstays"]);
+    const body = $("transit-body");
+    clear(body);
+    if (!report.countries.length) {
+      const row = element("tr");
+      row.appendChild(element("td", { colspan: "7", class: "empty" }, t("noTransit")));
+      body.appendChild(row);
+      return;
+    }
+    for (const country of report.countries) {
+      const code = country.transit_country;
+      const row = element("tr", { "data-country": code });
+      row.appendChild(element("th", { scope: "row" }, countryName(code)));
+      const cell = (measure, text) =>
+        row.appendChild(element("td", { class: "num", "data-country": code, "data-measure": measure }, text));
+      cell("households", number(country.households_in_transit));
+      cell("people", number(country.people_in_transit));
+      cell("capacity", country.capacity === null ? t("notConfigured") : number(country.capacity));
+      const occupancy = cell("occupancy", country.occupancy === null ? "—" : percent(country.occupancy));
+      if (country.occupancy !== null) {
+        occupancy.classList.toggle("over", country.occupancy > 1);
+        const meter = element("meter", { min: "0", max: "1", low: "0.75", high: "0.9", optimum: "0.5", value: String(country.occupancy), "aria-hidden": "true" });
+        occupancy.appendChild(meter);
+      }
+      cell("ending_within_30_days", number(country.ending_within_30_days));
+      const overstays = cell("overstays", number(country.overstays));
+      overstays.classList.toggle("alert", country.overstays > 0);
+      body.appendChild(row);
+    }
+  }
+
+  /* ---------- language ---------- */
+
+  function applyLanguage(language) {
+    state.language = LANGUAGES.includes(language) ? language : "en";
+    document.documentElement.lang = state.language;
+    document.querySelectorAll("[data-i18n]").forEach(function (node) {
+      node.textContent = t(node.dataset.i18n);
+    });
+    document.querySelectorAll("button.lang").forEach(function (button) {
+      button.setAttribute("aria-pressed", String(button.dataset.lang === state.language));
+    });
+    const list = $("countries");
+    clear(list);
+    for (const code of USUAL) list.appendChild(element("option", { value: code, label: countryName(code) }));
+    refreshMessages();
+    renderWho();
+    renderFunnel();
+    renderTransit();
+  }
+
+  function chooseLanguage(event) {
+    const language = event.currentTarget.dataset.lang;
+    try {
+      window.sessionStorage.setItem(LANGUAGE_KEY, language);
+    } catch (error) {
+      /* storage disabled: the choice lasts until the page is reloaded */
+    }
+    applyLanguage(language);
+  }
+
+  /* ---------- start ---------- */
+
+  function start() {
+    setDefaults();
+    applyLanguage(state.language);
+    $("sign-in").addEventListener("submit", signIn);
+    $("sign-out").addEventListener("click", () => endSession("signedOut", false));
+    $("filters").addEventListener("submit", function (event) {
+      event.preventDefault();
+      loadFunnel();
+    });
+    $("reset").addEventListener("click", function () {
+      setDefaults();
+      loadFunnel();
+    });
+    $("download").addEventListener("click", downloadCsv);
+    document.querySelectorAll("button.lang").forEach((button) => button.addEventListener("click", chooseLanguage));
+    document.body.dataset.ready = "true";
+  }
+
+  start();
+})();
