@@ -48,25 +48,46 @@ def run_in_transaction(settings: Settings, work: Callable[[AsyncConnection], Awa
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
     import uvicorn
 
+    logs.capture_everything()  # stray prints and tracebacks become JSON lines too
+    if settings.is_sqlite and settings.sqlite_path() is None:
+        raise ConfigurationError("pta serve needs a database file or server, not :memory:")
     settings.signing_key()  # refuse to start with a missing or short key, before migrating
     _prepare(settings)
     log.info("migrating the database to the newest schema")
     migrate.upgrade(settings)
+    # Every worker's request metrics go to prometheus-client's multiprocess files, so that any
+    # worker's /metrics counts them all: a fresh directory per run (or the operator's, emptied).
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    metrics_dir = Path(given or tempfile.mkdtemp(prefix="pta-metrics-"))
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    for stale in metrics_dir.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     log.info("serving", extra={"host": args.host, "port": args.port, "workers": args.workers})
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_config=logs.UVICORN_LOG_CONFIG,
-        access_log=False,
-        proxy_headers=False,
-        server_header=False,
-        timeout_graceful_shutdown=20,
-    )
+    try:
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_config=logs.uvicorn_log_config(settings.log_level),
+            access_log=False,
+            proxy_headers=False,
+            server_header=False,
+            timeout_graceful_shutdown=20,  # in-flight requests finish after SIGTERM
+            timeout_keep_alive=75,  # longer than the usual proxy idle timeout (60 s)
+        )
+    finally:
+        if not given:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
     return 0
 
 

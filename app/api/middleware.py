@@ -1,5 +1,6 @@
-"""The outermost layer of every request: request id, body size limit, catch-all for bugs, and
-one JSON log line (ids, role, route template, status, duration — nothing personal)."""
+"""The outermost layer of every request: request id, body size limit, catch-all for bugs, the
+request metrics, and one JSON log line (ids, role, route template, status, duration — nothing
+personal: the route is the template, never the path or the query)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app import logs, metrics
 from app.api.problems import internal_error, problem
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -36,6 +38,7 @@ class RequestMiddleware:
         given = headers.get(b"x-request-id", b"").decode("latin-1")
         request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
         request_id_header = (b"x-request-id", request_id.encode())
+        log_context = logs.request_id.set(request_id)
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
         status = 500
@@ -69,19 +72,36 @@ class RequestMiddleware:
             if not response_started:
                 await internal_error(scope["path"], error)(scope, receive, send_with_id)
         finally:
-            route = scope.get("route")
+            duration = time.perf_counter() - started
+            route = route_template(scope)
+            metrics.observe_request(scope["method"], route, status, duration)
             log.info(
                 "request",
                 extra={
                     "request_id": request_id,
                     "method": scope["method"],
-                    "route": getattr(route, "path", None),
+                    "route": route,
                     "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "duration_ms": round(duration * 1000, 2),
                     "user_id": state.get("user_id"),
                     "role": state.get("role"),
                 },
             )
+            logs.request_id.reset(log_context)
+
+
+def route_template(scope: Scope) -> str | None:
+    """The matched route's path template (``/api/v1/cases/{case_id}``), or None when nothing
+    matched. Our routers carry their full prefix, so the route's own path is the template.
+    Routes FastAPI adds itself (``/openapi.json``, ``/docs``) leave only their endpoint in the
+    scope: their path has no parameters, so it is its own template."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    if isinstance(path, str):
+        return path
+    if scope.get("endpoint") is not None and not scope.get("path_params"):
+        return str(scope["path"])
+    return None
 
 
 def _limited(receive: Receive) -> Receive:
