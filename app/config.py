@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     docs: bool = True
     statement_timeout_ms: int = Field(default=5000, ge=100)
     pool_size: int = Field(default=20, ge=1)
+    #: how often each worker folds funnel deltas into the rollup (0: never, e.g. in tests)
+    funnel_fold_seconds: float = Field(default=15, ge=0)
 
     @field_validator("secret_key", "reports_database_url", mode="before")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -25,6 +26,7 @@ from app.api import (
 from app.api.middleware import RequestMiddleware
 from app.config import Settings, get_settings
 from app.db import make_engine
+from app.services import funnel_rollup
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -39,9 +41,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.reports_database_url
             else app.state.engine
         )
+        folding = (
+            asyncio.create_task(
+                funnel_rollup.fold_forever(app.state.engine, settings.funnel_fold_seconds)
+            )
+            if settings.funnel_fold_seconds
+            else None
+        )
         try:
             yield
         finally:
+            if folding is not None:
+                folding.cancel()
             await app.state.engine.dispose()
             await app.state.reports_engine.dispose()
 

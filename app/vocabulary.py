@@ -151,3 +151,10 @@ class AccessAction(StrEnum):
     events = "events"
     export = "export"
     report = "report"
+
+
+class FunnelStage(StrEnum):
+    identified = "identified"
+    submitted = "submitted"
+    in_transit = "in_transit"
+    resettled = "resettled"

@@ -4,6 +4,7 @@ from app.models.access_log import AccessLogCase, AccessLogEntry
 from app.models.base import Base
 from app.models.case import Case, Member, ReferenceCounter
 from app.models.event import CaseEvent
+from app.models.funnel import FunnelDelta, FunnelRollup
 from app.models.idempotency import IdempotencyKey
 from app.models.sign_in import SignInFailure
 from app.models.submission import Submission
@@ -16,6 +17,8 @@ __all__ = [
     "Base",
     "Case",
     "CaseEvent",
+    "FunnelDelta",
+    "FunnelRollup",
     "IdempotencyKey",
     "Member",
     "ReferenceCounter",

@@ -10,16 +10,10 @@ from typing import Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.schemas.common import CountryCode, IsoDate, today
+from app.vocabulary import FunnelStage
 
 #: The PTA's first referrals date from 2016; the published figures count from 2016-01-01.
 PROGRAMME_START = date(2016, 1, 1)
-
-
-class FunnelStage(StrEnum):
-    identified = "identified"
-    submitted = "submitted"
-    in_transit = "in_transit"
-    resettled = "resettled"
 
 
 class Basis(StrEnum):

@@ -16,7 +16,7 @@ from app.models.base import uuid7
 from app.models.lifecycle import INITIAL_STATUS, STAGE_STATUSES
 from app.models.record import CaseRecord, Row
 from app.schemas.cases import CaseCreate, CaseFilters, CaseUpdate, MemberIn
-from app.services import audit, history, pagination, policy
+from app.services import audit, funnel_rollup, history, pagination, policy
 from app.services.policy import Actor, Permission
 from app.services.records import (
     CASE_COLUMNS,
@@ -84,6 +84,8 @@ async def create_case(
         (await conn.execute(insert(Case).values(values).returning(*CASE_COLUMNS))).mappings().one()
     )
     members = await _insert_members(conn, case_id, data.members)
+    record = CaseRecord(case=row, members=members)
+    await funnel_rollup.record_change(conn, None, record)
     await history.record_event(
         conn,
         case_id=case_id,
@@ -101,7 +103,7 @@ async def create_case(
         },
         now=now,
     )
-    return CaseRecord(case=row, members=members)
+    return record
 
 
 async def read_case(
@@ -200,7 +202,11 @@ async def update_case(
         payload=payload,
         now=now,
     )
-    return CaseRecord(case=row, members=members, submissions=record.submissions, stays=record.stays)
+    updated = CaseRecord(
+        case=row, members=members, submissions=record.submissions, stays=record.stays
+    )
+    await funnel_rollup.record_change(conn, record, updated)
+    return updated
 
 
 async def log_export(

@@ -14,7 +14,7 @@ from app.models import Submission, TransitStay
 from app.models.lifecycle import available_actions, step_for
 from app.models.record import CaseRecord, Row
 from app.schemas.transitions import Transition
-from app.services import history, policy
+from app.services import funnel_rollup, history, policy
 from app.services.actions import HANDLERS
 from app.services.policy import Actor
 from app.services.records import check_if_match, load_record, write_case
@@ -76,7 +76,9 @@ async def apply_transition(
         resettlement_country=effect.resettlement_country,
         transit_country=effect.transit_country,
     )
-    return CaseRecord(case=case_row, members=record.members, submissions=submissions, stays=stays)
+    after = CaseRecord(case=case_row, members=record.members, submissions=submissions, stays=stays)
+    await funnel_rollup.record_change(conn, record, after)
+    return after
 
 
 async def _insert(conn: AsyncConnection, model: Any, values: dict[str, Any]) -> Row:

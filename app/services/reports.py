@@ -14,30 +14,24 @@ from sqlalchemy import ColumnElement, extract, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.models import Case, Submission, TransitStay
+from app.models.funnel import ANY_COUNTRY, MILESTONES
 from app.schemas.reports import (
     PERIODS,
     Basis,
     FunnelGroup,
     FunnelQuery,
     FunnelReport,
-    FunnelStage,
     GroupBy,
     StageCount,
     TransitCountry,
     TransitReport,
     TransitStayLine,
 )
-from app.services import audit, policy
+from app.services import audit, funnel_rollup, policy
 from app.services.policy import Actor
 from app.services.sql import days_between
-from app.vocabulary import AccessAction, Role, StayStatus
+from app.vocabulary import AccessAction, FunnelStage, Role, StayStatus
 
-MILESTONE: Mapping[FunnelStage, Any] = {
-    FunnelStage.identified: Case.identified_at,
-    FunnelStage.submitted: Case.first_submitted_at,
-    FunnelStage.in_transit: Case.transit_entered_at,
-    FunnelStage.resettled: Case.resettled_at,
-}
 ENDING_SOON = timedelta(days=30)
 
 
@@ -75,6 +69,65 @@ def _definition(q: FunnelQuery) -> str:
     )
 
 
+Tallies = dict[FunnelStage, dict[str | None, Tally]]
+
+
+def _period_key(group: GroupBy, year: int, month: int) -> str:
+    if group is GroupBy.month:
+        return f"{year:04d}-{month:02d}"
+    if group is GroupBy.quarter:
+        return f"{year:04d}-Q{(month - 1) // 3 + 1}"
+    return f"{year:04d}"
+
+
+def _group_columns(group: GroupBy | None, day: Any, origin: Any, destination: Any) -> list[Any]:
+    if group in PERIODS:
+        return [extract("year", day), extract("month", day)]
+    if group is GroupBy.origin_country:
+        return [origin]
+    if group is GroupBy.resettlement_country:
+        return [destination]
+    return []
+
+
+def _group_key(group: GroupBy | None, values: list[Any]) -> str | None:
+    if group in PERIODS:
+        return _period_key(group, int(values[0]), int(values[1]))
+    return str(values[0]) if group is not None else None
+
+
+async def _cumulative(conn: AsyncConnection, q: FunnelQuery) -> Tallies:
+    """From the rollup: its size depends on days and countries, not on the number of cases."""
+    counts = funnel_rollup.counts_source().c
+    where = [
+        counts.day.between(q.from_, min(q.to, q.as_of)),
+        counts.transit_country == (q.transit_country or ANY_COUNTRY),
+    ]
+    if q.origin_country is not None:
+        where.append(counts.origin_country == q.origin_country)
+    if q.group_by is GroupBy.resettlement_country and q.resettlement_country is None:
+        where.append(counts.resettlement_country != ANY_COUNTRY)
+    else:
+        where.append(counts.resettlement_country == (q.resettlement_country or ANY_COUNTRY))
+    keys = _group_columns(
+        q.group_by, counts.day, counts.origin_country, counts.resettlement_country
+    )
+    statement = (
+        select(counts.stage, *keys, func.sum(counts.cases), func.sum(counts.people))
+        .where(*where)
+        .group_by(counts.stage, *keys)
+    )
+    tallies: Tallies = {stage: defaultdict(Tally) for stage in FunnelStage}
+    for row in await conn.execute(statement):
+        cases, people = int(row[-2]), int(row[-1])
+        if cases == 0 and people == 0:
+            continue
+        tally = tallies[FunnelStage(row[0])][_group_key(q.group_by, list(row[1:-2]))]
+        tally.cases += cases
+        tally.people += people
+    return tallies
+
+
 def _case_filters(q: FunnelQuery) -> list[ColumnElement[bool]]:
     clauses: list[ColumnElement[bool]] = []
     if q.origin_country is not None:
@@ -101,66 +154,42 @@ def _case_filters(q: FunnelQuery) -> list[ColumnElement[bool]]:
     return clauses
 
 
-def _period_key(group: GroupBy, year: int, month: int) -> str:
-    if group is GroupBy.month:
-        return f"{year:04d}-{month:02d}"
-    if group is GroupBy.quarter:
-        return f"{year:04d}-Q{(month - 1) // 3 + 1}"
-    return f"{year:04d}"
-
-
-async def _tally_stage(
-    conn: AsyncConnection, q: FunnelQuery, stage: FunnelStage
-) -> dict[str | None, Tally]:
-    milestone = MILESTONE[stage]
-    cohort = q.basis is Basis.cohort
-    where = _case_filters(q)
-    if cohort:
-        where += [
+async def _cohort(conn: AsyncConnection, q: FunnelQuery) -> Tallies:
+    """From the cases identified in the window (an index range on identified_at), with the
+    days each took to reach each stage."""
+    tallies: Tallies = {}
+    for stage, column in MILESTONES.items():
+        milestone = Case.__table__.c[column]
+        destinations = (
+            select(Submission.case_id, Submission.resettlement_country)
+            .where(
+                Submission.resettlement_country == q.resettlement_country
+                if q.resettlement_country is not None
+                else Submission.resettlement_country.is_not(None)
+            )
+            .distinct()
+            .subquery()
+        )
+        keys = _group_columns(
+            q.group_by, Case.identified_at, Case.origin_country, destinations.c.resettlement_country
+        )
+        days = days_between(conn, milestone, Case.identified_at)
+        statement = select(*keys, days, func.count(), func.sum(Case.member_count)).select_from(Case)
+        if q.group_by is GroupBy.resettlement_country:
+            statement = statement.join(destinations, destinations.c.case_id == Case.id)
+        statement = statement.where(
+            *_case_filters(q),
             Case.identified_at.between(q.from_, q.to),
             milestone.is_not(None),
             milestone <= q.as_of,
-        ]
-        period_column = Case.identified_at
-    else:
-        where.append(milestone.between(q.from_, min(q.to, q.as_of)))
-        period_column = milestone
-
-    keys: list[Any] = []
-    statement = select(func.count(), func.coalesce(func.sum(Case.member_count), 0))
-    if q.group_by in PERIODS:
-        keys = [extract("year", period_column), extract("month", period_column)]
-    elif q.group_by is GroupBy.origin_country:
-        keys = [Case.origin_country]
-    elif q.group_by is GroupBy.resettlement_country:
-        destinations = (
-            select(Submission.case_id, Submission.resettlement_country).distinct().subquery()
-        )
-        keys = [destinations.c.resettlement_country]
-    if cohort:
-        keys.append(days_between(conn, milestone, Case.identified_at))
-    statement = select(*keys, *statement.selected_columns).select_from(Case)
-    if q.group_by is GroupBy.resettlement_country:
-        statement = statement.outerjoin(destinations, destinations.c.case_id == Case.id)
-    statement = statement.where(*where)
-    if keys:
-        statement = statement.group_by(*keys)
-
-    tallies: dict[str | None, Tally] = defaultdict(Tally)
-    for row in await conn.execute(statement):
-        values: list[Any] = list(row[:-2])
-        cases, people = row[-2], row[-1]
-        days = int(values.pop()) if cohort else 0
-        if q.group_by in PERIODS:
-            key: str | None = _period_key(q.group_by, int(values[0]), int(values[1]))
-        elif q.group_by is not None:
-            key = values[0]
-        else:
-            key = None
-        tally = tallies[key]
-        tally.cases += cases
-        tally.people += int(people)
-        tally.days[days] += cases
+        ).group_by(*keys, days)
+        tallies[stage] = defaultdict(Tally)
+        for row in await conn.execute(statement):
+            tally = tallies[stage][_group_key(q.group_by, list(row[:-3]))]
+            cases = int(row[-2])
+            tally.cases += cases
+            tally.people += int(row[-1])
+            tally.days[int(row[-3])] += cases
     return tallies
 
 
@@ -170,30 +199,24 @@ async def funnel(conn: AsyncConnection, actor: Actor, query: FunnelQuery) -> Fun
     )
     q = query.model_copy(update={"resettlement_country": resettlement, "transit_country": transit})
     cohort = q.basis is Basis.cohort
-    by_stage = {stage: await _tally_stage(conn, q, stage) for stage in FunnelStage}
-
+    count = _cohort if cohort else _cumulative
+    by_stage = await count(conn, q)
+    if q.group_by is GroupBy.resettlement_country:
+        # A case submitted to two states is in both groups, and once in the totals.
+        overall = await count(conn, q.model_copy(update={"group_by": None}))
+    else:
+        overall = by_stage
     totals = []
     for stage in FunnelStage:
         total = Tally()
-        for tally in by_stage[stage].values():
+        for tally in overall[stage].values():
             total.cases += tally.cases
             total.people += tally.people
             total.days.update(tally.days)
         totals.append(total.stage(stage, cohort))
-    if q.group_by is GroupBy.resettlement_country:
-        # A case submitted to two states counts in both groups: totals come from a plain count.
-        plain = q.model_copy(update={"group_by": None})
-        totals = [
-            (await _tally_stage(conn, plain, stage)).get(None, Tally()).stage(stage, cohort)
-            for stage in FunnelStage
-        ]
-
     groups: list[FunnelGroup] = []
     if q.group_by is not None:
-        keys = sorted(
-            {k for tallies in by_stage.values() for k in tallies},
-            key=lambda k: (k is None, k or ""),
-        )
+        keys = sorted({key for tallies in by_stage.values() for key in tallies}, key=str)
         groups = [
             FunnelGroup(
                 key=key,

@@ -1,0 +1,187 @@
+"""Keeping the funnel rollup current. A case's contribution to the rollup is a pure function
+of its milestones, destinations, transit countries and people; every write appends the
+difference between after and before (nothing when none of those changed), and a background
+fold adds the deltas into ``funnel_rollup``. ``rebuild`` recomputes it all from the cases."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from sqlalchemy import delete, func, insert, literal, select, union, union_all
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from app.models import Case, FunnelDelta, FunnelRollup, Submission, TransitStay
+from app.models.funnel import ANY_COUNTRY, MILESTONES
+from app.models.record import CaseRecord
+from app.services.sql import upsert
+from app.vocabulary import StayStatus
+
+Key = tuple[str, str, str, date, str]  # resettlement country, transit country, stage, day, origin
+KEY_COLUMNS = ("resettlement_country", "transit_country", "stage", "day", "origin_country")
+log = logging.getLogger("pta.funnel")
+
+#: PostgreSQL advisory lock taken while folding, so replicas fold one at a time.
+FOLD_LOCK = 0x7074_6166  # "ptaf"
+
+
+def _signature(record: CaseRecord) -> tuple[Any, ...]:
+    case = record.case
+    return (
+        case["member_count"],
+        case["origin_country"],
+        *(case[column] for column in MILESTONES.values()),
+        frozenset(s["resettlement_country"] for s in record.submissions),
+        frozenset(s["transit_country"] for s in record.stays if s["status"] != StayStatus.refused),
+    )
+
+
+def contributions(record: CaseRecord) -> dict[Key, tuple[int, int]]:
+    """What one case adds to the rollup: for each stage reached, one case and its current
+    members, under "any" and under each of its destinations and transit countries."""
+    case = record.case
+    destinations = {ANY_COUNTRY} | {s["resettlement_country"] for s in record.submissions}
+    transits = {ANY_COUNTRY} | {
+        s["transit_country"] for s in record.stays if s["status"] != StayStatus.refused
+    }
+    out: dict[Key, tuple[int, int]] = {}
+    for stage, column in MILESTONES.items():
+        day = case[column]
+        if day is None:
+            continue
+        for destination in destinations:
+            for transit in transits:
+                out[(destination, transit, stage, day, case["origin_country"])] = (
+                    1,
+                    case["member_count"],
+                )
+    return out
+
+
+def deltas(before: CaseRecord | None, after: CaseRecord) -> list[dict[str, Any]]:
+    if before is not None and _signature(before) == _signature(after):
+        return []
+    old = contributions(before) if before is not None else {}
+    new = contributions(after)
+    rows = []
+    for key in old.keys() | new.keys():
+        cases = new.get(key, (0, 0))[0] - old.get(key, (0, 0))[0]
+        people = new.get(key, (0, 0))[1] - old.get(key, (0, 0))[1]
+        if cases or people:
+            rows.append(
+                {**dict(zip(KEY_COLUMNS, key, strict=True)), "cases": cases, "people": people}
+            )
+    return rows
+
+
+async def record_change(
+    conn: AsyncConnection, before: CaseRecord | None, after: CaseRecord
+) -> None:
+    """Append what this write changed in the funnel (in the write's own transaction)."""
+    rows = deltas(before, after)
+    if rows:
+        await conn.execute(insert(FunnelDelta), rows)
+
+
+def counts_source() -> Any:
+    """The rollup as readers see it: folded rows plus deltas not folded yet."""
+    columns = [*KEY_COLUMNS, "cases", "people"]
+    return union_all(
+        select(*(FunnelRollup.__table__.c[name] for name in columns)),
+        select(*(FunnelDelta.__table__.c[name] for name in columns)),
+    ).subquery("funnel_counts")
+
+
+async def fold(conn: AsyncConnection) -> int:
+    """Add the deltas into the rollup and drop them. Returns how many deltas were folded."""
+    if conn.dialect.name == "postgresql":
+        locked = await conn.scalar(select(func.pg_try_advisory_xact_lock(FOLD_LOCK)))
+        if not locked:
+            return 0
+    top = await conn.scalar(select(func.max(FunnelDelta.id)))
+    if top is None:
+        return 0
+    table = FunnelDelta.__table__
+    sums = (
+        select(
+            *(table.c[name] for name in KEY_COLUMNS),
+            func.sum(table.c.cases),
+            func.sum(table.c.people),
+        )
+        .where(table.c.id <= top)
+        .group_by(*(table.c[name] for name in KEY_COLUMNS))
+    )
+    statement = upsert(conn, FunnelRollup).from_select([*KEY_COLUMNS, "cases", "people"], sums)
+    statement = statement.on_conflict_do_update(
+        index_elements=list(KEY_COLUMNS),
+        set_={
+            "cases": FunnelRollup.cases + statement.excluded.cases,
+            "people": FunnelRollup.people + statement.excluded.people,
+        },
+    )
+    await conn.execute(statement)
+    folded = (await conn.execute(delete(FunnelDelta).where(FunnelDelta.id <= top))).rowcount
+    await conn.execute(
+        delete(FunnelRollup).where(FunnelRollup.cases == 0, FunnelRollup.people == 0)
+    )
+    return int(folded or 0)
+
+
+def _per_case(rows: Iterable[Any]) -> Any:
+    return union(*rows).subquery()
+
+
+async def rebuild(conn: AsyncConnection) -> None:
+    """Recompute the whole rollup from the cases (after a bulk load, or to repair it)."""
+    await conn.execute(delete(FunnelDelta))
+    await conn.execute(delete(FunnelRollup))
+    any_country = literal(ANY_COUNTRY)
+    destinations = _per_case(
+        [
+            select(Case.id.label("case_id"), any_country.label("country")),
+            select(Submission.case_id, Submission.resettlement_country),
+        ]
+    )
+    transits = _per_case(
+        [
+            select(Case.id.label("case_id"), any_country.label("country")),
+            select(TransitStay.case_id, TransitStay.transit_country).where(
+                TransitStay.status != StayStatus.refused
+            ),
+        ]
+    )
+    for stage, column in MILESTONES.items():
+        day = Case.__table__.c[column]
+        totals = (
+            select(
+                destinations.c.country,
+                transits.c.country,
+                literal(str(stage)),
+                day,
+                Case.origin_country,
+                func.count(),
+                func.sum(Case.member_count),
+            )
+            .select_from(Case)
+            .join(destinations, destinations.c.case_id == Case.id)
+            .join(transits, transits.c.case_id == Case.id)
+            .where(day.is_not(None))
+            .group_by(destinations.c.country, transits.c.country, day, Case.origin_country)
+        )
+        await conn.execute(
+            insert(FunnelRollup).from_select([*KEY_COLUMNS, "cases", "people"], totals)
+        )
+
+
+async def fold_forever(engine: AsyncEngine, every: float) -> None:
+    """The background fold each worker runs (on PostgreSQL one at a time, by advisory lock)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            async with engine.begin() as conn:
+                await fold(conn)
+        except Exception as error:  # the database may be down: try again next time
+            log.warning("funnel fold failed", extra={"error_type": type(error).__name__})
