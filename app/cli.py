@@ -70,7 +70,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     for stale in metrics_dir.glob("*.db"):
         stale.unlink()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    log.info("serving", extra={"host": args.host, "port": args.port, "workers": args.workers})
+    where = {"host": args.host, "port": args.port, "workers": args.workers}
+    log.info("serving", extra={**where, "metrics_dir": str(metrics_dir)})
     try:
         uvicorn.run(
             "app.main:create_app",

@@ -94,7 +94,9 @@ class Factory:
         )
 
     async def case(self, by: TestUser, **overrides: Any) -> dict[str, Any]:
-        response = await self.client.post("/api/v1/cases", json=case_body(**overrides), headers=by.headers)
+        response = await self.client.post(
+            "/api/v1/cases", json=case_body(**overrides), headers=by.headers
+        )
         assert response.status_code == 201, response.text
         body: dict[str, Any] = response.json()
         return body

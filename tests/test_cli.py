@@ -21,7 +21,12 @@ PTA = [sys.executable, "-m", "app.cli"]
 
 def run(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        PTA + args, input=stdin, capture_output=True, text=True, env={**os.environ, **env}, timeout=60
+        PTA + args,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
     )
 
 
@@ -37,7 +42,16 @@ async def test_users_create_prints_the_id_last_and_the_user_signs_in(
 ) -> None:
     env = {"PTA_DATABASE_URL": migrated.database_url, "PTA_SECRET_KEY": migrated.signing_key()}
     done = run(
-        ["users", "create", "olga", "--role", "resettlement_officer", "--country", "CAN", "--password-stdin"],
+        [
+            "users",
+            "create",
+            "olga",
+            "--role",
+            "resettlement_officer",
+            "--country",
+            "CAN",
+            "--password-stdin",
+        ],
         env,
         stdin="twelve chars or more\n",
     )
@@ -58,8 +72,23 @@ async def test_users_create_prints_the_id_last_and_the_user_signs_in(
     ("args", "password"),
     [
         (["users", "create", "short", "--role", "caseworker", "--password-stdin"], "too short"),
-        (["users", "create", "nocountry", "--role", "transit_officer", "--password-stdin"], "x" * 12),
-        (["users", "create", "extra", "--role", "manager", "--country", "USA", "--password-stdin"], "x" * 12),
+        (
+            ["users", "create", "nocountry", "--role", "transit_officer", "--password-stdin"],
+            "x" * 12,
+        ),
+        (
+            [
+                "users",
+                "create",
+                "extra",
+                "--role",
+                "manager",
+                "--country",
+                "USA",
+                "--password-stdin",
+            ],
+            "x" * 12,
+        ),
     ],
 )
 async def test_users_create_refuses_bad_input(
@@ -82,7 +111,10 @@ def test_serve_refuses_a_short_secret_key(tmp_path: Path) -> None:
 
 
 def test_serve_on_postgresql_requires_a_key() -> None:
-    done = run(["serve"], {"PTA_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none", "PTA_SECRET_KEY": ""})
+    done = run(
+        ["serve"],
+        {"PTA_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none", "PTA_SECRET_KEY": ""},
+    )
     assert done.returncode == 2
     assert "PTA_SECRET_KEY is required" in done.stderr
 
@@ -92,7 +124,11 @@ def test_embedded_serve_migrates_generates_a_key_and_serves_docs(tmp_path: Path)
     env = {**os.environ, "PTA_DATABASE_URL": f"sqlite:///{tmp_path / 'pta.db'}"}
     env.pop("PTA_SECRET_KEY", None)
     server = subprocess.Popen(
-        [*PTA, "serve", "--port", str(port)], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        [*PTA, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         for _ in range(100):

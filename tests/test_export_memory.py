@@ -39,18 +39,38 @@ async def bulk_cases(engine: AsyncEngine, creator: uuid.UUID, count: int) -> Non
         cases, members = [], []
         for number in range(start + 1, min(start + CHUNK, count) + 1):
             case_id = uuid7()
-            cases.append({
-                "id": case_id, "reference": f"PTA-SLV-2020-{number:06d}", "origin_country": "SLV",
-                "pathway": "transit", "status": "identified", "processing_priority": "normal",
-                "referral_source": "bulk", "protection_summary": "bulk", "member_count": 1,
-                "identified_at": date(2020, 1, 1), "created_by": creator, "created_at": now,
-                "updated_at": now, "version": 1,
-            })
-            members.append({
-                "case_id": case_id, "position": 1, "is_principal": True, "given_name": "Ana",
-                "family_name": "Bulk", "sex": "female", "date_of_birth": date(1990, 1, 1),
-                "dob_estimated": False, "nationality": "SLV", "relationship": "principal",
-            })
+            cases.append(
+                {
+                    "id": case_id,
+                    "reference": f"PTA-SLV-2020-{number:06d}",
+                    "origin_country": "SLV",
+                    "pathway": "transit",
+                    "status": "identified",
+                    "processing_priority": "normal",
+                    "referral_source": "bulk",
+                    "protection_summary": "bulk",
+                    "member_count": 1,
+                    "identified_at": date(2020, 1, 1),
+                    "created_by": creator,
+                    "created_at": now,
+                    "updated_at": now,
+                    "version": 1,
+                }
+            )
+            members.append(
+                {
+                    "case_id": case_id,
+                    "position": 1,
+                    "is_principal": True,
+                    "given_name": "Ana",
+                    "family_name": "Bulk",
+                    "sex": "female",
+                    "date_of_birth": date(1990, 1, 1),
+                    "dob_estimated": False,
+                    "nationality": "SLV",
+                    "relationship": "principal",
+                }
+            )
         async with engine.begin() as conn:
             await conn.execute(insert(Case), cases)
             await conn.execute(insert(Member), members)
@@ -63,10 +83,16 @@ async def test_export_of_100k_cases_keeps_memory_flat(
     worker = await make.user("caseworker")
     await bulk_cases(engine, worker.id, ROWS)
     port = free_port()
-    env = {**os.environ, "PTA_DATABASE_URL": migrated.database_url, "PTA_SECRET_KEY": migrated.signing_key()}
+    env = {
+        **os.environ,
+        "PTA_DATABASE_URL": migrated.database_url,
+        "PTA_SECRET_KEY": migrated.signing_key(),
+    }
     server = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -81,7 +107,9 @@ async def test_export_of_100k_cases_keeps_memory_flat(
             await http.get("/api/v1/cases", params={"limit": 200}, headers=worker.headers)
             baseline = rss_kib(server.pid)
             peak, lines = baseline, 0
-            async with http.stream("GET", "/api/v1/cases/export", headers=worker.headers) as response:
+            async with http.stream(
+                "GET", "/api/v1/cases/export", headers=worker.headers
+            ) as response:
                 assert response.status_code == 200
                 async for _ in response.aiter_lines():
                     lines += 1

@@ -14,7 +14,9 @@ async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
     assert ready.json()["status"] == "ready"
 
 
-async def test_sign_in_then_create_and_read_a_case(client: httpx.AsyncClient, make: Factory) -> None:
+async def test_sign_in_then_create_and_read_a_case(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
     worker = await make.user("caseworker")
     token = await client.post(
         "/api/v1/auth/token", data={"username": worker.username, "password": PASSWORD}

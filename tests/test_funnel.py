@@ -71,7 +71,9 @@ async def get(client: httpx.AsyncClient, user: TestUser, **params: str) -> httpx
     return await client.get(URL, params=params, headers=user.headers)
 
 
-async def test_cumulative_whole_programme(client: httpx.AsyncClient, history: dict[str, TestUser]) -> None:
+async def test_cumulative_whole_programme(
+    client: httpx.AsyncClient, history: dict[str, TestUser]
+) -> None:
     report = (await get(client, history["manager"], to="2020-12-31", as_of="2020-12-31")).json()
     assert report["basis"] == "cumulative" and report["from"] == "2016-01-01"
     assert stages(report) == {
@@ -86,7 +88,9 @@ async def test_cumulative_whole_programme(client: httpx.AsyncClient, history: di
 async def test_cumulative_window_counts_by_milestone_date(
     client: httpx.AsyncClient, history: dict[str, TestUser]
 ) -> None:
-    report = (await get(client, history["manager"], **{"from": "2017-04-01", "to": "2018-01-31"})).json()
+    report = (
+        await get(client, history["manager"], **{"from": "2017-04-01", "to": "2018-01-31"})
+    ).json()
     # identified C (2018-01-01); submitted B (2017-05-01, once); entered A; resettled A.
     assert stages(report) == {
         "identified": (1, 1),
@@ -117,9 +121,13 @@ async def test_filters_and_groups(client: httpx.AsyncClient, history: dict[str, 
     assert months["2017-08"]["resettled"] == (1, 3) and months["2017-05"]["submitted"] == (1, 2)
     by_origin = (await get(client, manager, group_by="origin_country", to="2020-12-31")).json()
     assert {g["key"]: stages(g)["identified"] for g in by_origin["groups"]} == {
-        "GTM": (1, 1), "HND": (1, 2), "SLV": (2, 7),
+        "GTM": (1, 1),
+        "HND": (1, 2),
+        "SLV": (2, 7),
     }
-    by_destination = (await get(client, manager, group_by="resettlement_country", to="2020-12-31")).json()
+    by_destination = (
+        await get(client, manager, group_by="resettlement_country", to="2020-12-31")
+    ).json()
     destinations = {g["key"]: stages(g)["submitted"] for g in by_destination["groups"]}
     # B was submitted to CAN and to USA: it appears in both groups, once in the total;
     # D, never submitted, has no destination group.
@@ -127,9 +135,17 @@ async def test_filters_and_groups(client: httpx.AsyncClient, history: dict[str, 
     assert stages(by_destination)["submitted"] == (3, 6)
 
 
-async def test_cohort_with_median_days(client: httpx.AsyncClient, history: dict[str, TestUser]) -> None:
+async def test_cohort_with_median_days(
+    client: httpx.AsyncClient, history: dict[str, TestUser]
+) -> None:
     report = (
-        await get(client, history["manager"], basis="cohort", **{"from": "2017-01-01", "to": "2017-12-31"}, as_of="2017-06-30")
+        await get(
+            client,
+            history["manager"],
+            basis="cohort",
+            **{"from": "2017-01-01", "to": "2017-12-31"},
+            as_of="2017-06-30",
+        )
     ).json()
     by_stage = {s["stage"]: s for s in report["stages"]}
     assert (by_stage["identified"]["cases"], by_stage["identified"]["people"]) == (2, 5)
@@ -140,21 +156,46 @@ async def test_cohort_with_median_days(client: httpx.AsyncClient, history: dict[
     assert (by_stage["resettled"]["cases"], by_stage["resettled"]["median_days"]) == (0, None)
 
 
-async def test_csv_long_format_with_hxl(client: httpx.AsyncClient, history: dict[str, TestUser]) -> None:
+async def test_csv_long_format_with_hxl(
+    client: httpx.AsyncClient, history: dict[str, TestUser]
+) -> None:
     response = await client.get(
-        URL, params={"group_by": "year", "to": "2018-12-31"},
+        URL,
+        params={"group_by": "year", "to": "2018-12-31"},
         headers={**history["manager"].headers, "Accept": "text/csv"},
     )
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(response.text)))
-    assert rows[0] == ["date_start", "date_end", "origin_country", "resettlement_country", "indicator", "households", "individuals"]
-    assert rows[1] == ["#date+start", "#date+end", "#country+code+origin", "#country+code+dest", "#indicator+code", "#indicator+num+hh", "#indicator+num+ind"]
+    assert rows[0] == [
+        "date_start",
+        "date_end",
+        "origin_country",
+        "resettlement_country",
+        "indicator",
+        "households",
+        "individuals",
+    ]
+    assert rows[1] == [
+        "#date+start",
+        "#date+end",
+        "#country+code+origin",
+        "#country+code+dest",
+        "#indicator+code",
+        "#indicator+num+hh",
+        "#indicator+num+ind",
+    ]
     assert ["2017-01-01", "2017-12-31", "", "", "identified", "2", "5"] in rows
-    as_param = await client.get(URL, params={"format": "csv", "group_by": "year", "to": "2018-12-31"}, headers=history["manager"].headers)
+    as_param = await client.get(
+        URL,
+        params={"format": "csv", "group_by": "year", "to": "2018-12-31"},
+        headers=history["manager"].headers,
+    )
     assert as_param.text == response.text
 
 
-async def test_officers_get_their_own_slice(client: httpx.AsyncClient, history: dict[str, TestUser]) -> None:
+async def test_officers_get_their_own_slice(
+    client: httpx.AsyncClient, history: dict[str, TestUser]
+) -> None:
     usa = (await get(client, history["usa"], to="2020-12-31")).json()
     assert usa["filters"] == {"resettlement_country": "USA"} and stages(usa)["identified"] == (2, 5)
     refused = await get(client, history["usa"], resettlement_country="CAN")
@@ -174,7 +215,9 @@ async def test_officers_get_their_own_slice(client: httpx.AsyncClient, history: 
         {"colour": "blue"},
     ],
 )
-async def test_bad_parameters_are_422(client: httpx.AsyncClient, make: Factory, params: dict[str, str]) -> None:
+async def test_bad_parameters_are_422(
+    client: httpx.AsyncClient, make: Factory, params: dict[str, str]
+) -> None:
     manager = await make.user("manager")
     response = await client.get(URL, params=params, headers=manager.headers)
     assert response.status_code == 422, response.text

@@ -69,9 +69,18 @@ async def test_unknown_query_parameter_is_422(client: httpx.AsyncClient, make: F
 
 @pytest.mark.parametrize(
     "query",
-    ["limit=0", "limit=201", "limit=ten", "status=lost", "stage=limbo", "origin_country=ZZZ",
-     "identified_from=2020-02-30", "updated_since=yesterday", "cursor=not-a-cursor",
-     "identified_from=2021-01-01&identified_to=2020-01-01"],
+    [
+        "limit=0",
+        "limit=201",
+        "limit=ten",
+        "status=lost",
+        "stage=limbo",
+        "origin_country=ZZZ",
+        "identified_from=2020-02-30",
+        "updated_since=yesterday",
+        "cursor=not-a-cursor",
+        "identified_from=2021-01-01&identified_to=2020-01-01",
+    ],
 )
 async def test_bad_list_parameters_are_422(
     client: httpx.AsyncClient, make: Factory, query: str

@@ -16,7 +16,9 @@ from tests.factories import Factory, TestUser
 from tests.timeline import Timeline
 
 
-async def all_pages(client: httpx.AsyncClient, user: TestUser, **params: Any) -> list[dict[str, Any]]:
+async def all_pages(
+    client: httpx.AsyncClient, user: TestUser, **params: Any
+) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     cursor = None
     while True:
@@ -72,7 +74,9 @@ async def world(make: Factory, engine: AsyncEngine) -> dict[str, Any]:
     ids["d"] = await t.create("2020-02-02", 4, "SLV", processing_priority="normal")
     await t.act(u["worker"], ids["d"], "start_assessment", "2020-02-03")
 
-    ids["e"] = await t.create("2021-05-05", 1, "GTM", processing_priority="urgent", pathway="in_country")
+    ids["e"] = await t.create(
+        "2021-05-05", 1, "GTM", processing_priority="urgent", pathway="in_country"
+    )
     await t.act(u["boss"], ids["e"], "close", "2021-06-01", reason="no_longer_at_risk")
     return {"users": u, "ids": {k: str(v) for k, v in ids.items()}}
 
@@ -92,7 +96,10 @@ FILTERS: list[tuple[dict[str, str], set[str]]] = [
     ({"processing_priority": "urgent"}, {"a", "e"}),
     ({"identified_from": "2018-01-01"}, {"b", "c", "d", "e"}),
     ({"identified_to": "2019-01-15"}, {"a", "b", "c"}),
-    ({"identified_from": "2018-01-01", "identified_to": "2020-12-31", "origin_country": "SLV"}, {"d"}),
+    (
+        {"identified_from": "2018-01-01", "identified_to": "2020-12-31", "origin_country": "SLV"},
+        {"d"},
+    ),
     ({"resettlement_country": "USA", "stage": "submission"}, {"b"}),
 ]
 
@@ -104,7 +111,9 @@ async def test_every_filter(
     names = {v: k for k, v in world["ids"].items()}
     found = await all_pages(client, world["users"]["worker"], limit="2", **params)
     assert sorted(names[item["id"]] for item in found) == sorted(expected)
-    exported = await client.get("/api/v1/cases/export", params=params, headers=world["users"]["worker"].headers)
+    exported = await client.get(
+        "/api/v1/cases/export", params=params, headers=world["users"]["worker"].headers
+    )
     rows = list(csv.DictReader(io.StringIO(exported.text)))
     assert sorted(names[row["id"]] for row in rows) == sorted(expected)
 
@@ -146,12 +155,16 @@ async def test_pagination_is_complete_and_duplicate_free_while_cases_are_added(
     assert existing <= set(seen)
 
 
-async def test_updated_since_returns_only_what_changed(client: httpx.AsyncClient, make: Factory) -> None:
+async def test_updated_since_returns_only_what_changed(
+    client: httpx.AsyncClient, make: Factory
+) -> None:
     worker = await make.user("caseworker")
     first = await make.case(worker)
     await make.case(worker)
     mark = datetime.now(UTC)
-    response = await client.get("/api/v1/cases", params={"updated_since": mark.isoformat()}, headers=worker.headers)
+    response = await client.get(
+        "/api/v1/cases", params={"updated_since": mark.isoformat()}, headers=worker.headers
+    )
     assert response.json()["items"] == []
     await make.act(worker, first, "start_assessment")
     changed = await client.get(
@@ -159,12 +172,25 @@ async def test_updated_since_returns_only_what_changed(client: httpx.AsyncClient
     )
     assert [item["id"] for item in changed.json()["items"]] == [first["id"]]
     earlier = (mark - timedelta(hours=1)).isoformat()
-    assert len((await client.get("/api/v1/cases", params={"updated_since": earlier}, headers=worker.headers)).json()["items"]) == 2
-    naive = await client.get("/api/v1/cases", params={"updated_since": "2024-01-01T00:00:00"}, headers=worker.headers)
+    assert (
+        len(
+            (
+                await client.get(
+                    "/api/v1/cases", params={"updated_since": earlier}, headers=worker.headers
+                )
+            ).json()["items"]
+        )
+        == 2
+    )
+    naive = await client.get(
+        "/api/v1/cases", params={"updated_since": "2024-01-01T00:00:00"}, headers=worker.headers
+    )
     assert naive.status_code == 422  # a timestamp needs its offset (Z)
 
 
-async def test_csv_columns_follow_the_role(client: httpx.AsyncClient, world: dict[str, Any]) -> None:
+async def test_csv_columns_follow_the_role(
+    client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
     users = world["users"]
 
     async def header(user: TestUser) -> list[str]:
@@ -183,10 +209,20 @@ async def test_csv_columns_follow_the_role(client: httpx.AsyncClient, world: dic
     assert manager.status_code == 403
 
 
-async def test_export_is_logged_once_with_its_filter(client: httpx.AsyncClient, world: dict[str, Any]) -> None:
+async def test_export_is_logged_once_with_its_filter(
+    client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
     users = world["users"]
-    await client.get("/api/v1/cases/export", params={"origin_country": "SLV"}, headers=users["usa"].headers)
-    log = (await client.get("/api/v1/audit/access-log", params={"action": "export"}, headers=users["boss"].headers)).json()
+    await client.get(
+        "/api/v1/cases/export", params={"origin_country": "SLV"}, headers=users["usa"].headers
+    )
+    log = (
+        await client.get(
+            "/api/v1/audit/access-log", params={"action": "export"}, headers=users["boss"].headers
+        )
+    ).json()
     assert len(log["items"]) == 1
     entry = log["items"][0]
-    assert entry["user_id"] == str(users["usa"].id) and entry["filters"] == {"origin_country": "SLV"}
+    assert entry["user_id"] == str(users["usa"].id) and entry["filters"] == {
+        "origin_country": "SLV"
+    }

@@ -36,7 +36,12 @@ async def test_transit_pathway_end_to_end(client: httpx.AsyncClient, make: Facto
     case = (await client.get(f"/api/v1/cases/{case['id']}", headers=usa.headers)).json()
     assert "referral_source" not in case
     case = await make.act(usa, case, "decide", decision="accepted")
-    case = await make.act(worker, (await client.get(f"/api/v1/cases/{case['id']}", headers=worker.headers)).json(), "record_departure", departed_at=case["submissions"][0]["submitted_at"][:10])
+    case = await make.act(
+        worker,
+        (await client.get(f"/api/v1/cases/{case['id']}", headers=worker.headers)).json(),
+        "record_departure",
+        departed_at=case["submissions"][0]["submitted_at"][:10],
+    )
     assert case["status"] == "departed"
     case = await make.act(boss, case, "confirm_arrival", arrived_at=case["departed_at"])
     assert case["status"] == "resettled" and case["stage"] == "resettlement"
@@ -44,7 +49,14 @@ async def test_transit_pathway_end_to_end(client: httpx.AsyncClient, make: Facto
 
     events = (await client.get(f"/api/v1/cases/{case['id']}/events", headers=boss.headers)).json()
     assert [e["action"] for e in events["items"]] == [
-        "create", "start_assessment", "request_review", "submit", "request_transit",
-        "authorise_transit", "record_transit_entry", "decide", "record_departure",
+        "create",
+        "start_assessment",
+        "request_review",
+        "submit",
+        "request_transit",
+        "authorise_transit",
+        "record_transit_entry",
+        "decide",
+        "record_departure",
         "confirm_arrival",
     ]

@@ -36,8 +36,13 @@ async def stays(make: Factory, engine: AsyncEngine) -> dict[str, Any]:
     }
     t = Timeline(engine, u["worker"], u["boss"])
     ids = {}
-    plan = [("ok", 10, 3, "USA", "CRI"), ("soon", 160, 2, "CAN", "CRI"),
-            ("over", 200, 1, "USA", "CRI"), ("pan", 5, 4, "USA", "PAN"), ("gone", 100, 2, "USA", "CRI")]
+    plan = [
+        ("ok", 10, 3, "USA", "CRI"),
+        ("soon", 160, 2, "CAN", "CRI"),
+        ("over", 200, 1, "USA", "CRI"),
+        ("pan", 5, 4, "USA", "PAN"),
+        ("gone", 100, 2, "USA", "CRI"),
+    ]
     for name, entered, size, state, country in plan:
         start = days_ago(entered + 30)
         case_id = await t.create(start, size)
@@ -45,10 +50,18 @@ async def stays(make: Factory, engine: AsyncEngine) -> dict[str, Any]:
         await t.submit(case_id, start, state)
         await t.act(u["worker"], case_id, "request_transit", start, transit_country=country)
         await t.act(u[country.lower()], case_id, "authorise_transit", start)
-        await t.act(u[country.lower()], case_id, "record_transit_entry", days_ago(entered), entered_at=days_ago(entered))
+        await t.act(
+            u[country.lower()],
+            case_id,
+            "record_transit_entry",
+            days_ago(entered),
+            entered_at=days_ago(entered),
+        )
         ids[name] = case_id
     await t.act(u["usa"], ids["gone"], "decide", days_ago(50), decision="accepted")
-    await t.act(u["worker"], ids["gone"], "record_departure", days_ago(40), departed_at=days_ago(40))
+    await t.act(
+        u["worker"], ids["gone"], "record_departure", days_ago(40), departed_at=days_ago(40)
+    )
     return {"users": u, "ids": {name: str(case_id) for name, case_id in ids.items()}}
 
 
@@ -71,7 +84,9 @@ async def test_counts_capacity_and_states(client: httpx.AsyncClient, stays: dict
     assert (pan["households_in_transit"], pan["capacity"], pan["occupancy"]) == (1, None, None)
 
 
-async def test_managers_get_counts_without_households(client: httpx.AsyncClient, stays: dict[str, Any]) -> None:
+async def test_managers_get_counts_without_households(
+    client: httpx.AsyncClient, stays: dict[str, Any]
+) -> None:
     report = (await client.get(URL, headers=stays["users"]["manager"].headers)).json()
     assert by_country(report)["CRI"]["people_in_transit"] == 6
     assert all(entry["stays"] == [] for entry in report["countries"])
@@ -88,9 +103,17 @@ async def test_officers_see_their_own(client: httpx.AsyncClient, stays: dict[str
     assert can_lines == [ids["soon"]]
 
 
-async def test_reading_households_is_logged(client: httpx.AsyncClient, stays: dict[str, Any]) -> None:
+async def test_reading_households_is_logged(
+    client: httpx.AsyncClient, stays: dict[str, Any]
+) -> None:
     users = stays["users"]
     await client.get(URL, headers=users["pan"].headers)
     await client.get(URL, headers=users["manager"].headers)
-    log = (await client.get("/api/v1/audit/access-log", params={"action": "report"}, headers=users["boss"].headers)).json()
-    assert [(e["user_id"], e["case_ids"]) for e in log["items"]] == [(str(users["pan"].id), [stays["ids"]["pan"]])]
+    log = (
+        await client.get(
+            "/api/v1/audit/access-log", params={"action": "report"}, headers=users["boss"].headers
+        )
+    ).json()
+    assert [(e["user_id"], e["case_ids"]) for e in log["items"]] == [
+        (str(users["pan"].id), [stays["ids"]["pan"]])
+    ]

@@ -39,9 +39,14 @@ class Timeline:
     def __init__(self, engine: AsyncEngine, worker: TestUser, boss: TestUser) -> None:
         self.engine, self.worker, self.boss = engine, actor(worker), actor(boss)
 
-    async def create(self, identified: str, size: int = 1, origin: str = "SLV", **extra: Any) -> uuid.UUID:
+    async def create(
+        self, identified: str, size: int = 1, origin: str = "SLV", **extra: Any
+    ) -> uuid.UUID:
         body = case_body(
-            origin_country=origin, identified_at=identified, members=household(size, origin), **extra
+            origin_country=origin,
+            identified_at=identified,
+            members=household(size, origin),
+            **extra,
         )
         async with self.engine.begin() as conn:
             record = await cases.create_case(
@@ -50,7 +55,9 @@ class Timeline:
         case_id: uuid.UUID = record.case["id"]
         return case_id
 
-    async def act(self, who: TestUser | Actor, case_id: uuid.UUID, action: str, day: str, **fields: Any) -> CaseRecord:
+    async def act(
+        self, who: TestUser | Actor, case_id: uuid.UUID, action: str, day: str, **fields: Any
+    ) -> CaseRecord:
         by = who if isinstance(who, Actor) else actor(who)
         async with self.engine.begin() as conn:
             current = await load_record(conn, by, case_id)
@@ -63,7 +70,9 @@ class Timeline:
         await self.act(self.worker, case_id, "start_assessment", day)
         await self.act(self.worker, case_id, "request_review", day)
 
-    async def submit(self, case_id: uuid.UUID, day: str, country: str, action: str = "submit") -> None:
+    async def submit(
+        self, case_id: uuid.UUID, day: str, country: str, action: str = "submit"
+    ) -> None:
         await self.act(
             self.boss,
             case_id,
