@@ -93,7 +93,7 @@ async def _empty_tables(request: pytest.FixtureRequest) -> AsyncIterator[None]:
     async with engine.begin() as conn:
         # DELETE beats TRUNCATE on tables this small (TRUNCATE rewrites every file).
         for table in tables:
-            await conn.execute(text(f"DELETE FROM {table}"))  # noqa: S608 (our own names)
+            await conn.execute(text(f"DELETE FROM {table}"))
 
 
 @pytest.fixture
