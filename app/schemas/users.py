@@ -37,12 +37,23 @@ class UserCreate(StrictInput):
 
 
 class UserUpdate(StrictInput):
-    """Change what is given; ``country`` is checked against the resulting role."""
+    """Change what is given; ``country`` is checked against the resulting role (``null``
+    clears it, for a role without one)."""
 
     active: StrictBool | None = None
     role: Role | None = None
     country: CountryCode | None = None
     password: Password | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        given = self.model_fields_set
+        if not given:
+            raise ValueError("nothing to change: give at least one field")
+        for name in ("active", "role", "password"):
+            if name in given and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
 
 
 class UserOut(BaseModel):

@@ -180,6 +180,9 @@ async def update_user(
         values["password_hash"] = await anyio.to_thread.run_sync(
             security.hash_password, data.password
         )
+    if data.password is not None or (data.active is False and row["active"]):
+        # Tokens issued before stop working for good: reactivating the user later does not
+        # bring them back.
         values["token_generation"] = row["token_generation"] + 1
     if row["role"] == Role.admin and (role != Role.admin or values.get("active") is False):
         await _keep_one_admin(conn, user_id)
