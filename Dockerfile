@@ -1,6 +1,13 @@
 # syntax=docker/dockerfile:1
+# The PTA case service. Configuration comes only from the environment (PTA_DATABASE_URL,
+# PTA_SECRET_KEY, ...: see docs/deployment.md); nothing secret is baked into the image.
+#
+#   docker build -t pta-case-service .
+#   docker run -p 127.0.0.1:8000:8000 --stop-timeout 30 \
+#     -e PTA_DATABASE_URL=postgresql://pta_app:...@db/pta -e PTA_SECRET_KEY=... pta-case-service
+
 # Build stage: install the service and its dependencies into a virtual environment.
-FROM python:3.11-slim AS build
+FROM python:3.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
 RUN python -m venv /opt/venv
@@ -10,17 +17,22 @@ COPY migrations ./migrations
 RUN /opt/venv/bin/pip install .
 
 # Runtime stage: the virtual environment, the migrations, and nothing else; not root.
-FROM python:3.11-slim
+FROM python:3.11-slim-bookworm AS runtime
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1
-RUN useradd --system --uid 10001 --home-dir /srv/pta --create-home pta
+RUN useradd --system --uid 10001 --user-group --home-dir /srv/pta --create-home pta \
+ && mkdir /srv/pta/data && chown pta:pta /srv/pta/data
 WORKDIR /srv/pta
 COPY --from=build /opt/venv /opt/venv
+# app/migrate.py finds migrations/ (and alembic.ini) in the working directory.
 COPY --from=build /src/alembic.ini /srv/pta/alembic.ini
 COPY --from=build /src/migrations /srv/pta/migrations
-USER pta
+USER pta:pta
 EXPOSE 8000
-HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
-  CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"
-# Configuration comes only from the environment (PTA_DATABASE_URL, PTA_SECRET_KEY, ...).
-# `pta serve` migrates the database to the newest schema, then serves.
+HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
+  CMD ["python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status != 200)"]
+# SIGTERM (docker stop) lets requests in flight finish for up to 20 s: give the container
+# --stop-timeout 30 (compose: stop_grace_period: 30s), or docker kills it after 10 s.
+STOPSIGNAL SIGTERM
+# `pta serve` migrates the database to the newest schema, then serves (exec form: the server is
+# PID 1 and receives the signals itself).
 CMD ["pta", "serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "2"]
