@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -193,10 +193,11 @@ async def update_user(
 
 
 async def _keep_one_admin(conn: AsyncConnection, leaving: uuid.UUID) -> None:
-    others = await conn.execute(
-        select(func.count())
-        .select_from(User)
-        .where(User.role == Role.admin, User.active.is_(True), User.id != leaving)
+    # Lock the active admins' rows first: of two admins removing each other at once, the
+    # second waits for the first and then counts what is left (PostgreSQL re-checks the
+    # locked rows; SQLite runs write transactions one at a time anyway).
+    admins = await conn.execute(
+        select(User.id).where(User.role == Role.admin, User.active.is_(True)).with_for_update()
     )
-    if others.scalar_one() == 0:
+    if not any(admin_id != leaving for admin_id in admins.scalars()):
         raise Conflict("This is the last active admin: make another admin first.")
