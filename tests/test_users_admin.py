@@ -4,11 +4,15 @@ changes end the user's tokens at once."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
 import httpx
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.models import User
 from tests.factories import PASSWORD, Factory, TestUser
 
 USERS = "/api/v1/users"
@@ -230,3 +234,25 @@ async def test_the_last_active_admin_stays(client: httpx.AsyncClient, make: Fact
     await patch(client, second, admin.id, active=False)
     await patch(client, second, second.id, 409, role="manager")
     assert (await client.get(USERS, headers=second.headers)).status_code == 200
+
+
+async def test_two_admins_cannot_remove_each_other_at_once(
+    client: httpx.AsyncClient, make: Factory, engine: AsyncEngine
+) -> None:
+    """Of two admins deactivating each other at the same moment, one stays (on PostgreSQL the
+    two requests really run at once: the check must not count a stale set of admins)."""
+    for _ in range(5):
+        async with engine.begin() as conn:  # only this round's two admins are active
+            await conn.execute(update(User).where(User.role == "admin").values(active=False))
+        first, second = await make.user("admin"), await make.user("admin")
+        answers = await asyncio.gather(
+            client.patch(f"{USERS}/{first.id}", json={"active": False}, headers=second.headers),
+            client.patch(f"{USERS}/{second.id}", json={"active": False}, headers=first.headers),
+        )
+        # The loser is refused (409), or was already deactivated when it signed in (401).
+        assert sorted(a.status_code for a in answers) in ([200, 401], [200, 409]), answers
+        async with engine.connect() as conn:
+            active = await conn.execute(
+                select(func.count()).where(User.role == "admin", User.active.is_(True))
+            )
+            assert active.scalar_one() == 1
