@@ -177,7 +177,7 @@ def server(migrated: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iter
         "PTA_POOL_SIZE": "8",
     }
     with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603 (our own interpreter and module)
+        process = subprocess.Popen(
             [
                 sys.executable,
                 "-m",
