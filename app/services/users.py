@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 import uuid
 from dataclasses import dataclass
@@ -9,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import BigInteger, delete, func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -68,6 +69,7 @@ async def sign_in(
     key: str,
     minutes: int,
 ) -> SignIn:
+    await _one_attempt_at_a_time(conn, username, client)
     window = (
         (
             await conn.execute(
@@ -109,6 +111,18 @@ async def sign_in(
         minutes=minutes,
     )
     return SignIn(token=token)
+
+
+async def _one_attempt_at_a_time(conn: AsyncConnection, username: str, client: str) -> None:
+    """Sign-ins for one username from one client run one after another, so each counts the
+    failures of those before it: guesses sent in parallel get five tries, not one each.
+    PostgreSQL: a lock held until the transaction ends; SQLite already runs write
+    transactions one at a time (BEGIN IMMEDIATE)."""
+    if conn.dialect.name != "postgresql":
+        return
+    digest = hashlib.sha256(f"sign-in\x00{username}\x00{client}".encode()).digest()
+    pair = int.from_bytes(digest[:8], "big", signed=True)
+    await conn.execute(select(func.pg_advisory_xact_lock(literal(pair, BigInteger()))))
 
 
 async def create_user(
