@@ -5,6 +5,7 @@ believed only from a trusted proxy."""
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import statistics
 import time
@@ -182,6 +183,20 @@ async def test_five_failures_lock_out_that_username_from_that_client(
     # The count lives in the database: another worker over it locks out the same pair.
     async with second_app(app.state.settings) as replica, other_client(replica, PEER) as same:
         assert (await sign_in(same, user.username, PASSWORD)).status_code == 429
+
+
+async def test_parallel_guesses_get_no_more_than_five_tries(
+    client: httpx.AsyncClient, make: Factory, engine: AsyncEngine
+) -> None:
+    """Guesses sent all at once are counted as if one after another (on PostgreSQL they really
+    run at the same time): five wrong answers, then 429s."""
+    user = await make.user("caseworker")
+    answers = await asyncio.gather(
+        *(sign_in(client, user.username, f"wrong-password-{n:02d}") for n in range(12))
+    )
+    statuses = sorted(response.status_code for response in answers)
+    assert statuses == [401] * 5 + [429] * 7, statuses
+    assert await failures(engine, user.username) == 5
 
 
 async def test_retry_after_is_when_the_oldest_counted_failure_leaves_the_window(
