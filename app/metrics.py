@@ -47,7 +47,8 @@ _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 _STATUSES = frozenset(status.value for status in CaseStatus)
 UNMATCHED = "unmatched"  # the handler label of a request no route matched (bounded labels)
 
-disable_created_metrics()  # the *_created series only add noise (and multiprocess mode has none)
+# The *_created series only add noise (and multiprocess mode has none).
+disable_created_metrics()  # type: ignore[no-untyped-call]
 REGISTRY = CollectorRegistry()
 _LABELS = ("method", "handler", "status")
 REQUESTS = Counter(

@@ -228,7 +228,7 @@ def test_a_crash_warnings_and_prints_are_json_and_keep_no_error_text() -> None:
         f"logging.getLogger('aiosqlite').debug('INSERT ... {GIVEN}')\n"
         f"raise RuntimeError('name {GIVEN} in an error')\n"
     )
-    done = subprocess.run(  # noqa: S603 (our own interpreter and script)
+    done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.returncode == 1

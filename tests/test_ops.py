@@ -77,7 +77,7 @@ def start(folder: Path, workers: int) -> Server:
     env |= {"PTA_DATABASE_URL": f"sqlite:///{folder / 'pta.db'}", "PTA_LOG_LEVEL": "INFO"}
     command = [*pta_command(), "serve", "--port", str(port), "--workers", str(workers)]
     with (folder / "stdout").open("wb") as out, (folder / "stderr").open("wb") as err:
-        process = subprocess.Popen(command, cwd=folder, env=env, stdout=out, stderr=err)  # noqa: S603
+        process = subprocess.Popen(command, cwd=folder, env=env, stdout=out, stderr=err)
     server = Server(process, f"http://127.0.0.1:{port}", port, folder, env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -129,7 +129,7 @@ def counter(text: str, name: str, **labels: str) -> float:
 @pytest.fixture(scope="module")
 def signed_in(server: Server) -> dict[str, str]:
     """A caseworker made with `pta users create` against the running server's database."""
-    made = subprocess.run(  # noqa: S603
+    made = subprocess.run(
         [
             *pta_command(),
             "users",
@@ -268,7 +268,7 @@ def test_sigterm_lets_the_request_in_flight_finish(
 def test_an_in_memory_database_is_refused(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PTA_")}
     env["PTA_DATABASE_URL"] = "sqlite:///:memory:"
-    done = subprocess.run(  # noqa: S603
+    done = subprocess.run(
         [*pta_command(), "serve", "--port", str(free_port())],
         capture_output=True,
         text=True,
@@ -388,7 +388,7 @@ def test_dockerfile_is_multi_stage_non_root_with_healthcheck_and_serves() -> Non
     [cmd] = [args for op, args in final if op == "CMD"]
     argv = json.loads(cmd)  # exec form: the server gets SIGTERM itself
     assert argv[:2] == ["pta", "serve"]
-    assert argv[argv.index("--host") + 1] == "0.0.0.0"  # noqa: S104 (inside the container)
+    assert argv[argv.index("--host") + 1] == "0.0.0.0"  # noqa: S104 (in the container)
     # configuration only through the environment: no secret or database URL baked in
     envs = " ".join(args for stage in stages for op, args in stage if op in ("ENV", "ARG"))
     assert "PTA_SECRET_KEY" not in envs and "PTA_DATABASE_URL" not in envs
