@@ -175,10 +175,18 @@ def serving_handler() -> logging.Handler:
     return json_handler()
 
 
+def _level(name: str) -> str:
+    """A level logging knows (PTA_LOG_LEVEL), else INFO: a typo must not stop the service."""
+    name = name.strip().upper()
+    return name if isinstance(logging.getLevelName(name), int) else "INFO"
+
+
 def configure(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [json_handler()]
-    root.setLevel(level.upper())
+    root.setLevel(_level(level))
+    if _level(level) != level.strip().upper():
+        logging.getLogger("pta").warning("unknown PTA_LOG_LEVEL, using INFO")
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "alembic", "sqlalchemy"):
         logger = logging.getLogger(name)
         logger.handlers[:] = []
@@ -190,7 +198,7 @@ def uvicorn_log_config(level: str = "INFO") -> dict[str, Any]:
     """uvicorn's logging for ``pta serve``: the root logger writes JSON in every process
     (worker processes start with unconfigured logging), uvicorn's own loggers go through it,
     and uvicorn's access log is off (RequestMiddleware writes one line per request)."""
-    level = level.upper()
+    level = _level(level)
     return {
         "version": 1,
         "disable_existing_loggers": False,

@@ -241,3 +241,9 @@ def test_a_crash_warnings_and_prints_are_json_and_keep_no_error_text() -> None:
     crash = [e for e in entries if e.get("error_type") == "RuntimeError"]
     assert crash and crash[0]["level"] == "critical"
     assert GIVEN not in done.stdout + done.stderr  # the exception's text is never written
+
+
+def test_an_unknown_log_level_falls_back_to_info() -> None:
+    assert logs.uvicorn_log_config("loud")["root"]["level"] == "INFO"
+    assert logs.uvicorn_log_config("debug")["root"]["level"] == "DEBUG"
+    assert logs.uvicorn_log_config("debug")["loggers"]["uvicorn.access"]["propagate"] is False
