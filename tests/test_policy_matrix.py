@@ -206,16 +206,7 @@ READS = ("read", "list", "events", "patch")
 
 #: Cells where the service answers otherwise than the contract today, each with the bug.
 #: A cell fixed in the service makes the test fail until it is removed from here.
-MANAGER_READ_BUG = (
-    "403 instead of 404: app/services/cases.py read_case and app/services/history.py "
-    "list_events check Permission.read_cases before the case's scope"
-)
-KNOWN_BUGS: dict[tuple[str, str], str] = {
-    ("manager", "read"): MANAGER_READ_BUG,
-    ("manager", "events"): MANAGER_READ_BUG,
-    ("admin", "read"): MANAGER_READ_BUG,
-    ("admin", "events"): MANAGER_READ_BUG,
-}
+KNOWN_BUGS: dict[tuple[str, str], str] = {}
 
 
 def test_the_table_covers_every_role_action_and_situation() -> None:

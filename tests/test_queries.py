@@ -226,3 +226,17 @@ async def test_export_is_logged_once_with_its_filter(
     assert entry["user_id"] == str(users["usa"].id) and entry["filters"] == {
         "origin_country": "SLV"
     }
+
+
+@pytest.mark.parametrize(
+    "params", [{"processing_priority": "urgent"}, {"identified_from": "2018-01-01"}]
+)
+async def test_officers_cannot_filter_by_fields_they_do_not_see(
+    client: httpx.AsyncClient, world: dict[str, Any], params: dict[str, str]
+) -> None:
+    for name in ("usa", "cri"):
+        user = world["users"][name]
+        listed = await client.get("/api/v1/cases", params=params, headers=user.headers)
+        exported = await client.get("/api/v1/cases/export", params=params, headers=user.headers)
+        assert (listed.status_code, exported.status_code) == (403, 403)
+        assert listed.json()["code"] == "forbidden"

@@ -109,13 +109,13 @@ async def create_case(
 async def read_case(
     conn: AsyncConnection, actor: Actor, case_id: uuid.UUID, now: datetime
 ) -> CaseRecord:
-    policy.require(actor, Permission.read_cases)
-    record = await load_record(conn, actor, case_id)
+    record = await load_record(conn, actor, case_id)  # the scope decides: else 404
     await audit.log_access(conn, actor, AccessAction.view, [case_id], None, now)
     return record
 
 
 def filter_clauses(actor: Actor, filters: CaseFilters) -> list[ColumnElement[bool]]:
+    policy.check_filters(actor, filters.given())
     clauses: list[ColumnElement[bool]] = [policy.visible_cases(actor)]
     if filters.stage is not None:
         clauses.append(Case.status.in_(STAGE_STATUSES[filters.stage]))

@@ -7,7 +7,7 @@ SQL expressions for the queries to apply.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -136,6 +136,20 @@ def visible_cases(actor: Actor) -> ColumnElement[bool]:
             )
         )
     return false()
+
+
+#: The list filters an officer may use: a filter on a field outside its view (priority,
+#: identification date) would let it infer that field case by case.
+OFFICER_FILTERS = frozenset(
+    {"stage", "status", "origin_country", "resettlement_country", "transit_country", "updated_since"}
+)
+
+
+def check_filters(actor: Actor, filters: Iterable[str]) -> None:
+    if actor.role in (R.resettlement_officer, R.transit_officer):
+        refused = sorted(set(filters) - OFFICER_FILTERS)
+        if refused:
+            raise Forbidden(f"The {actor.role} role may not filter by {', '.join(refused)}.")
 
 
 def cases_submitted_to(actor: Actor, country: str) -> ColumnElement[bool]:
