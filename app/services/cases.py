@@ -212,6 +212,8 @@ async def update_case(
 async def log_export(
     conn: AsyncConnection, actor: Actor, filters: CaseFilters, now: datetime
 ) -> None:
-    """One access-log row per export, with the filter used (the rows follow as a stream)."""
+    """One access-log row per export, with the filter used (the rows follow as a stream,
+    so everything that can refuse the export is checked here, before the first byte)."""
     policy.require(actor, Permission.read_cases)
+    policy.check_filters(actor, filters.given())
     await audit.log_access(conn, actor, AccessAction.export, [], filters.given(), now)

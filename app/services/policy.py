@@ -141,7 +141,14 @@ def visible_cases(actor: Actor) -> ColumnElement[bool]:
 #: The list filters an officer may use: a filter on a field outside its view (priority,
 #: identification date) would let it infer that field case by case.
 OFFICER_FILTERS = frozenset(
-    {"stage", "status", "origin_country", "resettlement_country", "transit_country", "updated_since"}
+    {
+        "stage",
+        "status",
+        "origin_country",
+        "resettlement_country",
+        "transit_country",
+        "updated_since",
+    }
 )
 
 
