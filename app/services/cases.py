@@ -172,7 +172,7 @@ async def update_case(
     if_match: str | None,
     now: datetime,
 ) -> CaseRecord:
-    record = await load_record(conn, actor, case_id)
+    record = await load_record(conn, actor, case_id, for_update=True)
     policy.require(actor, Permission.update_case)
     check_if_match(if_match, record.case["version"])
     given = data.model_fields_set

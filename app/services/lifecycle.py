@@ -6,11 +6,11 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.errors import Conflict, InvalidTransition, PreconditionFailed
-from app.models import Case, Submission, TransitStay
+from app.errors import InvalidTransition
+from app.models import Submission, TransitStay
 from app.models.lifecycle import available_actions, step_for
 from app.models.record import CaseRecord, Row
 from app.schemas.transitions import Transition
@@ -38,19 +38,15 @@ async def apply_transition(
     now: datetime,
 ) -> CaseRecord:
     """404 invisible → 403 not allowed → 428/412 If-Match → 409 state and rules → write."""
-    record = await load_record(conn, actor, case_id)
+    record = await load_record(conn, actor, case_id, for_update=True)
     action = Action(command.action)
     policy.authorize_action(actor, action, record)
     check_if_match(if_match, record.case["version"])
     status = record.status
-    try:
-        step = step_for(status, action, record.snapshot())
-        if step is None:
-            raise _invalid(record, action)
-        effect = HANDLERS[action](record, command, actor, now)
-    except (InvalidTransition, Conflict):
-        await _still_current(conn, record)
-        raise
+    step = step_for(status, action, record.snapshot())
+    if step is None:
+        raise _invalid(record, action)
+    effect = HANDLERS[action](record, command, actor, now)
 
     to_status = step.to or CaseStatus(record.case["status_before_close"])
     case_values: dict[str, Any] = {
@@ -83,23 +79,6 @@ async def apply_transition(
     after = CaseRecord(case=case_row, members=record.members, submissions=submissions, stays=stays)
     await funnel_rollup.record_change(conn, record, after)
     return after
-
-
-async def _still_current(conn: AsyncConnection, record: CaseRecord) -> None:
-    """Before answering 409, make sure the case is still at the version the checks saw.
-
-    On PostgreSQL (read committed) the case row and its submissions and stays are read by
-    separate statements: a writer committing in between leaves a case row at version v with
-    the sub-rows of v + 1, and the 409 would be judged on a state that never existed. The
-    client's version is stale then, and 412 comes before 409.
-    """
-    version = (
-        await conn.execute(select(Case.version).where(Case.id == record.case["id"]))
-    ).scalar_one_or_none()
-    if version != record.case["version"]:
-        raise PreconditionFailed(
-            "The case was changed by someone else just now: read it again and retry."
-        )
 
 
 async def _insert(conn: AsyncConnection, model: Any, values: dict[str, Any]) -> Row:

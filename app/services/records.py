@@ -24,24 +24,29 @@ def not_found() -> NotFound:
     return NotFound("No case with this id exists for you.")
 
 
-async def find_visible(conn: AsyncConnection, actor: Actor, case_id: uuid.UUID) -> Row:
-    row = (
-        (
-            await conn.execute(
-                select(*CASE_COLUMNS).where(Case.id == case_id, policy.visible_cases(actor))
-            )
-        )
-        .mappings()
-        .first()
-    )
+async def find_visible(
+    conn: AsyncConnection, actor: Actor, case_id: uuid.UUID, *, for_update: bool = False
+) -> Row:
+    query = select(*CASE_COLUMNS).where(Case.id == case_id, policy.visible_cases(actor))
+    if for_update:
+        query = query.with_for_update(of=Case)
+    row = (await conn.execute(query)).mappings().first()
     if row is None:
         raise not_found()
     return row
 
 
-async def load_record(conn: AsyncConnection, actor: Actor, case_id: uuid.UUID) -> CaseRecord:
-    """A case the caller can see, with its members, submissions and stays; else 404."""
-    (record,) = await attach(conn, [await find_visible(conn, actor, case_id)])
+async def load_record(
+    conn: AsyncConnection, actor: Actor, case_id: uuid.UUID, *, for_update: bool = False
+) -> CaseRecord:
+    """A case the caller can see, with its members, submissions and stays; else 404.
+
+    ``for_update`` locks the case row first (every writer does, so the rows read after it
+    belong to that same version: a concurrent writer waits, then sees the new version and
+    answers 412). SQLite needs no row lock: its write transactions already run one at a time.
+    """
+    case = await find_visible(conn, actor, case_id, for_update=for_update)
+    (record,) = await attach(conn, [case])
     return record
 
 
