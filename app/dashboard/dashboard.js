@@ -437,7 +437,7 @@
   }
 
   function renderChart(stages, caption) {
-    const width = 760;
+    const width = 600;
     const left = 8;
     const valueRoom = 96;
     const plot = width - left - valueRoom;
