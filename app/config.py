@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     docs: bool = True
     statement_timeout_ms: int = Field(default=5000, ge=100)
     pool_size: int = Field(default=20, ge=1)
+    #: behind PgBouncer in transaction mode: no server-side prepared statement caches, and
+    #: session settings (statement timeout) left to ALTER ROLE
+    pgbouncer: bool = False
+    #: where the Alembic migrations are, when not beside the package or in the working dir
+    migrations_dir: Path | None = None
     #: how often each worker folds funnel deltas into the rollup (0: never, e.g. in tests)
     funnel_fold_seconds: float = Field(default=15, ge=0)
 

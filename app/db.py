@@ -3,6 +3,7 @@ connection dependency."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -35,21 +36,33 @@ def make_engine(url: str, settings: Settings, *, pool_size: int | None = None) -
     if target.get_backend_name() == "sqlite":
         return _sqlite_engine(target)
     size = pool_size or settings.pool_size
+    server_settings = {"application_name": "pta-case-service"}
+    connect_args: dict[str, Any] = {
+        "timeout": 5,
+        "command_timeout": settings.statement_timeout_ms / 1000 + 5,
+        "server_settings": server_settings,
+    }
+    if settings.pgbouncer:
+        # Transaction pooling hands each transaction any server connection: named prepared
+        # statements must not outlive it, and startup parameters other than the
+        # application name are refused (set statement_timeout with ALTER ROLE instead).
+        connect_args.update(
+            statement_cache_size=0,
+            prepared_statement_cache_size=0,
+            prepared_statement_name_func=lambda: f"__asyncpg_{uuid.uuid4().hex}__",
+        )
+    else:
+        server_settings["statement_timeout"] = str(settings.statement_timeout_ms)
+        server_settings["idle_in_transaction_session_timeout"] = str(
+            settings.statement_timeout_ms * 4
+        )
     return create_async_engine(
         target,
         pool_size=size,
         max_overflow=0,
         pool_timeout=10,
         pool_pre_ping=False,
-        connect_args={
-            "timeout": 5,
-            "command_timeout": settings.statement_timeout_ms / 1000 + 5,
-            "server_settings": {
-                "application_name": "pta-case-service",
-                "statement_timeout": str(settings.statement_timeout_ms),
-                "idle_in_transaction_session_timeout": str(settings.statement_timeout_ms * 4),
-            },
-        },
+        connect_args=connect_args,
     )
 
 

@@ -11,21 +11,24 @@ from alembic.script import ScriptDirectory
 from app.config import Settings
 
 
-def _project_root() -> Path:
-    """Where ``migrations/`` is: beside the source tree, or the working directory (the
-    container installs the package and keeps the migrations in its working directory)."""
-    for candidate in (Path(__file__).resolve().parent.parent, Path.cwd()):
+def project_root(settings: Settings) -> Path:
+    """The folder holding ``migrations/``: PTA_MIGRATIONS_DIR's parent, the source tree, or the
+    working directory (the container installs the package and works where they are)."""
+    candidates = [Path(__file__).resolve().parent.parent, Path.cwd()]
+    if settings.migrations_dir is not None:
+        candidates.insert(0, settings.migrations_dir.resolve().parent)
+    for candidate in candidates:
         if (candidate / "migrations" / "env.py").is_file():
             return candidate
-    raise FileNotFoundError("migrations/ not found beside the package or in the working directory")
-
-
-ROOT = _project_root()
+    raise FileNotFoundError(
+        "migrations/ not found: set PTA_MIGRATIONS_DIR or run from the project directory"
+    )
 
 
 def alembic_config(settings: Settings, url: str | None = None) -> Config:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config = Config()  # alembic.ini is for running `alembic` by hand; nothing here needs it
+    config.set_main_option("script_location", str(project_root(settings) / "migrations"))
+    config.set_main_option("path_separator", "os")
     config.attributes["database_url"] = url or settings.database_url
     config.attributes["settings"] = settings
     return config
