@@ -43,8 +43,11 @@
     expiry: null,
     me: null,
     report: null,
+    /* the parameters of the funnel on screen (the CSV downloads exactly that) */
+    shown: null,
     transit: null,
     sequence: 0,
+    session: 0,
   };
 
   /* ---------- helpers ---------- */
@@ -255,6 +258,7 @@
     const body = await response.json();
     $("password").value = "";
     state.token = body.access_token;
+    state.session += 1;
     const seconds = Number(body.expires_in) || 1800;
     state.expiry = window.setTimeout(() => endSession("errorSessionEnded", true), seconds * 1000);
     setMessage("sign-in-message", null);
@@ -273,8 +277,10 @@
     state.token = null;
     state.me = null;
     state.report = null;
+    state.shown = null;
     state.transit = null;
     state.sequence += 1;
+    state.session += 1;
     if (state.expiry !== null) window.clearTimeout(state.expiry);
     state.expiry = null;
     for (const id of ["funnel-chart", "funnel-head", "funnel-body", "groups-head", "transit-head", "transit-body"]) {
@@ -345,6 +351,7 @@
       const report = await (await api("api/v1/reports/funnel", params)).json();
       if (sequence !== state.sequence) return;
       state.report = report;
+      state.shown = params;
       renderFunnel();
       setMessage("funnel-status", "loaded");
     } catch (error) {
@@ -503,8 +510,7 @@
   }
 
   async function downloadCsv() {
-    const params = currentParams();
-    if (params === null) return;
+    const params = Object.assign({}, state.shown || currentParams() || {});
     params.format = "csv";
     setMessage("funnel-status", "downloading");
     try {
@@ -527,12 +533,16 @@
   /* ---------- transit occupancy ---------- */
 
   async function loadTransit() {
+    const session = state.session;
     setMessage("transit-status", "loading");
     try {
-      state.transit = await (await api("api/v1/reports/transit")).json();
+      const report = await (await api("api/v1/reports/transit")).json();
+      if (session !== state.session) return;
+      state.transit = report;
       renderTransit();
       setMessage("transit-status", null);
     } catch (error) {
+      if (session !== state.session) return;
       if (error instanceof ApiError && error.key) setMessage("transit-status", error.key, error.values, true);
     }
   }
