@@ -27,5 +27,10 @@ lint: install
 	$(BIN)/ruff check app tests migrations bench
 	$(BIN)/mypy
 
+## Benchmark against PostgreSQL's own ceiling (bench/README.md): make bench [ARGS=--quick]
+bench: install
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m bench.run $(ARGS)
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

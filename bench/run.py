@@ -1,0 +1,710 @@
+"""``make bench``: the service against PostgreSQL's own ceiling for the same SQL.
+
+1. Load: a fresh database ``pta_bench`` (N cases, default 1 M; ``bench/load.py``), and for the
+   funnel points that differ from N a funnel-only database ``pta_bench_f<size>``.
+2. Capture: the service runs against ``pta_bench`` with statement logging on for that database;
+   one request per operation; the logged statements become pgbench scripts
+   (``bench/capture.py``; written to ``bench/out/pgbench/``). So the pgbench side always runs
+   the SQL the service issues today.
+3. Measure: per operation, pgbench (``-M prepared -j 2``) and the service under wrk, at the
+   same concurrencies; then RSS per worker and the demo-load time.
+4. Report: one table with the targets and PASS/MISS, printed and written to ``bench/out/``
+   (``last-run.txt``, ``last-run.md``, ``last-run.json``).
+
+``--quick`` (100 k cases, 5 s runs, funnel at 100 k only) finishes in a few minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import asyncpg
+
+from bench import capture, load, measure, report
+from bench.capture import Script, Statement
+from bench.load import (
+    PASSWORD,
+    TARGET_MOD,
+    TARGET_RESIDUE,
+    case_id,
+    case_id_sql,
+    target_count,
+)
+from bench.measure import Result
+from bench.report import Extra, Row
+from bench.service import Service
+
+OUT = Path(__file__).resolve().parent / "out"
+MAIN_DB = "pta_bench"
+DISTINCT_VERSION = 900_000  # the captured case's version: a value no other parameter has
+
+
+def say(message: str) -> None:
+    print(f"[{datetime.now(UTC):%H:%M:%S}] {message}", flush=True)
+
+
+@dataclass
+class Op:
+    key: str
+    label: str
+    user: str
+    lua: str
+    conns: tuple[int, ...]
+    write: bool = False
+
+
+OPS: dict[str, Op] = {
+    op.key: op
+    for op in (
+        Op(
+            "case_by_id",
+            "one case by id (caseworker)",
+            "bench_caseworker",
+            "case_by_id.lua",
+            (8, 32),
+        ),
+        Op("list_page", "list page of 50 (officer CAN)", "bench_ro_can", "list_page.lua", (8, 32)),
+        Op(
+            "status_update",
+            "status update: decide on_hold",
+            "bench_ro_can",
+            "status_update.lua",
+            (8, 32),
+            write=True,
+        ),
+        Op("funnel", "funnel, whole programme (manager)", "bench_manager", "fixed.lua", (1, 8)),
+        Op("sign_in", "sign-in (argon2 verify)", "bench_caseworker", "fixed.lua", (8,)),
+    )
+}
+
+
+@dataclass
+class Config:
+    cases: int
+    seconds: int
+    warmup: int
+    funnel_sizes: list[int]
+    ops: list[str]
+    workers: int
+    port: int
+    server: str
+    reuse: bool
+    quick: bool
+
+
+@dataclass
+class Database:
+    name: str
+    url: str
+    cases: int
+    users: dict[str, str]
+    load_seconds: float | None = None
+
+
+@dataclass
+class Captured:
+    op: Op
+    statements: list[Statement]
+    script: Script
+    path: Path
+    stable: bool = True
+
+
+@dataclass
+class Bench:
+    config: Config
+    main: Database | None = None
+    captured: dict[str, Captured] = field(default_factory=dict)
+    rows: list[Row] = field(default_factory=list)
+    extra: Extra = field(default_factory=Extra)
+
+
+# --- databases ---------------------------------------------------------------------------------
+
+
+async def existing(url: str, cases: int) -> dict[str, str] | None:
+    """The users of a loaded database with exactly ``cases`` cases, at the newest schema."""
+    try:
+        conn = await asyncpg.connect(url)
+    except (OSError, asyncpg.PostgresError):
+        return None
+    try:
+        count = await conn.fetchval("SELECT count(*) FROM cases")
+        users = await conn.fetch("SELECT username, id::text FROM users")
+    except asyncpg.PostgresError:
+        return None
+    finally:
+        await conn.close()
+    if count != cases:
+        return None
+    try:
+        load.pta(url, "db", "upgrade")
+    except RuntimeError:
+        return None
+    return {row["username"]: row["id"] for row in users}
+
+
+async def database(config: Config, name: str, cases: int, *, funnel_only: bool) -> Database:
+    url = load.database_url(name, config.server)
+    if config.reuse:
+        users = await existing(url, cases)
+        if users is not None:
+            say(f"reusing {name} ({cases:,} cases)")
+            return Database(name, url, cases, users)
+    say(f"loading {name}: {cases:,} cases{' (funnel tables only)' if funnel_only else ''}")
+    users, loaded = await load.prepare_database(
+        url, cases, funnel_only=funnel_only, progress=lambda m: say(m.strip())
+    )
+    say(
+        f"{name}: {cases:,} cases loaded in {loaded.seconds:.0f} s ("
+        + ", ".join(f"{t} {n:,}" for t, n in loaded.rows.items())
+        + ")"
+    )
+    await warn_empty_tables(url, funnel_only)
+    return Database(name, url, cases, users, loaded.seconds)
+
+
+EMPTY_IS_FINE = {
+    "funnel_deltas",  # folded into funnel_rollup: empty after a rebuild
+    "access_log",
+    "access_log_cases",
+    "idempotency_keys",
+    "sign_in_failures",
+    "alembic_version",
+}
+
+
+async def warn_empty_tables(url: str, funnel_only: bool) -> None:
+    """A table the loader does not fill (a new rollup…) would make the benchmark lie."""
+    conn = await asyncpg.connect(url)
+    try:
+        tables = await conn.fetch(
+            "SELECT relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'public' AND c.relkind = 'r'"
+        )
+        empty = []
+        for row in tables:
+            name = row["relname"]
+            if name in EMPTY_IS_FINE or (funnel_only and name in load.ALL_TABLES):
+                continue
+            if await conn.fetchval(f'SELECT NOT EXISTS (SELECT 1 FROM "{name}")'):  # noqa: S608
+                empty.append(name)
+    finally:
+        await conn.close()
+    if empty:
+        say(
+            f"WARNING: empty after the load: {', '.join(sorted(empty))} — if the service reads "
+            "them, fill them in bench/load.py (POST_LOAD_SQL or COLUMNS)"
+        )
+
+
+async def execute(url: str, *statements: str) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        for statement in statements:
+            await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+# --- capture -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Sample:
+    """One request to capture, and what its per-request values become in pgbench."""
+
+    method: str
+    path: str
+    kwargs: dict[str, Any]
+    known: dict[str, str]
+    header: list[str]
+    version: str | None = None
+    version_lookup: str | None = None
+
+
+async def sample_for(op: Op, db: Database, service: Service, attempt: int) -> Sample:
+    token = service.sign_in(op.user) if op.key != "sign_in" else ""
+    auth = {"Authorization": f"Bearer {token}"}
+    uid = {db.users[op.user]: ":uid"}
+    n_all = f"\\set n random(1, {db.cases})"
+    rng = random.Random(attempt)
+    if op.key == "status_update":
+        n = TARGET_RESIDUE + TARGET_MOD * (attempt % target_count(db.cases))
+        version = DISTINCT_VERSION + attempt
+        await execute(db.url, f"UPDATE cases SET version = {version} WHERE id = '{case_id(n)}'")  # noqa: S608
+        return Sample(
+            "POST",
+            f"/api/v1/cases/{case_id(n)}/transitions",
+            {
+                "headers": {**auth, "If-Match": f'"{version}"'},
+                "json": {
+                    "action": "decide",
+                    "decision": "on_hold",
+                    "reason": "Awaiting security clearance.",
+                },
+            },
+            {case_id(n): case_id_sql(":n"), **uid},
+            [
+                f"\\set j random(0, {target_count(db.cases) - 1})",
+                f"\\set n {TARGET_MOD} * :j + {TARGET_RESIDUE}",
+            ],
+            version=str(version),
+            version_lookup=f"SELECT version FROM cases WHERE id = {case_id_sql(':n')}",  # noqa: S608
+        )
+    if op.key == "case_by_id":
+        n = rng.randint(1, db.cases)
+        return Sample(
+            "GET",
+            f"/api/v1/cases/{case_id(n)}",
+            {"headers": auth},
+            {case_id(n): case_id_sql(":n"), **uid},
+            [n_all],
+        )
+    if op.key == "list_page":
+        n = rng.randint(1, db.cases // 2)
+        return Sample(
+            "GET",
+            "/api/v1/cases",
+            {
+                "headers": auth,
+                "params": {"status": "submitted", "limit": "50", "cursor": cursor(case_id(n))},
+            },
+            {case_id(n): case_id_sql(":n"), **uid},
+            [n_all],
+        )
+    if op.key == "funnel":
+        return Sample("GET", "/api/v1/reports/funnel", {"headers": auth}, uid, [])
+    if op.key == "sign_in":
+        return Sample(
+            "POST",
+            "/api/v1/auth/token",
+            {"data": {"username": op.user, "password": PASSWORD}},
+            {},
+            [],
+        )
+    raise ValueError(op.key)
+
+
+def cursor(case_uuid: str) -> str:
+    """A keyset cursor made by the service's own encoder (cursors are opaque to clients)."""
+    from app.services.pagination import encode_id
+
+    return encode_id(uuid.UUID(case_uuid))
+
+
+async def capture_all(bench: Bench, ops: list[Op]) -> None:
+    db = bench.main
+    assert db is not None
+    log = Path(os.environ["BENCH_PG_LOG"]) if "BENCH_PG_LOG" in os.environ else None
+    log = log or capture.server_log(urlsplit(db.url).port or 5432)
+    say(f"capturing the service's SQL (server log {log})")
+    await execute(
+        db.url,
+        f"ALTER DATABASE {db.name} SET log_min_duration_statement = 0",
+        f"ALTER DATABASE {db.name} SET log_parameter_max_length = -1",
+    )
+    service = Service(db.url, bench.config.port, 1, OUT / "service-capture.log")
+    conn = await asyncpg.connect(db.url, server_settings={"log_min_duration_statement": "-1"})
+    try:
+        service.start()
+        columns = await capture.sequence_columns(conn)
+        tail = capture.LogTail(log)
+        with service.client() as client:
+            for op in ops:
+                runs: list[list[Statement]] = []
+                for attempt in range(4):
+                    sample = await sample_for(op, db, service, attempt)
+                    before = await capture.sequence_state(conn)
+                    tail.mark()
+                    answer = client.request(sample.method, sample.path, **sample.kwargs)
+                    if answer.status_code >= 300:
+                        raise RuntimeError(
+                            f"{op.key}: {sample.method} {sample.path} answered "
+                            f"{answer.status_code}: {answer.text[:400]}"
+                        )
+                    await asyncio.sleep(0.1)
+                    statements = capture.by_connection(capture.parse_log(tail.read(), db.name))
+                    if not statements:
+                        raise RuntimeError(f"{op.key}: nothing captured from {log}")
+                    after = await capture.sequence_state(conn)
+                    runs.append(statements)
+                fresh = capture.fresh_values(before, after, columns)
+                reads = await capture.read_back(conn, statements)
+                script = capture.to_pgbench(
+                    op.key,
+                    statements,
+                    header=sample.header,
+                    known=sample.known,
+                    version=sample.version,
+                    version_lookup=sample.version_lookup,
+                    fresh=fresh,
+                    reads=reads,
+                    defines={"uid": db.users[op.user]},
+                )
+                path = OUT / "pgbench" / f"{op.key}.sql"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(script.text)
+                (OUT / "pgbench" / f"{op.key}.defines.json").write_text(
+                    json.dumps(script.defines, indent=1)
+                )
+                (OUT / "captured").mkdir(parents=True, exist_ok=True)
+                (OUT / "captured" / f"{op.key}.json").write_text(
+                    json.dumps(capture.as_json(statements), indent=1)
+                )
+                stable = capture.same_shape(runs[-1], runs[-2])
+                bench.captured[op.key] = Captured(op, statements, script, path, stable)
+                say(
+                    f"  {op.key}: {len(statements)} statements"
+                    + ("" if stable else " (WARNING: differs from the previous request)")
+                )
+    finally:
+        service.stop()
+        await conn.close()
+        await execute(
+            db.url,
+            f"ALTER DATABASE {db.name} RESET log_min_duration_statement",
+            f"ALTER DATABASE {db.name} RESET log_parameter_max_length",
+        )
+
+
+async def validate(bench: Bench) -> None:
+    """Every script runs without error; the update's script really updates a case."""
+    db = bench.main
+    assert db is not None
+    for key, cap in bench.captured.items():
+        counts = await _write_counts(db.url) if cap.op.write else None
+        measure.pgbench(db.url, cap.script, cap.path, conns=1, transactions=20)
+        if counts is not None:
+            events, versions = await _write_counts(db.url)
+            if events - counts[0] != 20 or versions - counts[1] != 20:
+                raise RuntimeError(
+                    f"{key}: 20 pgbench transactions added {events - counts[0]} events and "
+                    f"{versions - counts[1]} versions (expected 20 each): see {cap.path}"
+                )
+    say("pgbench scripts validated (20 transactions each, no error; updates really update)")
+
+
+async def _write_counts(url: str) -> tuple[int, int]:
+    conn = await asyncpg.connect(url)
+    try:
+        events = await conn.fetchval("SELECT count(*) FROM case_events")
+        versions = await conn.fetchval(
+            "SELECT sum(version) FROM cases WHERE id IN (SELECT "  # noqa: S608
+            + case_id_sql("n")
+            + f" FROM generate_series({TARGET_RESIDUE}, $1, {TARGET_MOD}) AS n)",
+            (await conn.fetchval("SELECT count(*) FROM cases")),
+        )
+        return int(events), int(versions)
+    finally:
+        await conn.close()
+
+
+# --- measurement -------------------------------------------------------------------------------
+
+
+async def settle(url: str) -> None:
+    """Start each measurement from the same state: dead rows vacuumed, no checkpoint pending."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("VACUUM")
+        await conn.execute("CHECKPOINT")
+    finally:
+        await conn.close()
+
+
+async def lua_data(op: Op, db: Database, service: Service) -> dict[str, Any]:
+    auth = f"Bearer {service.sign_in(op.user)}" if op.key != "sign_in" else ""
+    if op.key == "status_update":
+        ids = [case_id(n) for n in range(TARGET_RESIDUE, db.cases + 1, TARGET_MOD)]
+        conn = await asyncpg.connect(db.url)
+        try:
+            rows = await conn.fetch(
+                "SELECT id::text, version FROM cases WHERE id = ANY($1::uuid[])", ids
+            )
+        finally:
+            await conn.close()
+        versions = {row["id"]: row["version"] for row in rows}
+        return {
+            "auth": auth,
+            "cases": ids,
+            "versions": [versions[i] for i in ids],
+            "body": json.dumps(
+                {
+                    "action": "decide",
+                    "decision": "on_hold",
+                    "reason": "Awaiting security clearance.",
+                }
+            ),
+        }
+    if op.key == "case_by_id":
+        return {"auth": auth, "n": db.cases, "base_ms": load.BASE_MS, "tail": load.UUID_TAIL}
+    if op.key == "list_page":
+        rng = random.Random(7)
+        return {
+            "auth": auth,
+            "path": "/api/v1/cases?status=submitted&limit=50&cursor=",
+            "cursors": [cursor(case_id(rng.randint(1, db.cases))) for _ in range(20_000)],
+        }
+    if op.key == "funnel":
+        return {
+            "method": "GET",
+            "path": "/api/v1/reports/funnel",
+            "headers": {"Authorization": auth},
+            "body": "",
+        }
+    if op.key == "sign_in":
+        return {
+            "method": "POST",
+            "path": "/api/v1/auth/token",
+            "headers": {"Content-Type": "application/x-www-form-urlencoded"},
+            "body": f"username={op.user}&password={PASSWORD}",
+        }
+    raise ValueError(op.key)
+
+
+async def measure_op(
+    bench: Bench, op: Op, db: Database, service: Service, label: str, row_key: str
+) -> None:
+    cap = bench.captured[op.key]
+    config = bench.config
+    defines = {"uid": db.users[op.user]}
+    say(f"{label}: pgbench and wrk at {', '.join(map(str, op.conns))} connections")
+    await settle(db.url)
+    if config.warmup:
+        measure.pgbench(
+            db.url, cap.script, cap.path, conns=op.conns[0], seconds=config.warmup, defines=defines
+        )
+    pg: dict[int, Result] = {}
+    for conns in op.conns:
+        if op.write:
+            await settle(db.url)
+        pg[conns] = measure.pgbench(
+            db.url, cap.script, cap.path, conns=conns, seconds=config.seconds, defines=defines
+        )
+        say(f"  pgbench c={conns}: {pg[conns].tps:,.0f} tps, p99 {pg[conns].p99_ms or 0:.1f} ms")
+    data_path = OUT / "wrk" / f"{op.key}.data.lua"
+    if config.warmup:
+        measure.write_lua_data(data_path, await lua_data(op, db, service))
+        measure.wrk(service.base, op.lua, data_path, conns=op.conns[0], seconds=config.warmup)
+    for conns in op.conns:
+        if op.write:
+            await settle(db.url)
+        measure.write_lua_data(data_path, await lua_data(op, db, service))
+        result = measure.wrk(service.base, op.lua, data_path, conns=conns, seconds=config.seconds)
+        say(
+            f"  wrk     c={conns}: {result.tps:,.0f} req/s, p50 {result.p50_ms:.1f} ms, "
+            f"p99 {result.p99_ms:.1f} ms, non-2xx {result.detail['non_2xx']}"
+            + (f" {result.detail['statuses']}" if result.detail["statuses"] else "")
+        )
+        bench.rows.append(
+            Row(
+                key=row_key,
+                label=label,
+                conns=conns,
+                statements=cap.script.statements,
+                round_trips=cap.script.round_trips,
+                pgbench_tps=pg[conns].tps,
+                pgbench_p99_ms=pg[conns].p99_ms,
+                service_rps=result.tps,
+                p50_ms=result.p50_ms,
+                p99_ms=result.p99_ms,
+                non_2xx=result.failures,
+                note="" if cap.stable else "SQL differs between requests",
+            )
+        )
+
+
+def row_order(row: Row) -> tuple[int, float, int]:
+    """Operations in OPS order; funnel rows by size; then by concurrency."""
+    op, _, size = row.key.partition("@")
+    scale = {"k": 1e3, "M": 1e6}
+    cases = float(size[:-1]) * scale[size[-1]] if size and size[-1] in scale else 0.0
+    return list(OPS).index(op), cases, row.conns
+
+
+def size_label(cases: int) -> str:
+    if cases >= 1_000_000 and cases % 1_000_000 == 0:
+        return f"{cases // 1_000_000}M"
+    if cases >= 1000 and cases % 1000 == 0:
+        return f"{cases // 1000}k"
+    return str(cases)
+
+
+def demo_load_time() -> str:
+    """``pta demo load`` on a fresh SQLite file (after ``pta db upgrade``), if it exists."""
+    pta = load.PTA
+    probe = subprocess.run([pta, "demo", "load", "--help"], capture_output=True, check=False)
+    if probe.returncode != 0:
+        return "n/a (no `pta demo load` yet)"
+    path = OUT / "demo.db"
+    for suffix in ("", "-wal", "-shm", ".key"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    env = {**os.environ, "PTA_DATABASE_URL": f"sqlite:///{path}"}
+    times = []
+    for command in (["db", "upgrade"], ["demo", "load"]):
+        started = time.perf_counter()
+        done = subprocess.run(
+            [pta, *command], capture_output=True, text=True, env=env, cwd=load.ROOT, check=False
+        )
+        times.append(time.perf_counter() - started)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["?"])[-1]
+            return f"failed: pta {' '.join(command)} exited {done.returncode}: {last[:200]}"
+    return f"{times[1]:.1f} s (after pta db upgrade: {times[0]:.1f} s)"
+
+
+def context_lines(config: Config, started: float, load_before: str) -> list[str]:
+    commit = subprocess.run(
+        ["git", "describe", "--always", "--dirty"],
+        capture_output=True,
+        text=True,
+        cwd=load.ROOT,
+        check=False,
+    ).stdout.strip()
+    return [
+        f"Run: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {commit or '?'}, "
+        f"{os.cpu_count()} CPUs, load average {load_before} before / "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} after, "
+        f"{time.time() - started:.0f} s in all.",
+        f"Settings: {config.cases:,} cases, {config.seconds} s per run, pta serve --workers "
+        f"{config.workers}, pgbench -M prepared -j 2, wrk -t 2"
+        + (" (--quick)" if config.quick else "")
+        + ".",
+    ]
+
+
+async def main_async(config: Config) -> int:
+    started = time.time()
+    load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    if not measure.have_wrk():
+        raise SystemExit(
+            "wrk is not installed: "
+            "command -v wrk || (apt-get update -qq && apt-get install -y -qq wrk)"
+        )
+    OUT.mkdir(parents=True, exist_ok=True)
+    bench = Bench(config)
+    ops = [OPS[key] for key in config.ops]
+    bench.main = await database(config, MAIN_DB, config.cases, funnel_only=False)
+    await capture_all(bench, ops)
+    await validate(bench)
+    main = bench.main
+    service = Service(main.url, config.port, config.workers, OUT / "service.log")
+    with service:
+        for op in ops:
+            if op.key == "funnel":
+                if config.cases in config.funnel_sizes:
+                    label = f"funnel @ {size_label(config.cases)}"
+                    await measure_op(
+                        bench, op, main, service, label, f"funnel@{size_label(config.cases)}"
+                    )
+                continue
+            await measure_op(bench, op, main, service, op.label, op.key)
+        bench.extra.rss = service.memory()
+    if "funnel" in config.ops:
+        for size in config.funnel_sizes:
+            if size == config.cases:
+                continue
+            db = await database(
+                config, f"pta_bench_f{size_label(size).lower()}", size, funnel_only=True
+            )
+            with Service(
+                db.url, config.port + 1, config.workers, OUT / f"service-f{size}.log"
+            ) as other:
+                label = f"funnel @ {size_label(size)}"
+                await measure_op(
+                    bench, OPS["funnel"], db, other, label, f"funnel@{size_label(size)}"
+                )
+        bench.rows.sort(key=row_order)
+    say("timing pta demo load")
+    bench.extra.demo_load = demo_load_time()
+    report.judge(bench.rows)
+    for key, cap in bench.captured.items():
+        bench.extra.captured[key] = capture.describe(cap.statements)
+        bench.extra.notes += [f"{key}: {note}" for note in dict.fromkeys(cap.script.notes)]
+    bench.extra.notes.append(
+        "ratio = service req/s ÷ pgbench tps at the same concurrency; stmts (trips) = statements "
+        "per request, BEGIN/COMMIT included, captured from the server log (round trips: an "
+        "executemany is one pipeline); p50/p99 are wrk's."
+    )
+    bench.extra.context = context_lines(config, started, load_before)
+    text = report.text_table(bench.rows, bench.extra)
+    print()
+    print(text)
+    (OUT / "last-run.txt").write_text(text)
+    (OUT / "last-run.md").write_text(report.markdown(bench.rows, bench.extra))
+    (OUT / "last-run.json").write_text(
+        json.dumps(report.as_json(bench.rows, bench.extra), indent=1)
+    )
+    say(
+        f"written: {OUT / 'last-run.txt'}, last-run.md, last-run.json; scripts in {OUT / 'pgbench'}"
+    )
+    return 0
+
+
+def parse_args(argv: list[str] | None = None) -> Config:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run", description=__doc__.split("\n\n")[0] if __doc__ else None
+    )
+    parser.add_argument("--quick", action="store_true", help="100 k cases, 5 s runs (minutes)")
+    parser.add_argument("--cases", type=int, help="cases in pta_bench (default 1 M; quick 100 k)")
+    parser.add_argument("--seconds", type=int, help="per measurement (default 30; quick 5)")
+    parser.add_argument(
+        "--funnel-sizes",
+        help="comma-separated case counts for the funnel (default 100000,1000000,10000000; "
+        "quick: the main size only)",
+    )
+    parser.add_argument(
+        "--ops", default=",".join(OPS), help=f"subset of {','.join(OPS)} (default all)"
+    )
+    parser.add_argument("--workers", type=int, default=2, help="pta serve --workers (2)")
+    parser.add_argument("--port", type=int, default=18350, help="service port (and port + 1)")
+    parser.add_argument("--server", default=os.environ.get("BENCH_PG", load.DEFAULT_SERVER))
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep pta_bench* databases that already hold the right number of cases",
+    )
+    args = parser.parse_args(argv)
+    cases = args.cases or (100_000 if args.quick else 1_000_000)
+    if args.funnel_sizes:
+        sizes = [int(s) for s in args.funnel_sizes.split(",")]
+    else:
+        sizes = [cases] if args.quick else [100_000, 1_000_000, 10_000_000]
+    ops = [o.strip() for o in args.ops.split(",") if o.strip()]
+    unknown = set(ops) - set(OPS)
+    if unknown:
+        parser.error(f"unknown operation(s): {', '.join(sorted(unknown))}")
+    return Config(
+        cases=cases,
+        seconds=args.seconds or (5 if args.quick else 30),
+        warmup=2 if args.quick else 5,
+        funnel_sizes=sizes,
+        ops=ops,
+        workers=args.workers,
+        port=args.port,
+        server=args.server,
+        reuse=args.reuse,
+        quick=args.quick,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    return asyncio.run(main_async(parse_args(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

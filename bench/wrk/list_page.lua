@@ -1,0 +1,15 @@
+-- GET /cases?status=submitted&limit=50&cursor=… as a resettlement officer: a keyset page
+-- starting at a random case (cursors made by the service's own encoder, drawn from all N).
+dofile(debug.getinfo(1, "S").source:sub(2):match("(.*/)") .. "common.lua")
+
+function init(args)
+  data = dofile(args[1])
+  math.randomseed(os.time() * 1000 + tid)
+  headers = {["Authorization"] = data.auth}
+  bad, codes = 0, ""
+end
+
+function request()
+  local cursor = data.cursors[math.random(1, #data.cursors)]
+  return wrk.format("GET", data.path .. cursor, headers)
+end
