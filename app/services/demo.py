@@ -1,0 +1,271 @@
+"""``pta demo load``: the synthetic demo data set (planned in demo_plan.py), written through the
+very service functions the API uses — ``cases.create_case`` and ``lifecycle.apply_transition``,
+each called with the simulated moment of the action and the case's current version — by demo
+users of the right role. Events, milestones, rules and access checks are therefore real."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import aiosqlite
+from sqlalchemy import delete, event, func, select
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from app.config import Settings
+from app.db import SQLITE_BUSY_TIMEOUT_MS, driver_url, make_engine
+from app.errors import Conflict
+from app.models import Case, ReferenceCounter, User
+from app.schemas.cases import CaseCreate
+from app.schemas.transitions import transition_adapter
+from app.schemas.users import UserCreate, UserUpdate
+from app.services import cases, lifecycle, users
+from app.services.demo_plan import build_plan
+from app.services.demo_timeline import (
+    CASEWORKER,
+    STATES,
+    SUPERVISOR,
+    TRANSIT_COUNTRY,
+    TRANSIT_OFFICER,
+    CasePlan,
+    officer,
+)
+from app.services.policy import Actor
+from app.vocabulary import Role
+
+DEFAULT_SEED = 2016
+#: (username, role, country, key the plan uses for the actor)
+DEMO_ACCOUNTS: tuple[tuple[str, Role, str | None, str], ...] = (
+    ("demo_caseworker", Role.caseworker, None, CASEWORKER),
+    ("demo_supervisor", Role.supervisor, None, SUPERVISOR),
+    *(
+        (f"demo_resettlement_officer_{c.lower()}", Role.resettlement_officer, c, officer(c))
+        for c in STATES
+    ),
+    (
+        f"demo_transit_officer_{TRANSIT_COUNTRY.lower()}",
+        Role.transit_officer,
+        TRANSIT_COUNTRY,
+        TRANSIT_OFFICER,
+    ),
+    ("demo_manager", Role.manager, None, "manager"),
+    ("demo_admin", Role.admin, None, "admin"),
+)
+_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # noqa: S105 (an alphabet)
+
+
+class DemoRefused(Conflict):
+    """The database already holds cases and --force was not given."""
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    role: Role
+    country: str | None
+    password: str
+
+
+@dataclass(frozen=True)
+class Loaded:
+    users: list[DemoUser]
+    cases: int
+    people: int
+    actions: int
+    replaced: int  # cases deleted first (--force)
+    seconds: float
+
+
+def new_password() -> str:
+    """Sixteen random characters in four groups, easy to read and type (about 78 bits)."""
+    groups = ("".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(4)) for _ in range(4))
+    return "-".join(groups)
+
+
+async def count_cases(conn: AsyncConnection) -> int:
+    return int((await conn.execute(select(func.count()).select_from(Case))).scalar_one())
+
+
+async def delete_cases(conn: AsyncConnection) -> int:
+    """Every case with its members, submissions, stays and events (the foreign keys cascade),
+    and the reference counters, so references start again at 1. Users and the access log stay.
+    """
+    existing = await count_cases(conn)
+    await conn.execute(delete(Case))
+    await conn.execute(delete(ReferenceCounter))
+    return existing
+
+
+async def ensure_users(
+    conn: AsyncConnection, now: datetime
+) -> tuple[list[DemoUser], dict[str, Actor]]:
+    """One demo user per role (officers: one per country), with new passwords: created, or
+    reset (with their role, country and active flag) when they exist already."""
+    demo_users: list[DemoUser] = []
+    actors: dict[str, Actor] = {}
+    for username, role, country, key in DEMO_ACCOUNTS:
+        password = new_password()
+        found = await conn.execute(select(User.id).where(User.username == username))
+        user_id: uuid.UUID | None = found.scalar_one_or_none()
+        if user_id is None:
+            data = UserCreate(username=username, password=password, role=role, country=country)
+            row = await users.create_user(conn, users.OPERATOR, data, now)
+        else:
+            change = UserUpdate(password=password, role=role, country=country, active=True)
+            row = await users.update_user(conn, users.OPERATOR, user_id, change, now)
+        actors[key] = users.actor_from_row(row)
+        demo_users.append(DemoUser(username, role, country, password))
+    return demo_users, actors
+
+
+async def write_case(conn: AsyncConnection, plan: CasePlan, actors: dict[str, Actor]) -> int:
+    """Create one planned case and take its actions in order; the number of actions."""
+    data = CaseCreate.model_validate(plan.creation())
+    record = await cases.create_case(conn, actors[CASEWORKER], data, plan.created_at)
+    case_id, version = record.case["id"], record.case["version"]
+    for step in plan.steps:
+        command = transition_adapter.validate_python(step.command)
+        record = await lifecycle.apply_transition(
+            conn, actors[step.actor], case_id, command, f'"{version}"', step.at
+        )
+        version = record.case["version"]
+    return len(plan.steps)
+
+
+async def load(
+    conn: AsyncConnection,
+    *,
+    seed: int,
+    today: date,
+    now: datetime,
+    replace: bool,
+    progress: Callable[[int, int], None] | None = None,
+) -> Loaded:
+    """Load the demo data in the caller's transaction. A database that already holds cases
+    is refused (DemoRefused) unless ``replace``: then its cases are deleted first, so the
+    published figures come out exactly again."""
+    started = time.perf_counter()
+    existing = await count_cases(conn)
+    if existing and not replace:
+        raise DemoRefused(
+            f"The database already holds {existing} cases: demo data is only loaded into a "
+            "database without cases. Use --force to delete every case and load it anyway."
+        )
+    replaced = await delete_cases(conn) if existing else 0
+    demo_users, actors = await ensure_users(conn, now)
+    plans = build_plan(seed, today)
+    actions = 0
+    for number, plan in enumerate(plans, start=1):
+        actions += 1 + await write_case(conn, plan, actors)
+        if progress is not None and number % 250 == 0:
+            progress(number, len(plans))
+    return Loaded(
+        users=demo_users,
+        cases=len(plans),
+        people=sum(len(plan.members) for plan in plans),
+        actions=actions,
+        replaced=replaced,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def users_table(demo_users: Sequence[DemoUser]) -> str:
+    rows = [("username", "role", "country", "password")]
+    rows += [(u.username, str(u.role), u.country or "-", u.password) for u in demo_users]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+# --- a faster SQLite connection for the load ------------------------------------------------
+
+
+class _RunNow:
+    """Stands in for aiosqlite's queue to its worker thread: runs each call at once."""
+
+    def put_nowait(self, item: tuple[asyncio.Future[Any] | None, Callable[[], Any]]) -> None:
+        future, function = item
+        try:
+            result = function()
+        except BaseException as error:
+            if future is not None:
+                future.set_exception(error)
+        else:
+            if future is not None:
+                future.set_result(result)
+
+
+class _InlineSqlite(aiosqlite.Connection):
+    """aiosqlite without its worker thread: each call runs at once on the caller's thread.
+
+    aiosqlite hands every call (execute, fetch, cursor…) to a thread and back, which is most
+    of the time of a load of tens of thousands of small statements. The loader is one task
+    with one connection that blocks nobody else, so it may call sqlite3 directly: the load
+    takes about half the time."""
+
+    def __init__(self, path: str) -> None:
+        def connector() -> sqlite3.Connection:
+            return sqlite3.connect(
+                path,
+                timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+
+        super().__init__(connector, iter_chunk_size=64)
+        self._tx = _RunNow()  # type: ignore[assignment]
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if self._connection is None:
+            raise ValueError("Connection closed")
+        return fn(*args, **kwargs)
+
+    def __await__(self) -> Generator[Any, None, aiosqlite.Connection]:
+        return self._connect().__await__()  # no worker thread to start
+
+
+def _inline_sqlite_engine(target: URL) -> AsyncEngine:
+    """The same connection settings as app.db's SQLite engine, over _InlineSqlite."""
+    path = target.database or ":memory:"
+
+    async def connect() -> _InlineSqlite:
+        connection = _InlineSqlite(path)
+        await connection._connect()
+        return connection
+
+    engine = create_async_engine(target, async_creator=connect, pool_size=1, max_overflow=0)
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def loader_engine(settings: Settings) -> AsyncEngine:
+    """The engine for a load: the inline SQLite connection for a SQLite file, else the
+    service's own engine."""
+    target = driver_url(settings.database_url)
+    if target.get_backend_name() == "sqlite" and settings.sqlite_path() is not None:
+        return _inline_sqlite_engine(target)
+    return make_engine(settings.database_url, settings, pool_size=1)

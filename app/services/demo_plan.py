@@ -1,0 +1,232 @@
+"""The synthetic demo data set, planned in memory (no database): which cases exist, who is in
+each household, and every dated action each case goes through, by whom.
+
+Pure and deterministic: one seed and one "today" give one plan. Cases identified up to
+``WINDOW_END`` depend on the seed only, never on "today", so the published figures for
+2016-01-01…2019-09-30 are reproduced exactly whatever day the data is loaded: household sizes
+of those cases are balanced so that the people identified, first submitted and resettled in the
+window are ``PUBLISHED``. Later cases run up to yesterday, some still in progress.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from app.services.actions import TRANSIT_DAYS
+from app.services.demo_people import household
+from app.services.demo_timeline import CasePlan, pick, plan_case, seeded, workday
+
+PROGRAMME_START = date(2016, 7, 1)
+WINDOW_START = date(2016, 1, 1)
+WINDOW_END = date(2019, 9, 30)
+#: The programme's published people figures between WINDOW_START and WINDOW_END.
+PUBLISHED = {"identified": 3757, "submitted": 1746, "resettled": 689}
+
+ORIGINS = {"SLV": 0.58, "HND": 0.27, "GTM": 0.15}
+#: Household sizes, as weights: about 3.5 people a case.
+SIZE_WEIGHTS = {1: 16, 2: 16, 3: 20, 4: 20, 5: 13, 6: 9, 7: 6}
+
+
+def _intake_rate(month: date) -> float:
+    """New cases a month: growing to 2019, few during the 2020 pandemic, steady since."""
+    if month <= WINDOW_END:
+        return {2016: 15, 2017: 24, 2018: 31, 2019: 35}[month.year]
+    if month.year == 2019:
+        return 20
+    if month.year == 2020:
+        return 2 if 4 <= month.month <= 9 else 6
+    return 7
+
+
+def _intake(seed: int, stream: str, start: date, end: date) -> list[tuple[date, str]]:
+    """(identification day, origin) of the cases identified from ``start`` to ``end``: each
+    month's draws depend on that month only, so a later ``end`` extends the list."""
+    rng = seeded(seed, "intake", stream)
+    found: list[tuple[date, str]] = []
+    month = start.replace(day=1)
+    while month <= end:
+        following = (month + timedelta(days=32)).replace(day=1)
+        for _ in range(round(_intake_rate(month) * rng.uniform(0.8, 1.2))):
+            day = workday(month + timedelta(days=rng.randrange((following - month).days)))
+            origin = pick(rng, ORIGINS)
+            if start <= day <= end:
+                found.append((day, origin))
+        month = following
+    return sorted(found)
+
+
+def _balance(rng: random.Random, count: int, people: int) -> list[int]:
+    """``count`` household sizes (1–7) drawn from the usual spread, then nudged one person at
+    a time until they add up to ``people``."""
+    if not count <= people <= 7 * count:
+        raise ValueError(f"cannot spread {people} people over {count} households")
+    sizes = rng.choices(list(SIZE_WEIGHTS), weights=list(SIZE_WEIGHTS.values()), k=count)
+    while (gap := people - sum(sizes)) != 0:
+        index = rng.randrange(count)
+        if gap > 0 and sizes[index] < 7:
+            sizes[index] += 1
+        elif gap < 0 and sizes[index] > 1:
+            sizes[index] -= 1
+    return sizes
+
+
+def window_people(plans: Sequence[CasePlan], start: date, end: date) -> dict[str, int]:
+    """People who reached each stage between ``start`` and ``end`` (the cumulative funnel)."""
+
+    def within(day: date | None) -> bool:
+        return day is not None and start <= day <= end
+
+    return {
+        "identified": sum(p.size for p in plans if within(p.identified_at)),
+        "submitted": sum(p.size for p in plans if within(p.first_submitted_at)),
+        "resettled": sum(p.size for p in plans if within(p.resettled_at)),
+    }
+
+
+@dataclass(frozen=True)
+class Now:
+    """Where a planned case stands at the end of its plan."""
+
+    status: str
+    authorised_until: date | None
+
+
+def standing(plan: CasePlan) -> Now:
+    status, before, until = "identified", "identified", None
+    for step in plan.steps:
+        action, command = step.action, step.command
+        if action in ("start_assessment", "return_to_assessment"):
+            status = "assessment"
+        elif action == "request_review" or (
+            action == "withdraw_submission" and status == "submitted"
+        ):
+            status = "pending_review"
+        elif action == "submit":
+            status = "submitted"
+        elif action == "record_transit_entry":
+            status, until = "in_transit", command["entered_at"] + timedelta(days=TRANSIT_DAYS)
+        elif action == "extend_transit":
+            until = command["authorised_until"]
+        elif action == "record_departure":
+            status = "departed"
+        elif action == "confirm_arrival":
+            status = "resettled"
+        elif action == "close":
+            status, before = "closed", status
+        elif action == "reopen":
+            status = before
+    return Now(status, until if status == "in_transit" else None)
+
+
+def _situations(today: date) -> dict[str, Callable[[Now], bool]]:
+    """Situations a newcomer should find among the open cases, and how many of each at least."""
+    soon = today + timedelta(days=29)
+    return {
+        "identified": lambda n: n.status == "identified",
+        "assessment": lambda n: n.status == "assessment",
+        "pending_review": lambda n: n.status == "pending_review",
+        "submitted": lambda n: n.status == "submitted",
+        "in_transit": lambda n: n.status == "in_transit",
+        "ending_soon": lambda n: (
+            n.authorised_until is not None and today < n.authorised_until <= soon
+        ),
+        "overstay": lambda n: (
+            n.authorised_until is not None and n.authorised_until < today - timedelta(days=1)
+        ),
+        "departed": lambda n: n.status == "departed",
+    }
+
+
+SITUATION_MINIMUM = {
+    "identified": 3,
+    "assessment": 5,
+    "pending_review": 3,
+    "submitted": 5,
+    "in_transit": 10,
+    "ending_soon": 3,
+    "overstay": 3,
+    "departed": 2,
+}
+
+
+def _top_up(
+    seed: int, today: date, plans: list[CasePlan], origin_rng: random.Random
+) -> list[CasePlan]:
+    """Recent cases added until every situation of SITUATION_MINIMUM is present today."""
+    situations = _situations(today)
+    counts = dict.fromkeys(situations, 0)
+    for plan in plans:
+        now = standing(plan)
+        for name, holds in situations.items():
+            counts[name] += holds(now)
+    earliest = max(WINDOW_END + timedelta(days=1), today - timedelta(days=1100))
+    span = (today - timedelta(days=7) - earliest).days
+    added: list[CasePlan] = []
+    for name, holds in situations.items():
+        missing = SITUATION_MINIMUM[name] - counts[name]
+        for attempt in range(200_000):
+            if missing <= 0:
+                break
+            identified = workday(earliest + timedelta(days=origin_rng.randrange(max(span, 1))))
+            origin = pick(origin_rng, ORIGINS)
+            found = plan_case(seed, f"{name}:{attempt}", identified, origin, today)
+            if identified >= today or found is None or not holds(standing(found)):
+                continue
+            added.append(found)
+            missing -= 1
+    return added
+
+
+def build_plan(seed: int, today: date) -> list[CasePlan]:
+    """Every case of the demo data set, oldest first, with its household."""
+    window = [
+        plan
+        for index, (day, origin) in enumerate(_intake(seed, "window", PROGRAMME_START, WINDOW_END))
+        if (plan := plan_case(seed, f"w{index}", day, origin, today)) is not None
+    ]
+    identified_only = [p for p in window if not _submitted_by(p, WINDOW_END)]
+    submitted_only = [
+        p for p in window if _submitted_by(p, WINDOW_END) and not _resettled_by(p, WINDOW_END)
+    ]
+    resettled = [p for p in window if _resettled_by(p, WINDOW_END)]
+    sizes = seeded(seed, "sizes")
+    target = PUBLISHED
+    for group, people in (
+        (identified_only, target["identified"] - target["submitted"]),
+        (submitted_only, target["submitted"] - target["resettled"]),
+        (resettled, target["resettled"]),
+    ):
+        for plan, size in zip(group, _balance(sizes, len(group), people), strict=True):
+            plan.size = size
+    later = [
+        plan
+        for index, (day, origin) in enumerate(
+            _intake(seed, "later", WINDOW_END + timedelta(days=1), today - timedelta(days=1))
+        )
+        if (plan := plan_case(seed, f"l{index}", day, origin, today)) is not None
+    ]
+    later += _top_up(seed, today, later, seeded(seed, "top-up", today))
+    for plan in later:
+        plan.size = seeded(seed, "size", plan.key).choices(
+            list(SIZE_WEIGHTS), weights=list(SIZE_WEIGHTS.values())
+        )[0]
+    plans = sorted(window + later, key=lambda p: (p.created_at, p.identified_at))
+    for plan in plans:
+        plan.members = household(
+            seeded(seed, "household", plan.key),
+            plan.size,
+            plan.origin,
+            plan.identified_at,
+        )
+    return plans
+
+
+def _submitted_by(plan: CasePlan, end: date) -> bool:
+    return plan.first_submitted_at is not None and plan.first_submitted_at <= end
+
+
+def _resettled_by(plan: CasePlan, end: date) -> bool:
+    return plan.resettled_at is not None and plan.resettled_at <= end

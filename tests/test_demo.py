@@ -1,0 +1,543 @@
+"""``pta demo load``: the published figures, determinism, the demo users, refusal, --if-empty
+and --force. The module loads the demo data once, with the real command in a subprocess, as
+``make run`` does on first start; its tests read that one load (the --force test, which
+replaces it, runs last) and the module empties the database when it is done."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from app.cli import build_parser
+from app.config import Settings
+from app.db import make_engine
+from app.models import Base, Case, CaseEvent, Member, Submission, TransitStay, User
+from app.services import demo, demo_plan
+from app.services.demo_plan import PUBLISHED, WINDOW_END, WINDOW_START, build_plan, standing
+from app.services.demo_timeline import CasePlan
+from app.vocabulary import ClosureReason
+
+ROOT = Path(__file__).resolve().parent.parent
+API = "/api/v1"
+DEMO_USERS = {
+    "demo_caseworker": ("caseworker", None),
+    "demo_supervisor": ("supervisor", None),
+    "demo_manager": ("manager", None),
+    "demo_admin": ("admin", None),
+    "demo_resettlement_officer_usa": ("resettlement_officer", "USA"),
+    "demo_resettlement_officer_can": ("resettlement_officer", "CAN"),
+    "demo_resettlement_officer_aus": ("resettlement_officer", "AUS"),
+    "demo_resettlement_officer_bra": ("resettlement_officer", "BRA"),
+    "demo_resettlement_officer_ury": ("resettlement_officer", "URY"),
+    "demo_transit_officer_cri": ("transit_officer", "CRI"),
+}
+
+
+def pta(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real ``pta`` command on the test database."""
+    env = {**os.environ, "PTA_DATABASE_URL": settings.database_url}
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+@dataclass
+class FirstStart:
+    result: subprocess.CompletedProcess[str]
+    passwords: dict[str, str]
+    today: date
+
+
+async def _empty(settings: Settings) -> None:
+    engine = make_engine(settings.database_url, settings, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            for table in reversed(Base.metadata.sorted_tables):
+                await conn.execute(table.delete())
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+async def first_start(migrated: Settings) -> AsyncIterator[FirstStart]:
+    """``pta demo load --if-empty`` on an empty database, as ``make run`` starts."""
+    await _empty(migrated)
+    today = datetime.now(UTC).date()
+    result = pta(migrated, "demo", "load", "--if-empty")
+    passwords = dict(re.findall(r"^(demo_\w+)\s+\w+\s+\S+\s+(\S+)$", result.stdout, re.M))
+    yield FirstStart(result, passwords, today)
+    await _empty(migrated)
+
+
+@pytest.fixture(scope="module")
+async def conn(migrated: Settings) -> AsyncIterator[AsyncConnection]:
+    """A read connection of the module's own (the shared ``engine`` fixture would empty the
+    tables after each test)."""
+    engine = make_engine(migrated.database_url, migrated, pool_size=1)
+    async with engine.connect() as connection:
+        yield connection
+    await engine.dispose()
+
+
+@pytest.fixture
+async def http(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, client=("198.51.100.9", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://pta.test") as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def plans(first_start: FirstStart) -> list[CasePlan]:
+    return build_plan(demo.DEFAULT_SEED, first_start.today)
+
+
+async def rows(conn: AsyncConnection, query: Any) -> list[Any]:
+    result = (await conn.execute(query)).all()
+    await conn.rollback()  # read the newest data next time
+    return list(result)
+
+
+# --- the first start ------------------------------------------------------------------------
+
+
+def test_first_start_loads_and_prints_the_demo_users_once(first_start: FirstStart) -> None:
+    result = first_start.result
+    assert result.returncode == 0, result.stderr
+    assert set(first_start.passwords) == set(DEMO_USERS)
+    assert all(len(password) >= 12 for password in first_start.passwords.values())
+    assert len(set(first_start.passwords.values())) == len(DEMO_USERS)
+    assert "http://127.0.0.1:8000/docs" in result.stdout
+
+
+async def test_published_figures_between_2016_01_01_and_2019_09_30(
+    first_start: FirstStart, conn: AsyncConnection
+) -> None:
+    def people(column: Any) -> Any:
+        within = column.between(WINDOW_START, WINDOW_END)
+        return func.sum(case((within, Case.member_count), else_=0))
+
+    ((identified, submitted, resettled),) = await rows(
+        conn,
+        select(
+            people(Case.identified_at),
+            people(Case.first_submitted_at),
+            people(Case.resettled_at),
+        ),
+    )
+    assert (identified, submitted, resettled) == (3757, 1746, 689)
+    assert PUBLISHED == {"identified": 3757, "submitted": 1746, "resettled": 689}
+    # People are the cases' members: the count kept on each case is the members it holds.
+    ((members, counted),) = await rows(
+        conn,
+        select(
+            select(func.count()).select_from(Member).scalar_subquery(),
+            select(func.sum(Case.member_count)).scalar_subquery(),
+        ),
+    )
+    assert members == counted
+
+
+async def test_the_database_holds_exactly_the_plan_of_the_seed(
+    first_start: FirstStart, conn: AsyncConnection, plans: list[CasePlan]
+) -> None:
+    """Cases, members, statuses, milestones and every action's moment, ids aside."""
+    assert Counter(await database_fingerprint(conn)) == Counter(plan_fingerprint(plans))
+
+
+def test_one_seed_gives_one_plan_and_another_seed_the_same_figures(
+    first_start: FirstStart, plans: list[CasePlan]
+) -> None:
+    again = build_plan(demo.DEFAULT_SEED, first_start.today)
+    assert plan_fingerprint(again) == plan_fingerprint(plans)
+    other = build_plan(7, first_start.today)
+    assert plan_fingerprint(other) != plan_fingerprint(plans)
+    assert demo_plan.window_people(other, WINDOW_START, WINDOW_END) == PUBLISHED
+
+
+def test_the_published_window_does_not_depend_on_the_day_of_the_load(
+    first_start: FirstStart, plans: list[CasePlan]
+) -> None:
+    later = build_plan(demo.DEFAULT_SEED, first_start.today + timedelta(days=400))
+    assert demo_plan.window_people(later, WINDOW_START, WINDOW_END) == PUBLISHED
+
+    def window(found: list[CasePlan]) -> list[Any]:
+        return [
+            fp
+            for plan, fp in zip(found, plan_fingerprint(found), strict=True)
+            if plan.identified_at <= WINDOW_END and plan.steps[-1].at.date() < date(2025, 1, 1)
+        ]
+
+    assert window(later) == window(plans)
+
+
+# --- what the data looks like -----------------------------------------------------------------
+
+
+async def test_households_are_plausible(first_start: FirstStart, conn: AsyncConnection) -> None:
+    members = await rows(
+        conn,
+        select(
+            Case.id,
+            Case.identified_at,
+            Case.origin_country,
+            Member.is_principal,
+            Member.relationship,
+            Member.sex,
+            Member.date_of_birth,
+            Member.nationality,
+            Member.given_name,
+            Member.family_name,
+            Member.document_number,
+        ).join(Member, Member.case_id == Case.id),
+    )
+    by_case: dict[Any, list[Any]] = {}
+    for row in members:
+        by_case.setdefault(row.id, []).append(row)
+    sizes = Counter(len(people) for people in by_case.values())
+    assert set(sizes) == set(range(1, 8))
+    relationships = Counter(row.relationship for row in members)
+    assert {"principal", "spouse", "partner", "child", "parent", "sibling"} <= set(relationships)
+    assert relationships["principal"] == len(by_case)
+    for people in by_case.values():
+        principal = next(p for p in people if p.is_principal)
+        assert principal.relationship == "principal"
+        age = (principal.identified_at - principal.date_of_birth).days / 365.25
+        assert 18 <= age <= 70
+        for child in (p for p in people if p.relationship == "child"):
+            assert child.date_of_birth > principal.date_of_birth + timedelta(days=15 * 365)
+    assert {row.origin_country for row in members} == {"SLV", "HND", "GTM"}
+    same = sum(row.nationality == row.origin_country for row in members)
+    assert 0.9 < same / len(members) < 1
+    assert {row.sex for row in members} >= {"female", "male"}
+    documented = sum(row.document_number is not None for row in members)
+    assert 0.2 < documented / len(members) < 0.6
+    assert all(len(row.family_name.split()) >= 2 for row in members)  # two surnames
+
+
+async def test_the_pipeline_holds_every_situation(
+    first_start: FirstStart, conn: AsyncConnection
+) -> None:
+    today = first_start.today
+    statuses = Counter(status for (status,) in await rows(conn, select(Case.status)))
+    for status in (
+        "identified",
+        "assessment",
+        "pending_review",
+        "submitted",
+        "in_transit",
+        "departed",
+        "resettled",
+        "closed",
+    ):
+        assert statuses[status] > 0, status
+    reasons = {
+        reason
+        for (reason,) in await rows(
+            conn, select(CaseEvent.payload).where(CaseEvent.action == "close")
+        )
+        for reason in [reason["reason"]]
+    }
+    assert reasons == {str(reason) for reason in ClosureReason}
+    pathways = Counter(p for (p,) in await rows(conn, select(Case.pathway)))
+    assert pathways["transit"] > 3 * pathways["in_country"] > 0
+    stays = await rows(
+        conn,
+        select(TransitStay.transit_country, TransitStay.status, TransitStay.authorised_until),
+    )
+    assert {s.transit_country for s in stays} == {"CRI"}
+    open_stays = [s for s in stays if s.status == "in_transit"]
+    assert any(today <= s.authorised_until <= today + timedelta(days=30) for s in open_stays)
+    assert any(s.authorised_until < today for s in open_stays)  # overstays
+    submissions = await rows(
+        conn,
+        select(
+            Submission.case_id,
+            Submission.sequence,
+            Submission.resettlement_country,
+            Submission.status,
+        ).order_by(Submission.case_id, Submission.sequence),
+    )
+    assert {s.resettlement_country for s in submissions} == {"USA", "CAN", "AUS", "BRA", "URY"}
+    assert {"pending", "on_hold", "accepted", "denied", "withdrawn"} <= {
+        s.status for s in submissions
+    }
+    denied_then_elsewhere = [
+        (a, b)
+        for a, b in pairwise(submissions)
+        if a.case_id == b.case_id
+        and a.status == "denied"
+        and b.resettlement_country != a.resettlement_country
+    ]
+    assert denied_then_elsewhere
+    actions = Counter(a for (a,) in await rows(conn, select(CaseEvent.action)))
+    for action in (
+        "extend_transit",
+        "withdraw_submission",
+        "return_to_assessment",
+        "reopen",
+        "refuse_transit",
+        "resubmit",
+    ):
+        assert actions[action] > 0, action
+
+
+async def test_dates_run_from_july_2016_to_yesterday_in_order(
+    first_start: FirstStart, conn: AsyncConnection
+) -> None:
+    today = first_start.today
+    cases = await rows(
+        conn,
+        select(
+            Case.identified_at,
+            Case.first_submitted_at,
+            Case.transit_entered_at,
+            Case.departed_at,
+            Case.resettled_at,
+        ),
+    )
+    assert min(c.identified_at for c in cases) >= date(2016, 7, 1)
+    for dates in cases:
+        known = [d for d in dates if d is not None]
+        assert known == sorted(known) and known[-1] < today
+    ((latest,),) = await rows(conn, select(func.max(CaseEvent.at)))
+    assert latest.date() < today
+
+
+async def test_actions_were_taken_by_the_right_demo_users(
+    first_start: FirstStart, conn: AsyncConnection
+) -> None:
+    events = await rows(
+        conn,
+        select(
+            CaseEvent.action,
+            CaseEvent.role,
+            CaseEvent.resettlement_country,
+            CaseEvent.transit_country,
+            User.username,
+            User.country,
+        ).join(User, User.id == CaseEvent.user_id),
+    )
+    assert {e.username for e in events} == set(DEMO_USERS) - {"demo_manager", "demo_admin"}
+    roles: dict[str, set[str]] = {}
+    for event in events:
+        roles.setdefault(event.action, set()).add(event.role)
+        assert event.username.startswith(f"demo_{event.role}")
+        if event.role == "resettlement_officer" and event.resettlement_country:
+            assert event.country == event.resettlement_country
+        if event.role == "transit_officer" and event.transit_country:
+            assert event.country == event.transit_country
+    assert roles["create"] == roles["request_review"] == {"caseworker"}
+    assert roles["submit"] == roles["close"] == {"supervisor"}
+    assert roles["decide"] == {"resettlement_officer"}
+    assert roles["record_transit_entry"] == {"transit_officer"}
+
+
+# --- the demo users -------------------------------------------------------------------------
+
+
+async def test_demo_users_have_their_roles_and_countries_and_can_sign_in(
+    first_start: FirstStart, http: httpx.AsyncClient
+) -> None:
+    for username, (role, country) in DEMO_USERS.items():
+        token = await sign_in(http, username, first_start.passwords[username])
+        me = await http.get(f"{API}/me", headers={"Authorization": f"Bearer {token}"})
+        assert me.status_code == 200
+        assert (me.json()["role"], me.json()["country"]) == (role, country)
+
+
+async def test_a_state_officer_sees_the_cases_submitted_to_its_state_only(
+    first_start: FirstStart, http: httpx.AsyncClient, conn: AsyncConnection
+) -> None:
+    token = await sign_in(
+        http,
+        "demo_resettlement_officer_bra",
+        first_start.passwords["demo_resettlement_officer_bra"],
+    )
+    seen: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+        page = await http.get(
+            f"{API}/cases", params=params, headers={"Authorization": f"Bearer {token}"}
+        )
+        assert page.status_code == 200
+        seen += page.json()["items"]
+        if not (cursor := page.json()["next_cursor"]):
+            break
+    ((expected,),) = await rows(
+        conn,
+        select(func.count(func.distinct(Submission.case_id))).where(
+            Submission.resettlement_country == "BRA"
+        ),
+    )
+    assert len(seen) == expected > 0
+    assert all({s["resettlement_country"] for s in item["submissions"]} == {"BRA"} for item in seen)
+
+
+# --- refusal, --if-empty, --force -----------------------------------------------------------
+
+
+def test_a_database_with_cases_is_refused_without_force(
+    first_start: FirstStart, migrated: Settings
+) -> None:
+    result = pta(migrated, "demo", "load")
+    assert result.returncode == 1
+    assert "already holds" in result.stderr and "--force" in result.stderr
+    assert "demo_admin" not in result.stdout
+
+
+def test_if_empty_says_the_data_was_loaded_at_first_start(
+    first_start: FirstStart, migrated: Settings
+) -> None:
+    result = pta(migrated, "demo", "load", "--if-empty")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 1
+    assert "first start" in lines[0] and "passwords" in lines[0]
+    if migrated.sqlite_path() is not None:
+        assert f"rm {migrated.sqlite_path()}*" in lines[0]
+
+
+def test_force_and_if_empty_exclude_each_other() -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["demo", "load", "--force", "--if-empty"])
+    args = build_parser().parse_args(["demo", "load", "--force", "--seed", "3"])
+    assert (args.force, args.if_empty, args.seed) == (True, False, 3)
+    assert build_parser().parse_args(["demo", "load"]).seed == 2016
+
+
+async def test_force_deletes_every_case_first_and_resets_the_demo_passwords(
+    first_start: FirstStart,
+    migrated: Settings,
+    http: httpx.AsyncClient,
+    plans: list[CasePlan],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Runs last: it replaces the module's data (with a short plan, to keep the test fast)."""
+    short = [plan for plan in plans if plan.steps][:40]
+    monkeypatch.setattr(demo, "build_plan", lambda seed, today: short)
+    engine: AsyncEngine = demo.loader_engine(migrated)
+    now = datetime.now(UTC)
+    try:
+        async with engine.begin() as connection:
+            held = await demo.count_cases(connection)
+            loaded = await demo.load(
+                connection, seed=demo.DEFAULT_SEED, today=now.date(), now=now, replace=True
+            )
+        async with engine.connect() as connection:
+            fingerprint = await database_fingerprint(connection)
+            references = (await connection.execute(select(Case.reference))).scalars().all()
+    finally:
+        await engine.dispose()
+    assert loaded.replaced == held > len(short) == loaded.cases
+    assert Counter(fingerprint) == Counter(plan_fingerprint(short))
+    assert min(int(reference[-6:]) for reference in references) == 1
+    new = {user.username: user.password for user in loaded.users}
+    old = first_start.passwords["demo_supervisor"]
+    assert await sign_in(http, "demo_supervisor", old, expect=401) is None
+    assert await sign_in(http, "demo_supervisor", new["demo_supervisor"])
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+async def sign_in(
+    http: httpx.AsyncClient, username: str, password: str, expect: int = 200
+) -> str | None:
+    response = await http.post(
+        f"{API}/auth/token", data={"username": username, "password": password}
+    )
+    assert response.status_code == expect, response.text
+    return response.json()["access_token"] if expect == 200 else None
+
+
+def plan_fingerprint(plans: list[CasePlan]) -> list[tuple[Any, ...]]:
+    return [
+        (
+            plan.identified_at,
+            plan.origin,
+            plan.pathway,
+            plan.priority,
+            standing(plan).status,
+            plan.first_submitted_at,
+            plan.resettled_at,
+            tuple(
+                (
+                    m["given_name"],
+                    m["family_name"],
+                    m["sex"],
+                    m["date_of_birth"],
+                    m["dob_estimated"],
+                    m["nationality"],
+                    m["relationship"],
+                    m["document_number"],
+                    m["is_principal"],
+                )
+                for m in plan.members
+            ),
+            (("create", plan.created_at), *((s.action, s.at) for s in plan.steps)),
+        )
+        for plan in plans
+    ]
+
+
+async def database_fingerprint(conn: AsyncConnection) -> list[tuple[Any, ...]]:
+    cases = (await conn.execute(select(Case).order_by(Case.id))).mappings().all()
+    members: dict[Any, list[tuple[Any, ...]]] = {}
+    for m in (
+        await conn.execute(select(Member).order_by(Member.case_id, Member.position))
+    ).mappings():
+        members.setdefault(m["case_id"], []).append(
+            (
+                m["given_name"],
+                m["family_name"],
+                m["sex"],
+                m["date_of_birth"],
+                m["dob_estimated"],
+                m["nationality"],
+                m["relationship"],
+                m["document_number"],
+                m["is_principal"],
+            )
+        )
+    events: dict[Any, list[tuple[str, datetime]]] = {}
+    for e in await conn.execute(
+        select(CaseEvent.case_id, CaseEvent.action, CaseEvent.at).order_by(CaseEvent.id)
+    ):
+        events.setdefault(e.case_id, []).append((e.action, e.at))
+    await conn.rollback()
+    return [
+        (
+            c["identified_at"],
+            c["origin_country"],
+            c["pathway"],
+            c["processing_priority"],
+            c["status"],
+            c["first_submitted_at"],
+            c["resettled_at"],
+            tuple(members[c["id"]]),
+            tuple(events[c["id"]]),
+        )
+        for c in cases
+    ]
