@@ -14,9 +14,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## Serve on the embedded SQLite database at http://127.0.0.1:8000
+## Serve on the embedded SQLite database at http://127.0.0.1:8000 (demo data loaded on first start)
 run: install
-	$(BIN)/pta serve --first-run-hint
+	$(BIN)/pta db upgrade
+	$(BIN)/pta demo load --if-empty
+	$(BIN)/pta serve
 
 ## The whole test suite (SQLite by default; PostgreSQL when TEST_DATABASE_URL is set)
 test: install
