@@ -141,9 +141,10 @@ Load the synthetic demo data set: households from El Salvador, Honduras and Guat
 identified since July 2016, submitted to the USA, Canada, Australia, Brazil and Uruguay, most
 through transit in Costa Rica, some still in progress today. Between 2016-01-01 and 2019-09-30
 it reproduces the programme's published figures exactly: 3,757 people identified, 1,746
-submitted, 689 resettled. One seed gives the same cases, members and dates every time (ids,
-references and passwords aside). Every case goes through the service's own create and
-transition functions, so its history (events) is real.
+submitted, 689 resettled. One seed gives the same cases, members and dates (ids and
+passwords aside): the cases of that window whatever the day, the later ones (up to yesterday)
+on the same day. Every case goes through the service's own create and transition functions,
+so its history (events) is real.
 
 It also creates one demo user per role, named demo_<role> (officers: one per country, e.g.
 demo_resettlement_officer_can and demo_transit_officer_cri), with new random passwords that
