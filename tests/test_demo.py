@@ -27,13 +27,23 @@ from app.cli import build_parser
 from app.config import Settings
 from app.db import make_engine
 from app.models import Base, Case, CaseEvent, Member, Submission, TransitStay, User
+from app.models.lifecycle import Snapshot, step_for
 from app.services import demo, demo_plan
 from app.services.demo_plan import PUBLISHED, WINDOW_END, WINDOW_START, build_plan, standing
 from app.services.demo_timeline import CasePlan
-from app.vocabulary import ClosureReason
+from app.services.policy import ALLOWED
+from app.vocabulary import (
+    Action,
+    CaseStatus,
+    ClosureReason,
+    Pathway,
+    StayStatus,
+    SubmissionStatus,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 API = "/api/v1"
+ALLOWED_ROLES = {action: {str(role) for role in ALLOWED[action]} for action in Action}
 DEMO_USERS = {
     "demo_caseworker": ("caseworker", None),
     "demo_supervisor": ("supervisor", None),
@@ -189,6 +199,24 @@ def test_the_published_window_does_not_depend_on_the_day_of_the_load(
         ]
 
     assert window(later) == window(plans)
+
+
+@pytest.mark.parametrize(
+    ("seed", "today"),
+    [
+        (1, date(2026, 11, 27)),
+        (5, date(2023, 3, 1)),
+        (11, date(2022, 2, 28)),
+        (2016, date(2031, 1, 6)),
+    ],
+)
+def test_plans_of_other_seeds_and_days_take_only_available_actions(seed: int, today: date) -> None:
+    """A cheap guard for the seeds and days the loader is not run with in this module: every
+    planned action is available in the state machine at its turn and keeps the date rules."""
+    plans = build_plan(seed, today)
+    assert demo_plan.window_people(plans, WINDOW_START, WINDOW_END) == PUBLISHED
+    for plan in plans:
+        replay(plan, today)
 
 
 # --- what the data looks like -----------------------------------------------------------------
@@ -460,6 +488,68 @@ async def test_force_deletes_every_case_first_and_resets_the_demo_passwords(
 
 
 # --- helpers --------------------------------------------------------------------------------
+
+
+def replay(plan: CasePlan, today: date) -> None:
+    """Walk a plan through the real state machine table (models/lifecycle.py), with the rules
+    of services/actions.py that the plan must respect, without a database."""
+    status, before = CaseStatus.identified, CaseStatus.identified
+    submissions: list[dict[str, Any]] = []
+    stays: list[dict[str, Any]] = []
+    milestones = [plan.identified_at]
+    moment = plan.created_at
+    assert plan.identified_at <= moment.date() < today
+    assert 1 <= len(plan.members) <= 7 and sum(m["is_principal"] for m in plan.members) == 1
+    for step in plan.steps:
+        assert moment < step.at and step.at.date() < today, (plan.key, step)
+        moment, command, action = step.at, step.command, Action(step.action)
+        snapshot = Snapshot(
+            pathway=Pathway(plan.pathway),
+            submission=SubmissionStatus(submissions[-1]["status"]) if submissions else None,
+            stay=StayStatus(stays[-1]["status"]) if stays else None,
+        )
+        found = step_for(status, action, snapshot)
+        assert found is not None, (plan.key, status, snapshot, step)
+        role, _, country = step.actor.partition(":")
+        assert role in ALLOWED_ROLES[action], (plan.key, step)
+        if role in ("resettlement_officer", "transit_officer"):
+            subject = submissions if role == "resettlement_officer" else stays
+            assert subject[-1]["country"] == country
+        for name in ("entered_at", "departed_at", "arrived_at"):
+            if name in command:
+                assert max(milestones) <= command[name] <= step.at.date(), (plan.key, step)
+                milestones.append(command[name])
+        if action in (Action.submit, Action.resubmit):
+            country = command["resettlement_country"]
+            assert not any(s["country"] == country and s["status"] == "denied" for s in submissions)
+            submissions.append({"country": country, "status": "pending"})
+            if len(milestones) == 1:
+                milestones.append(step.at.date())
+        elif action is Action.decide:
+            submissions[-1]["status"] = command["decision"]
+        elif action is Action.withdraw_submission:
+            submissions[-1]["status"] = "withdrawn"
+        elif action is Action.request_transit:
+            stays.append({"country": command["transit_country"], "status": "requested"})
+        elif action in (Action.authorise_transit, Action.refuse_transit):
+            stays[-1]["status"] = "authorised" if action is Action.authorise_transit else "refused"
+        elif action is Action.record_transit_entry:
+            stays[-1].update(status="in_transit", until=command["entered_at"] + timedelta(180))
+        elif action is Action.extend_transit:
+            assert command["authorised_until"] > stays[-1]["until"]
+            stays[-1]["until"] = command["authorised_until"]
+        elif action is Action.record_departure:
+            assert submissions[-1]["status"] == "accepted"
+        active = ("requested", "authorised", "in_transit")
+        if action in (Action.record_departure, Action.close) and stays[-1:]:
+            stays[-1]["status"] = "exited" if stays[-1]["status"] in active else stays[-1]["status"]
+        live = ("pending", "on_hold", "accepted")
+        if action is Action.close and submissions[-1:] and submissions[-1]["status"] in live:
+            submissions[-1]["status"] = "withdrawn"
+        if action is Action.close:
+            before = status
+        status = found.to or before
+    assert status == standing(plan).status
 
 
 async def sign_in(

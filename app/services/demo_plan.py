@@ -140,6 +140,8 @@ def _situations(today: date) -> dict[str, Callable[[Now], bool]]:
     }
 
 
+#: Candidates tried per situation before giving up (only a clock set before 2021 runs out).
+TOP_UP_ATTEMPTS = 20_000
 SITUATION_MINIMUM = {
     "identified": 3,
     "assessment": 5,
@@ -167,7 +169,7 @@ def _top_up(
     added: list[CasePlan] = []
     for name, holds in situations.items():
         missing = SITUATION_MINIMUM[name] - counts[name]
-        for attempt in range(200_000):
+        for attempt in range(TOP_UP_ATTEMPTS):
             if missing <= 0:
                 break
             identified = workday(earliest + timedelta(days=origin_rng.randrange(max(span, 1))))
