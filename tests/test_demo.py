@@ -41,6 +41,9 @@ from app.vocabulary import (
     SubmissionStatus,
 )
 
+pytestmark = (
+    pytest.mark.slow
+)  # one full load: about half a minute on SQLite, a minute on PostgreSQL
 ROOT = Path(__file__).resolve().parent.parent
 API = "/api/v1"
 ALLOWED_ROLES = {action: {str(role) for role in ALLOWED[action]} for action in Action}
