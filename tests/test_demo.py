@@ -171,6 +171,13 @@ async def test_published_figures_between_2016_01_01_and_2019_09_30(
     assert members == counted
 
 
+async def test_the_funnel_report_shows_the_published_figures(
+    first_start: FirstStart, http: httpx.AsyncClient
+) -> None:
+    token = await sign_in(http, "demo_manager", first_start.passwords["demo_manager"])
+    assert await funnel_people(http, token) == PUBLISHED
+
+
 async def test_the_database_holds_exactly_the_plan_of_the_seed(
     first_start: FirstStart, conn: AsyncConnection, plans: list[CasePlan]
 ) -> None:
@@ -488,6 +495,10 @@ async def test_force_deletes_every_case_first_and_resets_the_demo_passwords(
     old = first_start.passwords["demo_supervisor"]
     assert await sign_in(http, "demo_supervisor", old, expect=401) is None
     assert await sign_in(http, "demo_supervisor", new["demo_supervisor"])
+    # The funnel forgets the deleted cases: it counts the new data only.
+    token = await sign_in(http, "demo_manager", new["demo_manager"])
+    expected = demo_plan.window_people(short, WINDOW_START, WINDOW_END)
+    assert await funnel_people(http, token) == expected != PUBLISHED
 
 
 # --- helpers --------------------------------------------------------------------------------
@@ -563,6 +574,18 @@ async def sign_in(
     )
     assert response.status_code == expect, response.text
     return response.json()["access_token"] if expect == 200 else None
+
+
+async def funnel_people(http: httpx.AsyncClient, token: str | None) -> dict[str, int]:
+    """People per stage of the funnel report between 2016-01-01 and 2019-09-30."""
+    response = await http.get(
+        f"{API}/reports/funnel",
+        params={"from": str(WINDOW_START), "to": str(WINDOW_END)},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 200, response.text
+    people = {stage["stage"]: stage["people"] for stage in response.json()["stages"]}
+    return {stage: people[stage] for stage in ("identified", "submitted", "resettled")}
 
 
 def plan_fingerprint(plans: list[CasePlan]) -> list[tuple[Any, ...]]:

@@ -27,7 +27,7 @@ from app.models import Case, ReferenceCounter, User
 from app.schemas.cases import CaseCreate
 from app.schemas.transitions import transition_adapter
 from app.schemas.users import UserCreate, UserUpdate
-from app.services import cases, lifecycle, users
+from app.services import cases, funnel_rollup, lifecycle, users
 from app.services.demo_plan import build_plan
 from app.services.demo_timeline import (
     CASEWORKER,
@@ -96,8 +96,8 @@ async def count_cases(conn: AsyncConnection) -> int:
 
 async def delete_cases(conn: AsyncConnection) -> int:
     """Every case with its members, submissions, stays and events (the foreign keys cascade),
-    and the reference counters, so references start again at 1. Users and the access log stay.
-    """
+    and the reference counters, so references start again at 1. Users and the access log stay;
+    load() then rebuilds the funnel rollup."""
     existing = await count_cases(conn)
     await conn.execute(delete(Case))
     await conn.execute(delete(ReferenceCounter))
@@ -167,6 +167,9 @@ async def load(
         actions += 1 + await write_case(conn, plan, actors)
         if progress is not None and number % 250 == 0:
             progress(number, len(plans))
+    # The funnel rollup recomputed from the cases: it forgets deleted cases (--force) and
+    # starts folded, without thousands of deltas to add up.
+    await funnel_rollup.rebuild(conn)
     return Loaded(
         users=demo_users,
         cases=len(plans),
