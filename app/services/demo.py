@@ -147,7 +147,6 @@ async def load(
     today: date,
     now: datetime,
     replace: bool,
-    progress: Callable[[int, int], None] | None = None,
 ) -> Loaded:
     """Load the demo data in the caller's transaction. A database that already holds cases
     is refused (DemoRefused) unless ``replace``: then its cases are deleted first, so the
@@ -163,10 +162,8 @@ async def load(
     demo_users, actors = await ensure_users(conn, now)
     plans = build_plan(seed, today)
     actions = 0
-    for number, plan in enumerate(plans, start=1):
+    for plan in plans:
         actions += 1 + await write_case(conn, plan, actors)
-        if progress is not None and number % 250 == 0:
-            progress(number, len(plans))
     # The funnel rollup recomputed from the cases: it forgets deleted cases (--force) and
     # starts folded, without thousands of deltas to add up.
     await funnel_rollup.rebuild(conn)
