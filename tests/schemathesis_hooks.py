@@ -1,0 +1,144 @@
+"""Schemathesis hooks for tests/test_schemathesis.py (loaded through SCHEMATHESIS_HOOKS).
+
+The OpenAPI document states every rule JSON Schema can state. A few rules depend on the day,
+on other parameters or on what is stored, and no schema can say them; a request generated as
+*valid* ("positive") is brought within them here, so that the positive_data_acceptance check
+still judges everything else. Requests generated as invalid ("negative") are never touched.
+
+- dates that must not lie in the future (date_of_birth, identified_at, entered_at, …) are
+  moved back to today; a date range given the wrong way round is put in order;
+- ``cursor`` is opaque: only a cursor the service made is valid, so valid requests carry none;
+- a country code must be one a country has (the document gives its pattern only);
+- exactly one member is the principal;
+- a user's new ``country`` must fit the user's role (stored, when the role is not given);
+- the Idempotency-Key is derived from the request, so one key never meets two bodies (that
+  422 is the contract's answer, not a rejection of valid data);
+- the users the fuzzer signs in with are never edited (a new password or deactivation would
+  end their tokens mid-run): such a PATCH goes to a spare user instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from collections.abc import MutableMapping
+from datetime import UTC, datetime
+from typing import Any
+
+import schemathesis
+from schemathesis.core.parameters import ParameterLocation
+
+from app.vocabulary import COUNTRY_CODES
+
+COUNTRIES = frozenset(
+    {"origin_country", "nationality", "resettlement_country", "transit_country", "country"}
+)
+PAST_DATES = frozenset(
+    {"date_of_birth", "identified_at", "entered_at", "departed_at", "arrived_at"}
+)
+RANGES = (("identified_from", "identified_to"), ("from", "to"))
+PROGRAMME_START = "2016-01-01"  # the funnel's default `from`
+OFFICERS = frozenset({"resettlement_officer", "transit_officer"})
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _today() -> str:
+    return datetime.now(UTC).date().isoformat()
+
+
+def _positive(case: Any, location: ParameterLocation) -> bool:
+    meta = case.meta
+    return meta is not None and not meta.is_negative_at(location)
+
+
+def _past_dates(node: Any) -> None:
+    today = _today()
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in PAST_DATES and isinstance(value, str) and ISO_DATE.match(value):
+                node[key] = min(value, today)
+            else:
+                _past_dates(value)
+    elif isinstance(node, list):
+        for item in node:
+            _past_dates(item)
+
+
+def _countries(node: Any) -> None:
+    """A code of the pattern that no country has (``LUJ``) becomes one that some country has."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in COUNTRIES and isinstance(value, str) and value not in COUNTRY_CODES:
+                node[key] = "SLV"
+            else:
+                _countries(value)
+    elif isinstance(node, list):
+        for item in node:
+            _countries(item)
+
+
+def _one_principal(body: dict[str, Any]) -> None:
+    members = body.get("members")
+    if isinstance(members, list) and members and all(isinstance(m, dict) for m in members):
+        for index, member in enumerate(members):
+            member["is_principal"] = index == 0
+
+
+def _protect_users(case: Any) -> None:
+    protected = set(filter(None, os.environ.get("PTA_FUZZ_PROTECTED_USERS", "").split(",")))
+    if str((case.path_parameters or {}).get("user_id")) in protected:
+        case.path_parameters["user_id"] = os.environ["PTA_FUZZ_SPARE_USER"]
+
+
+def _user_update(body: dict[str, Any]) -> None:
+    role = body.get("role")
+    if isinstance(role, str):
+        if role in OFFICERS:
+            body["country"] = body.get("country") or "USA"
+        else:
+            body["country"] = None
+    else:
+        body.pop("country", None)
+        if not body:
+            body["active"] = True
+
+
+def _query(case: Any) -> None:
+    query = case.query
+    if not isinstance(query, dict):
+        return
+    query.pop("cursor", None)
+    _countries(query)
+    for low, high in RANGES:
+        default_low = PROGRAMME_START if low == "from" else None
+        default_high = _today() if high == "to" else None
+        start, end = query.get(low, default_low), query.get(high, default_high)
+        if isinstance(start, str) and isinstance(end, str) and start > end:
+            query[low], query[high] = end, start
+
+
+def _idempotency_key(case: Any) -> None:
+    headers = case.headers  # a case-insensitive mapping
+    if not isinstance(headers, MutableMapping) or "Idempotency-Key" not in headers:
+        return
+    request = json.dumps([case.method, case.formatted_path, case.body], sort_keys=True, default=str)
+    headers["Idempotency-Key"] = hashlib.sha256(request.encode()).hexdigest()
+
+
+@schemathesis.hook
+def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
+    editing_a_user = case.method.upper() == "PATCH" and case.path.startswith("/api/v1/users/")
+    if editing_a_user:
+        _protect_users(case)
+    if _positive(case, ParameterLocation.BODY) and isinstance(case.body, dict):
+        _past_dates(case.body)
+        _countries(case.body)
+        _one_principal(case.body)
+        if editing_a_user:
+            _user_update(case.body)
+    if _positive(case, ParameterLocation.QUERY):
+        _query(case)
+    if _positive(case, ParameterLocation.HEADER):
+        _idempotency_key(case)
