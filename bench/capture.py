@@ -341,6 +341,8 @@ def to_pgbench(
                     return f":s{j}_{column}"
         if UUID.match(value):
             for j in range(index - 1, -1, -1):
+                if value in (statements[j].params or []):
+                    continue  # the read echoes its own parameter (… WHERE case_id IN (…))
                 for column, seen in reads.get(j, {}).items():
                     if seen == value and re.fullmatch(r"[a-z_][a-z0-9_]*", column):
                         aset.add(j)
@@ -403,11 +405,18 @@ def to_pgbench(
 
 
 def describe(statements: Sequence[Statement], width: int = 110) -> list[str]:
-    """One line per statement, for the report."""
+    """One line per statement (a pipelined executemany as one line), for the report."""
+    runs = dict(pipelines(statements))
     out = []
-    for statement in statements:
-        text = statement.signature()
-        out.append(text if len(text) <= width else text[: width - 1] + "…")
+    index = 0
+    while index < len(statements):
+        text = statements[index].signature()
+        text = text if len(text) <= width else text[: width - 1] + "…"
+        last = runs.get(index, index)
+        if last > index:
+            text += f"  -- × {last - index + 1}, one pipeline"
+        out.append(text)
+        index = last + 1
     return out
 
 

@@ -60,7 +60,7 @@ def pgbench(
     with tempfile.TemporaryDirectory(prefix="pta-bench-pgbench-") as folder:
         command = ["pgbench", "-n", "-M", "prepared", "-j", str(min(2, conns)), "-c", str(conns)]
         command += ["-T", str(int(seconds))] if seconds else ["-t", str(transactions or 10)]
-        command += ["-f", str(script_path), "-l", f"--log-prefix={folder}/tx"]
+        command += ["-f", str(script_path), "-r", "-l", f"--log-prefix={folder}/tx"]
         command += [
             arg
             for k, v in {**script.defines, **(defines or {})}.items()
@@ -82,6 +82,11 @@ def pgbench(
     tps = re.search(r"tps = ([\d.]+) \(without initial connection time\)", done.stdout)
     processed = re.search(r"number of transactions actually processed: (\d+)", done.stdout)
     failed = re.search(r"number of failed transactions: (\d+)", done.stdout)
+    per_statement = [
+        (float(m[1]), m[2].strip())
+        for m in re.finditer(r"^\s+([\d.]+)\s+\d+\s+(\S.*)$", done.stdout, re.MULTILINE)
+        if not m[2].lstrip().startswith("\\")
+    ]
     return Result(
         tool="pgbench",
         conns=conns,
@@ -90,6 +95,7 @@ def pgbench(
         p99_ms=_percentile(latencies, 99),
         transactions=int(processed[1]) if processed else len(latencies),
         failures=int(failed[1]) if failed else 0,
+        detail={"ms_per_statement": per_statement},
     )
 
 

@@ -98,6 +98,8 @@ class Extra:
     demo_load: str = "n/a"
     context: list[str] = field(default_factory=list)
     captured: dict[str, list[str]] = field(default_factory=dict)
+    #: per operation: pgbench -r's average ms per statement at the first concurrency
+    statement_ms: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     def rss_verdict(self) -> str:
@@ -166,7 +168,37 @@ def markdown(rows: list[Row], extra: Extra) -> str:
             out.append("```")
             out.append("")
         out.append("</details>")
+    if extra.statement_ms:
+        out.append("")
+        out.append(
+            "<details><summary>Where PostgreSQL spends the time (pgbench -r: average ms "
+            "per statement, lowest concurrency)</summary>"
+        )
+        out.append("")
+        for key, lines in extra.statement_ms.items():
+            out.append(f"**{key}**")
+            out.append("")
+            out.append("```")
+            out += _collapsed(lines)
+            out.append("```")
+            out.append("")
+        out.append("</details>")
     return "\n".join(out) + "\n"
+
+
+def _collapsed(lines: list[tuple[float, str]]) -> list[str]:
+    """pgbench -r lines, a run of the same statement (a pipeline) as one line."""
+    out: list[str] = []
+    previous, count, total = "", 0, 0.0
+    for ms, text in [*lines, (0.0, "")]:
+        if text[:60] == previous[:60] and text:
+            count, total = count + 1, total + ms
+            continue
+        if previous:
+            suffix = f"  (× {count})" if count > 1 else ""
+            out.append(f"{total:8.3f}  {previous[:100]}{suffix}")
+        previous, count, total = text, 1, ms
+    return out
 
 
 def as_json(rows: list[Row], extra: Extra) -> dict[str, Any]:
@@ -178,4 +210,5 @@ def as_json(rows: list[Row], extra: Extra) -> dict[str, Any]:
         "context": extra.context,
         "notes": extra.notes,
         "captured": extra.captured,
+        "statement_ms": extra.statement_ms,
     }

@@ -496,6 +496,8 @@ async def measure_op(
             db.url, cap.script, cap.path, conns=conns, seconds=config.seconds, defines=defines
         )
         say(f"  pgbench c={conns}: {pg[conns].tps:,.0f} tps, p99 {pg[conns].p99_ms or 0:.1f} ms")
+        if conns == op.conns[0] and row_key not in bench.extra.statement_ms:
+            bench.extra.statement_ms[row_key] = pg[conns].detail["ms_per_statement"]
     data_path = OUT / "wrk" / f"{op.key}.data.lua"
     if config.warmup:
         measure.write_lua_data(data_path, await lua_data(op, db, service))
