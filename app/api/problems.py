@@ -159,6 +159,10 @@ def install(app: FastAPI) -> None:
             detail = f"{request.method} is not allowed here; allowed: {headers['Allow']}."
         return problem(status, code, detail, instance=request.url.path, headers=headers)
 
+    # A database that refuses or drops connections: the driver's own network errors (asyncpg
+    # raises ConnectionRefusedError, or TimeoutError past its connect timeout, unwrapped).
+    @app.exception_handler(ConnectionError)
+    @app.exception_handler(TimeoutError)
     @app.exception_handler(OperationalError)
     @app.exception_handler(PoolTimeout)
     async def _unavailable(request: Request, error: Exception) -> Response:
@@ -180,16 +184,21 @@ def install(app: FastAPI) -> None:
 
 def internal_error(path: str, error: BaseException) -> Response:
     """A bug: logged by type only (an exception's text can quote personal data)."""
-    log.error(
-        "unhandled error",
-        extra={"error_type": type(error).__name__, "where": _where(error)},
-    )
+    extra = {"error_type": type(error).__name__, "where": _where(error)}
+    if isinstance(error, DBAPIError) and error.orig is not None:
+        extra["driver_error"] = type(error.orig).__name__
+    log.error("unhandled error", extra=extra)
     return problem(500, "internal_error", "Something went wrong on our side.", instance=path)
 
 
-def _is_unavailable(error: DBAPIError) -> bool:
-    name = type(error.orig).__name__ if error.orig is not None else ""
-    return name in {
+#: SQLSTATE classes that mean "the database cannot serve now": 08 connection exception,
+#: 53 insufficient resources (too many connections, disk full), 57 operator intervention
+#: (57014 statement timeout, 57P01 admin shutdown, 57P03 cannot connect now); and single
+#: states: 55P03 lock timeout, 25P03 idle-in-transaction timeout.
+UNAVAILABLE_CLASSES = frozenset({"08", "53", "57"})
+UNAVAILABLE_STATES = frozenset({"55P03", "25P03"})
+UNAVAILABLE_NAMES = frozenset(
+    {
         "QueryCanceledError",
         "ConnectionDoesNotExistError",
         "CannotConnectNowError",
@@ -198,6 +207,21 @@ def _is_unavailable(error: DBAPIError) -> bool:
         "AdminShutdownError",
         "TooManyConnectionsError",
     }
+)
+
+
+def _is_unavailable(error: DBAPIError) -> bool:
+    """The driver's error (SQLAlchemy's asyncpg adapter wraps asyncpg's as its ``__cause__``)."""
+    found = [error.orig, getattr(error.orig, "__cause__", None)]
+    for cause in (e for e in found if e is not None):
+        if type(cause).__name__ in UNAVAILABLE_NAMES:
+            return True
+        state = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+        if isinstance(state, str) and (
+            state[:2] in UNAVAILABLE_CLASSES or state in UNAVAILABLE_STATES
+        ):
+            return True
+    return False
 
 
 def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
