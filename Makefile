@@ -24,10 +24,16 @@ run: install
 test: install
 	$(BIN)/python -m pytest $(ARGS)
 
-## Static checks: ruff and mypy
+## Static checks: ruff (its security rules included), mypy strict, bandit (medium severity and up)
 lint: install
 	$(BIN)/ruff check app tests migrations bench
 	$(BIN)/mypy
+	$(BIN)/bandit -r app -ll -q
+
+## Reliability and security proofs alone, with a deeper contract fuzzing (part of `make test`
+## too): races, database outage, bad input, logs, schemathesis. PostgreSQL via TEST_DATABASE_URL.
+reliability: install
+	PTA_FUZZ_EXAMPLES=$${PTA_FUZZ_EXAMPLES:-100} $(BIN)/python -m pytest -m reliability $(ARGS)
 
 ## Benchmark against PostgreSQL's own ceiling (bench/README.md): make bench [ARGS=--quick]
 bench: install

@@ -21,6 +21,8 @@ from app.config import Settings
 from tests.factories import Factory, TestUser, case_body, member
 from tests.live_server import LiveServer, start_server
 
+pytestmark = pytest.mark.reliability
+
 MIB = 1024 * 1024
 
 

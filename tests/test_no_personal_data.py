@@ -19,7 +19,7 @@ from tests.factories import Factory, case_body, member
 from tests.lifecycle_helpers import days, make_cast, submission
 from tests.live_server import LiveServer, start_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 
 GIVEN, FAMILY = "Wenceslava", "Threlkeld-Oyarzun"
 CHILD, SPOUSE = "Ildefonso", "Maricruz"

@@ -39,7 +39,7 @@ from tests.conftest import SECRET
 from tests.factories import case_body
 from tests.live_server import LiveServer, free_port, start_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 
 PG_PORTS = range(18450, 18460)
 BIN = Path(shutil.which("pg_ctl") or "/usr/local/bin/pg_ctl").parent

@@ -33,7 +33,7 @@ from tests.lifecycle_helpers import (
 )
 from tests.live_server import LiveServer, start_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 
 REFERENCE = re.compile(r"^PTA-([A-Z]{3})-(\d{4})-(\d{6})$")
 

@@ -43,7 +43,7 @@ from tests.lifecycle_helpers import (
 )
 from tests.live_server import ROOT, LiveServer, start_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 
 CONFIG = ROOT / "tests" / "schemathesis.toml"
 SEED = int(os.environ.get("PTA_FUZZ_SEED", "20260"))
