@@ -368,3 +368,26 @@ async def test_a_request_waiting_on_a_lock_answers_503_within_the_timeout(
         assert after.status_code == 201, after.text
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("field", ["given_name", "referral_source", "document_number"])
+async def test_a_nul_character_is_never_a_500(
+    client: httpx.AsyncClient, make: Factory, field: str
+) -> None:
+    """PostgreSQL cannot store NUL in text (found by the contract fuzzing: it answered 500).
+    Refused with 422 — or, where the database can hold it (SQLite), kept verbatim."""
+    worker = await make.user("caseworker")
+    value = "Ana\x00Lopez"
+    body = (
+        case_body(referral_source=value)
+        if field == "referral_source"
+        else case_body(members=[member(**{field: value})])
+    )
+    answer = await client.post("/api/v1/cases", json=body, headers=worker.headers)
+    if answer.status_code != 201:
+        assert_problem(answer, 422, "validation_error")
+        return
+    stored = await client.get(f"/api/v1/cases/{answer.json()['id']}", headers=worker.headers)
+    found = stored.json()
+    got = found["referral_source"] if field == "referral_source" else found["members"][0][field]
+    assert got == value

@@ -179,6 +179,13 @@ def install(app: FastAPI) -> None:
     async def _database(request: Request, error: DBAPIError) -> Response:
         if error.connection_invalidated or _is_unavailable(error):
             return await _unavailable(request, error)
+        if _sqlstate(error) in UNSTORABLE_STATES:
+            return problem(
+                422,
+                "validation_error",
+                "A text holds a character that cannot be stored (such as NUL).",
+                instance=request.url.path,
+            )
         return internal_error(request.url.path, error)
 
 
@@ -208,6 +215,18 @@ UNAVAILABLE_NAMES = frozenset(
         "TooManyConnectionsError",
     }
 )
+
+
+#: text PostgreSQL cannot store: 22021 (a NUL character), 22P05 (untranslatable character)
+UNSTORABLE_STATES = frozenset({"22021", "22P05"})
+
+
+def _sqlstate(error: DBAPIError) -> str | None:
+    for cause in (error.orig, getattr(error.orig, "__cause__", None)):
+        state = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
+        if isinstance(state, str):
+            return state
+    return None
 
 
 def _is_unavailable(error: DBAPIError) -> bool:
