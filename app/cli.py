@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app import logs, migrate
 from app.config import ConfigurationError, Settings, get_settings
-from app.db import make_engine
+from app.db import SqlaDb, make_engine
 from app.errors import DomainError
 from app.schemas.users import UserCreate
 from app.services import users
@@ -128,7 +128,7 @@ def cmd_users_create(args: argparse.Namespace, settings: Settings) -> int:
         return 2
 
     async def create(conn: AsyncConnection) -> dict[str, Any]:
-        return await users.create_user(conn, users.OPERATOR, data, datetime.now(UTC))
+        return await users.create_user(SqlaDb(conn), users.OPERATOR, data, datetime.now(UTC))
 
     user = run_in_transaction(settings, create)
     log.info("user created", extra={"user_id": str(user["id"]), "role": user["role"]})
@@ -174,12 +174,13 @@ def cmd_demo_load(args: argparse.Namespace, settings: Settings) -> int:
             if revision != head:
                 return "schema"
             async with engine.begin() as conn:
-                if args.if_empty and await demo.count_cases(conn):
+                db = SqlaDb(conn)
+                if args.if_empty and await demo.count_cases(db):
                     return None
                 print("Loading the demo data (about half a minute)...", flush=True)
                 now = datetime.now(UTC)
                 return await demo.load(
-                    conn, seed=args.seed, today=now.date(), now=now, replace=args.force
+                    db, seed=args.seed, today=now.date(), now=now, replace=args.force
                 )
         finally:
             await engine.dispose()

@@ -25,7 +25,7 @@ from app.api import (
 )
 from app.api.middleware import RequestMiddleware
 from app.config import Settings, get_settings
-from app.db import make_engine
+from app.db import Database
 from app.services import funnel_rollup
 
 
@@ -35,12 +35,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.engine = make_engine(settings.database_url, settings)
-        app.state.reports_engine = (
-            make_engine(settings.reports_database_url, settings)
+        database = Database(settings.database_url, settings)
+        reports = (
+            Database(settings.reports_database_url, settings)
             if settings.reports_database_url
-            else app.state.engine
+            else database
         )
+        for each in {database, reports}:
+            await each.start()
+        app.state.database, app.state.reports_database = database, reports
+        app.state.engine = database.engine  # SQLAlchemy, for work outside requests
         folding = (
             asyncio.create_task(
                 funnel_rollup.fold_forever(app.state.engine, settings.funnel_fold_seconds)
@@ -53,8 +57,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if folding is not None:
                 folding.cancel()
-            await app.state.engine.dispose()
-            await app.state.reports_engine.dispose()
+            for each in {database, reports}:
+                await each.close()
 
     app = FastAPI(
         title="PTA case service",

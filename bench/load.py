@@ -151,14 +151,14 @@ async def _rebuild_funnel_rollup(url: str) -> None:
     except ImportError:
         return
     from app.config import Settings
-    from app.db import make_engine
+    from app.db import SqlaDb, make_engine
 
     # A bulk rebuild takes longer than the service's statement timeout at 10 M cases.
     settings = Settings(database_url=url, statement_timeout_ms=3_600_000)
     engine = make_engine(url, settings, pool_size=1)
     try:
         async with engine.begin() as conn:
-            await funnel_rollup.rebuild(conn)
+            await funnel_rollup.rebuild(SqlaDb(conn))
     finally:
         await engine.dispose()
 

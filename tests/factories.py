@@ -12,6 +12,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import security
+from app.db import SqlaDb
 from app.schemas.users import UserCreate
 from app.services import users
 from app.vocabulary import Role
@@ -79,7 +80,7 @@ class Factory:
         username = extra.pop("username", f"{role}_{country or 'x'}_{self._count}".lower())
         data = UserCreate(username=username, password=PASSWORD, role=role, country=country)
         async with self.engine.begin() as conn:
-            row = await users.create_user(conn, users.OPERATOR, data, datetime.now(UTC))
+            row = await users.create_user(SqlaDb(conn), users.OPERATOR, data, datetime.now(UTC))
         token = self.token_for(row["id"], role)
         return TestUser(row["id"], username, role, country, token)
 

@@ -28,6 +28,7 @@ from app.config import Settings
 from app.db import make_engine
 from app.models import Base, Case, CaseEvent, Member, Submission, TransitStay, User
 from app.models.lifecycle import Snapshot, step_for
+from app.db import SqlaDb
 from app.services import demo, demo_plan
 from app.services.demo_plan import PUBLISHED, WINDOW_END, WINDOW_START, build_plan, standing
 from app.services.demo_timeline import CasePlan
@@ -479,9 +480,10 @@ async def test_force_deletes_every_case_first_and_resets_the_demo_passwords(
     now = datetime.now(UTC)
     try:
         async with engine.begin() as connection:
-            held = await demo.count_cases(connection)
+            db = SqlaDb(connection)
+            held = await demo.count_cases(db)
             loaded = await demo.load(
-                connection, seed=demo.DEFAULT_SEED, today=now.date(), now=now, replace=True
+                db, seed=demo.DEFAULT_SEED, today=now.date(), now=now, replace=True
             )
         async with engine.connect() as connection:
             fingerprint = await database_fingerprint(connection)

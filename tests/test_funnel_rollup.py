@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.db import SqlaDb
 from app.models import Case, Submission, TransitStay
 from app.schemas.cases import CaseUpdate
 from app.services import cases, funnel_rollup
@@ -66,7 +67,7 @@ async def random_history(
         if rng.random() < 0.25:
             async with engine.begin() as conn:
                 await cases.update_case(
-                    conn,
+                    SqlaDb(conn),
                     actor(users["worker"]),
                     case_id,
                     CaseUpdate.model_validate({"members": household(rng.randint(1, 6), origin)}),
@@ -206,10 +207,10 @@ async def test_rollup_equals_recount(
 
     await check()  # deltas only
     async with engine.begin() as conn:
-        assert await funnel_rollup.fold(conn) > 0
+        assert await funnel_rollup.fold(SqlaDb(conn)) > 0
     await check()  # folded
     async with engine.begin() as conn:
-        await funnel_rollup.rebuild(conn)
+        await funnel_rollup.rebuild(SqlaDb(conn))
     await check()  # rebuilt from scratch
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.db import SqlaDb
 from app.models.record import CaseRecord
 from app.schemas.cases import CaseCreate
 from app.schemas.transitions import transition_adapter
@@ -50,7 +51,7 @@ class Timeline:
         )
         async with self.engine.begin() as conn:
             record = await cases.create_case(
-                conn, self.worker, CaseCreate.model_validate(body), moment(identified)
+                SqlaDb(conn), self.worker, CaseCreate.model_validate(body), moment(identified)
             )
         case_id: uuid.UUID = record.case["id"]
         return case_id
@@ -60,10 +61,11 @@ class Timeline:
     ) -> CaseRecord:
         by = who if isinstance(who, Actor) else actor(who)
         async with self.engine.begin() as conn:
-            current = await load_record(conn, by, case_id)
+            db = SqlaDb(conn)
+            current = await load_record(db, by, case_id)
             command = transition_adapter.validate_python({"action": action, **fields})
             return await lifecycle.apply_transition(
-                conn, by, case_id, command, f'"{current.case["version"]}"', moment(day)
+                db, by, case_id, command, f'"{current.case["version"]}"', moment(day)
             )
 
     async def to_review(self, case_id: uuid.UUID, day: str) -> None:

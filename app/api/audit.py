@@ -6,12 +6,11 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime
 
 from app.api.deps import API, Conn, CurrentActor, checked_query
 from app.api.problems import responses
 from app.schemas.audit import AccessLogItem, AccessLogQuery
-from app.schemas.common import Page
+from app.schemas.common import IsoTimestamp, Page
 from app.services import audit
 from app.vocabulary import AccessAction
 
@@ -22,15 +21,15 @@ router = APIRouter(prefix=f"{API}/audit", tags=["audit"], dependencies=[Depends(
     "/access-log", response_model=Page[AccessLogItem], responses=responses(401, 403, 422, 500, 503)
 )
 async def access_log(
-    conn: Conn,
+    db: Conn,
     actor: CurrentActor,
     user_id: uuid.UUID | None = None,
     case_id: uuid.UUID | None = None,
     action: AccessAction | None = None,
-    from_: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    to: Annotated[AwareDatetime | None, Query()] = None,
+    from_: Annotated[IsoTimestamp | None, Query(alias="from")] = None,
+    to: Annotated[IsoTimestamp | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Page[AccessLogItem]:
     query = AccessLogQuery(user_id=user_id, case_id=case_id, action=action, from_=from_, to=to)
-    return await audit.read_access_log(conn, actor, query, limit=limit, cursor=cursor)
+    return await audit.read_access_log(db, actor, query, limit=limit, cursor=cursor)

@@ -33,14 +33,14 @@ router = APIRouter(prefix=API, tags=["auth"])
 )
 async def sign_in(
     request: Request,
-    conn: Conn,
+    db: Conn,
     settings: SettingsDep,
     now: Now,
-    username: Annotated[str, Form(max_length=255)],
+    username: Annotated[str, Form(min_length=1, max_length=255, pattern=r"^[^\x00]+$")],
     password: Annotated[str, Form(max_length=1024)],
 ) -> Response | Token:
     result = await users.sign_in(
-        conn,
+        db,
         username,
         password,
         client_address(request),
@@ -60,7 +60,7 @@ me_router = APIRouter(prefix=API, tags=["auth"], dependencies=[Depends(checked_q
 
 
 @me_router.get("/me", response_model=UserOut, responses=responses(401, 422, 500, 503))
-async def me(conn: Conn, actor: CurrentActor) -> UserOut:
+async def me(db: Conn, actor: CurrentActor) -> UserOut:
     return UserOut(
         id=actor.id, username=actor.username, role=actor.role, country=actor.country, active=True
     )

@@ -7,12 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import TypeAdapter
 
 from app.api.deps import API, Conn, CurrentActor, Now, adapter_for, checked_query, parse_body
 from app.api.idempotency import Idempotency
 from app.api.openapi import json_body
 from app.api.problems import responses
+from app.api.responses import json_response
 from app.models.record import CaseRecord
 from app.schemas.case_views import AnyCaseView
 from app.schemas.cases import CaseCreate, CaseFilters, CaseUpdate
@@ -36,21 +36,17 @@ Cursor = Annotated[
     str | None, Query(max_length=200, description="next_cursor of the previous page")
 ]
 
-_page_of_views: TypeAdapter[Page[AnyCaseView]] = TypeAdapter(Page[AnyCaseView])
-
 
 def case_response(actor: Actor, record: CaseRecord, status: int = 200, **headers: str) -> Response:
     """One case as the caller may see it, with its version as the ETag."""
-    view = present_case(actor, record)
-    return Response(
-        view.model_dump_json().encode(),
-        status_code=status,
-        media_type="application/json",
+    return json_response(
+        present_case(actor, record),
+        status,
         headers={"ETag": f'"{record.case["version"]}"', **headers},
     )
 
 
-def case_filters(
+async def case_filters(
     filters: Annotated[CaseFilters, Query()],
 ) -> CaseFilters:
     return filters
@@ -68,10 +64,10 @@ Filters = Annotated[CaseFilters, Depends(case_filters)]
     summary="Register a case (household)",
 )
 async def create_case(
-    request: Request, conn: Conn, actor: CurrentActor, now: Now, idem: Idempotency
+    request: Request, db: Conn, actor: CurrentActor, now: Now, idem: Idempotency
 ) -> Response:
     data = await parse_body(request, adapter_for(CaseCreate))
-    record = await cases.create_case(conn, actor, data, now)
+    record = await cases.create_case(db, actor, data, now)
     location = f"{request.url.path}/{record.case['id']}"
     return await idem.store(case_response(actor, record, 201, Location=location))
 
@@ -83,7 +79,7 @@ async def create_case(
     summary="List the cases you can see",
 )
 async def list_cases(
-    conn: Conn,
+    db: Conn,
     actor: CurrentActor,
     now: Now,
     filters: Filters,
@@ -91,13 +87,10 @@ async def list_cases(
     cursor: Cursor = None,
 ) -> Response:
     records, next_cursor = await cases.list_cases(
-        conn, actor, filters, limit=limit, cursor=cursor, now=now
+        db, actor, filters, limit=limit, cursor=cursor, now=now
     )
-    page = Page[AnyCaseView](
-        items=[present_case(actor, record) for record in records],
-        next_cursor=next_cursor,
-    )
-    return Response(_page_of_views.dump_json(page), media_type="application/json")
+    items = [present_case(actor, record) for record in records]
+    return json_response({"items": items, "next_cursor": next_cursor})
 
 
 @router.get(
@@ -110,28 +103,28 @@ async def list_cases(
     summary="The same filters as the list, as CSV (streamed)",
 )
 async def export_cases(
-    request: Request, conn: Conn, actor: CurrentActor, now: Now, filters: Filters
+    request: Request, db: Conn, actor: CurrentActor, now: Now, filters: Filters
 ) -> StreamingResponse:
-    await cases.log_export(conn, actor, filters, now)
+    await cases.log_export(db, actor, filters, now)
     return StreamingResponse(
-        exports.export_cases(request.app.state.engine, actor, filters),
+        exports.export_cases(request.app.state.database, actor, filters),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="cases.csv"'},
     )
 
 
 @router.get(
-    "/{case_id}",
+    "/{case_id:uuid}",
     response_model=AnyCaseView,
     responses=responses(*READ_ERRORS),
     summary="Read one case",
 )
-async def read_case(conn: Conn, actor: CurrentActor, now: Now, case_id: uuid.UUID) -> Response:
-    return case_response(actor, await cases.read_case(conn, actor, case_id, now))
+async def read_case(db: Conn, actor: CurrentActor, now: Now, case_id: uuid.UUID) -> Response:
+    return case_response(actor, await cases.read_case(db, actor, case_id, now))
 
 
 @router.patch(
-    "/{case_id}",
+    "/{case_id:uuid}",
     response_model=AnyCaseView,
     responses=responses(*WRITE_ERRORS),
     openapi_extra=json_body("CaseUpdate", adapter_for(CaseUpdate)),
@@ -139,19 +132,19 @@ async def read_case(conn: Conn, actor: CurrentActor, now: Now, case_id: uuid.UUI
 )
 async def update_case(
     request: Request,
-    conn: Conn,
+    db: Conn,
     actor: CurrentActor,
     now: Now,
     case_id: uuid.UUID,
     if_match: Annotated[str | None, IF_MATCH] = None,
 ) -> Response:
     data = await parse_body(request, adapter_for(CaseUpdate))
-    record = await cases.update_case(conn, actor, case_id, data, if_match, now)
+    record = await cases.update_case(db, actor, case_id, data, if_match, now)
     return case_response(actor, record)
 
 
 @router.post(
-    "/{case_id}/transitions",
+    "/{case_id:uuid}/transitions",
     response_model=AnyCaseView,
     responses={
         **responses(*WRITE_ERRORS),
@@ -162,7 +155,7 @@ async def update_case(
 )
 async def transition(
     request: Request,
-    conn: Conn,
+    db: Conn,
     actor: CurrentActor,
     now: Now,
     idem: Idempotency,
@@ -170,7 +163,7 @@ async def transition(
     if_match: Annotated[str | None, IF_MATCH] = None,
 ) -> Response:
     command = await parse_body(request, transition_adapter)
-    record = await lifecycle.apply_transition(conn, actor, case_id, command, if_match, now)
+    record = await lifecycle.apply_transition(db, actor, case_id, command, if_match, now)
     if command.action == "refuse_transit":
         response = Response(status_code=204, headers={"ETag": f'"{record.case["version"]}"'})
     else:
@@ -179,17 +172,17 @@ async def transition(
 
 
 @router.get(
-    "/{case_id}/events",
+    "/{case_id:uuid}/events",
     response_model=Page[EventView],
     responses=responses(*READ_ERRORS),
     summary="The case's history, oldest first",
 )
 async def list_events(
-    conn: Conn,
+    db: Conn,
     actor: CurrentActor,
     now: Now,
     case_id: uuid.UUID,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> Page[EventView]:
-    return await history.list_events(conn, actor, case_id, limit=limit, cursor=cursor, now=now)
+    return await history.list_events(db, actor, case_id, limit=limit, cursor=cursor, now=now)

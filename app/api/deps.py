@@ -12,10 +12,9 @@ from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.config import Settings
-from app.db import get_connection, get_reports_connection
+from app.db import Db, get_db, get_reports_db
 from app.errors import Unauthorized, ValidationFailed
 from app.services import users
 from app.services.policy import Actor
@@ -23,14 +22,15 @@ from app.services.policy import Actor
 #: Every endpoint of the contract lives under this prefix.
 API = "/api/v1"
 
-Conn = Annotated[AsyncConnection, Depends(get_connection, scope="function")]
+#: The request's transaction (committed before the response is sent).
+Conn = Annotated[Db, Depends(get_db, scope="function")]
 #: Reads for reports: the read replica when one is configured.
-ReportsConn = Annotated[AsyncConnection, Depends(get_reports_connection, scope="function")]
+ReportsConn = Annotated[Db, Depends(get_reports_db, scope="function")]
 
 _bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/auth/token")
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
@@ -40,12 +40,12 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 async def current_actor(
     request: Request,
-    conn: Conn,
+    db: Conn,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Unauthorized("Sign in first: send Authorization: Bearer <token>.")
-    actor = await users.authenticate(conn, credentials.credentials, request.app.state.signing_key)
+    actor = await users.authenticate(db, credentials.credentials, request.app.state.signing_key)
     request.state.user_id = str(actor.id)
     request.state.role = str(actor.role)
     return actor
@@ -54,7 +54,7 @@ async def current_actor(
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 
 
-def now() -> datetime:
+async def now() -> datetime:
     return datetime.now(UTC)
 
 

@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import Response
 
 from app.api.deps import Conn, CurrentActor, Now
+from app.db import Db
 from app.errors import IdempotencyKeyReused, ValidationFailed
 from app.models.record import Row
 from app.services import idempotency
@@ -35,8 +36,8 @@ def _fingerprint(body: bytes) -> str:
 
 
 class IdempotentRequest:
-    def __init__(self, conn: Conn, actor: Actor, method: str, path: str, key: str | None) -> None:
-        self.conn, self.actor, self.method, self.path, self.key = conn, actor, method, path, key
+    def __init__(self, db: Db, actor: Actor, method: str, path: str, key: str | None) -> None:
+        self.db, self.actor, self.method, self.path, self.key = db, actor, method, path, key
 
     async def store(self, response: Response) -> Response:
         """Keep a 2xx answer for retries (in the request's own transaction)."""
@@ -45,7 +46,7 @@ class IdempotentRequest:
                 name: value for name, value in response.headers.items() if name in REPLAYED_HEADERS
             }
             await idempotency.complete(
-                self.conn,
+                self.db,
                 self.actor.id,
                 self.method,
                 self.path,
@@ -59,7 +60,7 @@ class IdempotentRequest:
 
 async def idempotent_request(
     request: Request,
-    conn: Conn,
+    db: Conn,
     actor: CurrentActor,
     now: Now,
     key: Annotated[
@@ -85,18 +86,18 @@ async def idempotent_request(
                 ],
             )
         fingerprint = _fingerprint(await request.body())
-        row = await idempotency.find(conn, actor.id, method, path, key, now)
+        row = await idempotency.find(db, actor.id, method, path, key, now)
         if row is None and not await idempotency.reserve(
-            conn, actor.id, method, path, key, fingerprint, now
+            db, actor.id, method, path, key, fingerprint, now
         ):
-            row = await idempotency.find(conn, actor.id, method, path, key, now)
+            row = await idempotency.find(db, actor.id, method, path, key, now)
         if row is not None:
             if row["request_hash"] != fingerprint:
                 raise IdempotencyKeyReused(
                     "This Idempotency-Key was already used with a different request body."
                 )
             raise Replay(row)
-    return IdempotentRequest(conn, actor, method, path, key)
+    return IdempotentRequest(db, actor, method, path, key)
 
 
 Idempotency = Annotated[IdempotentRequest, Depends(idempotent_request)]

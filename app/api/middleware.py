@@ -96,7 +96,8 @@ def route_template(scope: Scope) -> str | None:
     Routes FastAPI adds itself (``/openapi.json``, ``/docs``) leave only their endpoint in the
     scope: their path has no parameters, so it is its own template."""
     route = scope.get("route")
-    path = getattr(route, "path", None)
+    # path_format drops converters: /cases/{case_id:uuid} is logged as /cases/{case_id}
+    path = getattr(route, "path_format", None) or getattr(route, "path", None)
     if isinstance(path, str):
         return path
     if scope.get("endpoint") is not None and not scope.get("path_params"):

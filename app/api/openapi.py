@@ -14,7 +14,7 @@ from pydantic import TypeAdapter
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_json_schema
 from pydantic_core import core_schema
 
-from app.schemas.common import Problem
+from app.schemas.common import NO_NUL, Problem
 from app.vocabulary import COUNTRY_ROLES
 
 REF = "#/components/schemas/{model}"
@@ -39,11 +39,16 @@ DECISIONS_WITH_REASON = ["denied", "on_hold"]
 CASE = "/api/v1/cases/{case_id}"
 
 
+#: A text with no NUL (the schemas' NO_NUL) that is also not blank once stripped.
+TEXT = r"^[^\x00]*" + NOT_BLANK.replace("[^", "[^\x00", 1) + r"[^\x00]*$"
+
+
 class _Generator(GenerateJsonSchema):
     def str_schema(self, schema: core_schema.StringSchema) -> JsonSchemaValue:
         json_schema = super().str_schema(schema)
         if schema.get("strip_whitespace") and schema.get("min_length", 0) >= 1:
-            json_schema.setdefault("pattern", NOT_BLANK)
+            blank_or_nul = json_schema.get("pattern") in (None, NO_NUL)
+            json_schema["pattern"] = TEXT if blank_or_nul else json_schema["pattern"]
         return json_schema
 
 

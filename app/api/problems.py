@@ -8,11 +8,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -142,10 +142,6 @@ def install(app: FastAPI) -> None:
     async def _request_validation(request: Request, error: RequestValidationError) -> Response:
         return validation_problem(request, error.errors())
 
-    @app.exception_handler(ValidationError)
-    async def _validation(request: Request, error: ValidationError) -> Response:
-        return validation_problem(request, error.errors())
-
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> Response:
         status = error.status_code
@@ -175,9 +171,13 @@ def install(app: FastAPI) -> None:
             headers={"Retry-After": "5"},
         )
 
+    @app.exception_handler(asyncpg.PostgresError)
+    @app.exception_handler(asyncpg.InterfaceError)
     @app.exception_handler(DBAPIError)
-    async def _database(request: Request, error: DBAPIError) -> Response:
-        if error.connection_invalidated or _is_unavailable(error):
+    async def _database(request: Request, error: Exception) -> Response:
+        # Requests on PostgreSQL run on asyncpg directly (its errors arrive unwrapped);
+        # everything else goes through SQLAlchemy (DBAPIError wrapping the driver's error).
+        if getattr(error, "connection_invalidated", False) or _is_unavailable(error):
             return await _unavailable(request, error)
         if _sqlstate(error) in UNSTORABLE_STATES:
             return problem(
@@ -221,18 +221,24 @@ UNAVAILABLE_NAMES = frozenset(
 UNSTORABLE_STATES = frozenset({"22021", "22P05"})
 
 
-def _sqlstate(error: DBAPIError) -> str | None:
-    for cause in (error.orig, getattr(error.orig, "__cause__", None)):
+def _causes(error: Exception) -> list[BaseException]:
+    """The error itself and the driver errors behind it."""
+    orig = getattr(error, "orig", None)
+    found = [error, orig, getattr(orig, "__cause__", None)]
+    return [cause for cause in found if cause is not None]
+
+
+def _sqlstate(error: Exception) -> str | None:
+    for cause in _causes(error):
         state = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)
         if isinstance(state, str):
             return state
     return None
 
 
-def _is_unavailable(error: DBAPIError) -> bool:
+def _is_unavailable(error: Exception) -> bool:
     """The driver's error (SQLAlchemy's asyncpg adapter wraps asyncpg's as its ``__cause__``)."""
-    found = [error.orig, getattr(error.orig, "__cause__", None)]
-    for cause in (e for e in found if e is not None):
+    for cause in _causes(error):
         if type(cause).__name__ in UNAVAILABLE_NAMES:
             return True
         state = getattr(cause, "sqlstate", None) or getattr(cause, "pgcode", None)

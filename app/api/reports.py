@@ -26,13 +26,13 @@ ERRORS = (401, 403, 422, 500, 503)
     summary="Identified → submitted → in transit → resettled, in cases and people",
 )
 async def funnel(
-    conn: ReportsConn,
+    db: ReportsConn,
     actor: CurrentActor,
     query: Annotated[FunnelQuery, Query()],
     format: Annotated[Literal["json", "csv"] | None, Query()] = None,
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Response:
-    report = await reports.funnel(conn, actor, query)
+    report = await reports.funnel(db, actor, query)
     if format == "csv" or (format is None and accept is not None and "text/csv" in accept):
         return Response(exports.funnel_csv(report), media_type="text/csv; charset=utf-8")
     return Response(report.model_dump_json(by_alias=True), media_type="application/json")
@@ -45,7 +45,7 @@ async def funnel(
     summary="Households in each transit country now, capacity, stays ending soon, overstays",
 )
 async def transit(
-    request: Request, conn: Conn, read: ReportsConn, actor: CurrentActor, now: Now
+    request: Request, db: Conn, read: ReportsConn, actor: CurrentActor, now: Now
 ) -> TransitReport:
     capacity = request.app.state.settings.transit_capacity
-    return await reports.transit_report(read, conn, actor, capacity, now)
+    return await reports.transit_report(read, db, actor, capacity, now)

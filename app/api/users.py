@@ -25,19 +25,19 @@ ERRORS = (401, 403, 422, 500, 503)
     responses=responses(*ERRORS, 409, 413),
     openapi_extra=json_body("UserCreate", adapter_for(UserCreate)),
 )
-async def create_user(request: Request, conn: Conn, actor: CurrentActor, now: Now) -> UserAdminOut:
+async def create_user(request: Request, db: Conn, actor: CurrentActor, now: Now) -> UserAdminOut:
     data = await parse_body(request, adapter_for(UserCreate))
-    return UserAdminOut.model_validate(await users.create_user(conn, actor, data, now))
+    return UserAdminOut.model_validate(await users.create_user(db, actor, data, now))
 
 
 @router.get("", response_model=Page[UserAdminOut], responses=responses(*ERRORS))
 async def list_users(
-    conn: Conn,
+    db: Conn,
     actor: CurrentActor,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Page[UserAdminOut]:
-    page = await users.list_users(conn, actor, limit=limit, cursor=cursor)
+    page = await users.list_users(db, actor, limit=limit, cursor=cursor)
     return Page[UserAdminOut](
         items=[UserAdminOut.model_validate(row) for row in page.items], next_cursor=page.next_cursor
     )
@@ -50,7 +50,7 @@ async def list_users(
     openapi_extra=json_body("UserUpdate", adapter_for(UserUpdate)),
 )
 async def update_user(
-    request: Request, conn: Conn, actor: CurrentActor, now: Now, user_id: uuid.UUID
+    request: Request, db: Conn, actor: CurrentActor, now: Now, user_id: uuid.UUID
 ) -> UserAdminOut:
     data = await parse_body(request, adapter_for(UserUpdate))
-    return UserAdminOut.model_validate(await users.update_user(conn, actor, user_id, data, now))
+    return UserAdminOut.model_validate(await users.update_user(db, actor, user_id, data, now))

@@ -4,7 +4,10 @@ only its own fields, so a field a role must not see cannot leak through it."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import date, datetime
+from functools import cache
+from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
 
@@ -25,7 +28,30 @@ from app.vocabulary import (
 
 
 class View(BaseModel):
+    """A role's view of a record. Its fields decide what leaves the service: ``render`` keeps
+    exactly them (recursively for nested views), without re-validating trusted rows."""
+
     model_config = ConfigDict(extra="ignore")
+
+    @classmethod
+    def render(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            name: [nested.render(item) for item in data[name]] if nested else data[name]
+            for name, nested in _layout(cls)
+        }
+
+
+@cache
+def _layout(view: type[View]) -> tuple[tuple[str, type[View] | None], ...]:
+    """Each field of a view, with the view of its items when it is a list of views."""
+    layout = []
+    for name, field in view.model_fields.items():
+        nested = None
+        if get_origin(field.annotation) is list:
+            (item,) = get_args(field.annotation)
+            nested = item if isinstance(item, type) and issubclass(item, View) else None
+        layout.append((name, nested))
+    return tuple(layout)
 
 
 # Members -------------------------------------------------------------------------------------

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any, Self
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
     Field,
     StrictBool,
@@ -13,15 +12,28 @@ from pydantic import (
     model_validator,
 )
 
-from app.schemas.common import CountryCode, IsoDate, LongText, PastDate, ShortText, StrictInput
+from app.schemas.common import (
+    NO_NUL,
+    CountryCode,
+    IsoDate,
+    IsoTimestamp,
+    LongText,
+    PastDate,
+    ShortText,
+    StrictInput,
+)
 from app.vocabulary import CaseStatus, Pathway, Priority, Sex, Stage
 
 MAX_MEMBERS = 30
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-Relationship = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NO_NUL)
+]
+Relationship = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50, pattern=NO_NUL)
+]
 DocumentNumber = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=NO_NUL)
 ]
 
 
@@ -95,7 +107,7 @@ class CaseFilters(BaseModel):
     processing_priority: Priority | None = None
     identified_from: IsoDate | None = None
     identified_to: IsoDate | None = None
-    updated_since: AwareDatetime | None = None
+    updated_since: IsoTimestamp | None = None
 
     @model_validator(mode="after")
     def _ordered_range(self) -> Self:

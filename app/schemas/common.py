@@ -8,6 +8,7 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -18,6 +19,7 @@ from pydantic import (
 from app.vocabulary import COUNTRY_CODES
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
 
 
 def today() -> date:
@@ -39,6 +41,14 @@ def _iso_date_text(value: Any) -> Any:
     return value
 
 
+def _iso_timestamp_text(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _ISO_TIMESTAMP.match(value):
+        raise ValueError("must be a timestamp written YYYY-MM-DDThh:mm:ss with an offset or Z")
+    return value
+
+
 def _not_future(value: date) -> date:
     if value > today():
         raise ValueError("must not be in the future")
@@ -52,9 +62,17 @@ CountryCode = Annotated[
     Field(examples=["SLV"], json_schema_extra={"pattern": "^[A-Z]{3}$"}),
 ]
 IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
+#: A timestamp with its offset (a bare number is not read as seconds since 1970).
+IsoTimestamp = Annotated[AwareDatetime, BeforeValidator(_iso_timestamp_text)]
 PastDate = Annotated[date, BeforeValidator(_iso_date_text), AfterValidator(_not_future)]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
+#: Texts hold no NUL character: it is never meaningful here, and PostgreSQL cannot store one.
+NO_NUL = r"^[^\x00]*$"
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000, pattern=NO_NUL)
+]
+LongText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000, pattern=NO_NUL)
+]
 
 
 class StrictInput(BaseModel):

@@ -6,7 +6,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, StrictBool, StringConstraints, model_validator
 
-from app.schemas.common import CountryCode, StrictInput
+from app.schemas.common import NO_NUL, CountryCode, StrictInput
 from app.vocabulary import COUNTRY_ROLES, Role
 
 MIN_PASSWORD_LENGTH = 12
@@ -14,7 +14,9 @@ MIN_PASSWORD_LENGTH = 12
 Username = Annotated[
     str, StringConstraints(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
 ]
-Password = Annotated[str, StringConstraints(min_length=MIN_PASSWORD_LENGTH, max_length=256)]
+Password = Annotated[
+    str, StringConstraints(min_length=MIN_PASSWORD_LENGTH, max_length=256, pattern=NO_NUL)
+]
 
 
 def check_country_for_role(role: Role, country: str | None) -> None:

@@ -5,79 +5,119 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import ARRAY, Insert, Uuid, bindparam, func, insert, select
+from sqlalchemy.sql.base import Executable
 
+from app.db import Db
 from app.models import AccessLogCase, AccessLogEntry, User
 from app.schemas.audit import AccessLogItem, AccessLogQuery
 from app.schemas.common import Page
 from app.services import pagination, policy
 from app.services.policy import Actor
+from app.services.sql import in_list
 from app.vocabulary import AccessAction
+
+_ENTRY = {
+    "at": bindparam("log_at"),
+    "user_id": bindparam("log_user"),
+    "role": bindparam("log_role"),
+    "action": bindparam("log_action"),
+    "filters": bindparam("log_filters", type_=AccessLogEntry.__table__.c.filters.type),
+}
+INSERT_ENTRY: Insert = insert(AccessLogEntry).values(_ENTRY).returning(AccessLogEntry.id)
+INSERT_LINKS: Insert = insert(AccessLogCase)
+
+
+@cache
+def _entry_with_cases() -> Insert:
+    """PostgreSQL: the entry and its case links in one statement (one round trip)."""
+    entry = insert(AccessLogEntry).values(_ENTRY).returning(AccessLogEntry.id).cte("entry")
+    case_ids = func.unnest(bindparam("log_cases", type_=ARRAY(Uuid())))
+    return insert(AccessLogCase).from_select(
+        ["access_log_id", "case_id"], select(entry.c.id, case_ids)
+    )
 
 
 async def log_access(
-    conn: AsyncConnection,
+    db: Db,
     actor: Actor,
     action: AccessAction,
     case_ids: Sequence[uuid.UUID],
     filters: dict[str, Any] | None,
     now: datetime,
 ) -> None:
-    result = await conn.execute(
-        insert(AccessLogEntry)
-        .values(at=now, user_id=actor.id, role=actor.role, action=action, filters=filters)
-        .returning(AccessLogEntry.id)
+    entry = {
+        "log_at": now,
+        "log_user": actor.id,
+        "log_role": actor.role,
+        "log_action": action,
+        "log_filters": filters,
+    }
+    if db.dialect == "postgresql":
+        await db.run(_entry_with_cases(), {**entry, "log_cases": list(case_ids)})
+        return
+    entry_id = await db.scalar(INSERT_ENTRY, entry)
+    await db.run_many(
+        INSERT_LINKS, [{"access_log_id": entry_id, "case_id": case_id} for case_id in case_ids]
     )
-    entry_id = result.scalar_one()
-    if case_ids:
-        await conn.execute(
-            insert(AccessLogCase),
-            [{"access_log_id": entry_id, "case_id": case_id} for case_id in case_ids],
-        )
 
 
-async def read_access_log(
-    conn: AsyncConnection, actor: Actor, query: AccessLogQuery, *, limit: int, cursor: str | None
-) -> Page[AccessLogItem]:
-    """Newest first. Reading the log is itself not logged: it holds no case content."""
-    policy.require(actor, policy.Permission.read_access_log)
-    before = pagination.decode_int(cursor)
+FILTERS = ("user_id", "case_id", "action", "from_", "to")
+
+
+@cache
+def _log_query(names: tuple[str, ...], before: bool) -> Executable:
     statement = (
         select(AccessLogEntry, User.username)
         .join(User, User.id == AccessLogEntry.user_id)
         .order_by(AccessLogEntry.id.desc())
-        .limit(limit + 1)
+        .limit(bindparam("page_size"))
     )
-    if before is not None:
-        statement = statement.where(AccessLogEntry.id < before)
-    if query.user_id is not None:
-        statement = statement.where(AccessLogEntry.user_id == query.user_id)
-    if query.action is not None:
-        statement = statement.where(AccessLogEntry.action == query.action)
-    if query.from_ is not None:
-        statement = statement.where(AccessLogEntry.at >= query.from_)
-    if query.to is not None:
-        statement = statement.where(AccessLogEntry.at <= query.to)
-    if query.case_id is not None:
-        statement = statement.where(
-            AccessLogEntry.id.in_(
-                select(AccessLogCase.access_log_id).where(AccessLogCase.case_id == query.case_id)
+    conditions = {
+        "user_id": AccessLogEntry.user_id == bindparam("q_user_id"),
+        "action": AccessLogEntry.action == bindparam("q_action"),
+        "from_": AccessLogEntry.at >= bindparam("q_from_"),
+        "to": AccessLogEntry.at <= bindparam("q_to"),
+        "case_id": AccessLogEntry.id.in_(
+            select(AccessLogCase.access_log_id).where(
+                AccessLogCase.case_id == bindparam("q_case_id")
             )
-        )
-    rows = (await conn.execute(statement)).mappings().all()
+        ),
+    }
+    if before:
+        statement = statement.where(AccessLogEntry.id < bindparam("before"))
+    return statement.where(*(conditions[name] for name in names))
+
+
+@cache
+def _links_query(dialect: str) -> Executable:
+    return (
+        select(AccessLogCase.access_log_id, AccessLogCase.case_id)
+        .where(in_list(dialect, AccessLogCase.access_log_id, "entry_ids"))
+        .order_by(AccessLogCase.access_log_id, AccessLogCase.case_id)
+    )
+
+
+async def read_access_log(
+    db: Db, actor: Actor, query: AccessLogQuery, *, limit: int, cursor: str | None
+) -> Page[AccessLogItem]:
+    """Newest first. Reading the log is itself not logged: it holds no case content."""
+    policy.require(actor, policy.Permission.read_access_log)
+    before = pagination.decode_int(cursor)
+    names = tuple(name for name in FILTERS if getattr(query, name) is not None)
+    params = {f"q_{name}": getattr(query, name) for name in names}
+    rows = await db.all(
+        _log_query(names, before is not None),
+        {**params, "before": before, "page_size": limit + 1},
+    )
     page, more = rows[:limit], len(rows) > limit
     ids = [row["id"] for row in page]
     cases: dict[int, list[uuid.UUID]] = {entry_id: [] for entry_id in ids}
     if ids:
-        links = await conn.execute(
-            select(AccessLogCase.access_log_id, AccessLogCase.case_id)
-            .where(AccessLogCase.access_log_id.in_(ids))
-            .order_by(AccessLogCase.access_log_id, AccessLogCase.case_id)
-        )
-        for entry_id, case_id in links:
+        for entry_id, case_id in await db.all(_links_query(db.dialect), {"entry_ids": ids}):
             cases[entry_id].append(case_id)
     items = [
         AccessLogItem(

@@ -5,68 +5,74 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, delete, insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Delete,
+    Insert,
+    bindparam,
+    delete,
+    false,
+    insert,
+    select,
+)
+from sqlalchemy.sql.base import Executable
 
+from app.db import Db, Row
 from app.errors import Conflict
 from app.models import Case, Member, ReferenceCounter
 from app.models.base import uuid7
 from app.models.lifecycle import INITIAL_STATUS, STAGE_STATUSES
-from app.models.record import CaseRecord, Row
+from app.models.record import CaseRecord
 from app.schemas.cases import CaseCreate, CaseFilters, CaseUpdate, MemberIn
 from app.services import audit, funnel_rollup, history, pagination, policy
 from app.services.policy import Actor, Permission
-from app.services.records import (
-    CASE_COLUMNS,
-    attach,
-    check_if_match,
-    load_record,
-    write_case,
-)
-from app.services.sql import upsert
-from app.vocabulary import AccessAction
+from app.services.records import CASE_COLUMNS, attach, check_if_match, load_record, write_case
+from app.services.sql import in_list, upsert
+from app.vocabulary import AccessAction, Role
+
+INSERT_CASE: Insert = insert(Case).returning(*CASE_COLUMNS)
+INSERT_MEMBERS: Insert = insert(Member)
+DELETE_MEMBERS: Delete = delete(Member).where(Member.case_id == bindparam("of_case"))
 
 
-async def next_reference(conn: AsyncConnection, origin: str, year: int) -> str:
-    """``PTA-<origin>-<year>-<number>``: the counter row stays locked until commit, so
-    concurrent creations get consecutive numbers and a rolled-back one gives its number back."""
-    statement = upsert(conn, ReferenceCounter).values(
-        origin_country=origin, year=year, last_number=1
+@cache
+def _next_number(dialect: str) -> Executable:
+    statement = upsert(dialect, ReferenceCounter).values(
+        origin_country=bindparam("origin"), year=bindparam("year"), last_number=1
     )
-    statement = statement.on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=["origin_country", "year"],
         set_={"last_number": ReferenceCounter.last_number + 1},
     ).returning(ReferenceCounter.last_number)
-    number = (await conn.execute(statement)).scalar_one()
+
+
+async def next_reference(db: Db, origin: str, year: int) -> str:
+    """``PTA-<origin>-<year>-<number>``: the counter row stays locked until commit, so
+    concurrent creations get consecutive numbers and a rolled-back one gives its number back."""
+    number = await db.scalar(_next_number(db.dialect), {"origin": origin, "year": year})
     return f"PTA-{origin}-{year}-{number:06d}"
 
 
-def _member_rows(case_id: uuid.UUID, members: Sequence[MemberIn]) -> list[Row]:
-    return [
+async def _insert_members(db: Db, case_id: uuid.UUID, members: Sequence[MemberIn]) -> list[Row]:
+    rows: list[Row] = [
         {"case_id": case_id, "position": position, **member.model_dump()}
         for position, member in enumerate(members, start=1)
     ]
-
-
-async def _insert_members(
-    conn: AsyncConnection, case_id: uuid.UUID, members: Sequence[MemberIn]
-) -> list[Row]:
-    rows = _member_rows(case_id, members)
-    await conn.execute(insert(Member), rows)
+    await db.run_many(INSERT_MEMBERS, rows)
     return rows
 
 
-async def create_case(
-    conn: AsyncConnection, actor: Actor, data: CaseCreate, now: datetime
-) -> CaseRecord:
+async def create_case(db: Db, actor: Actor, data: CaseCreate, now: datetime) -> CaseRecord:
     policy.require(actor, Permission.create_case)
     identified_at = data.identified_at or now.date()
     case_id = uuid7()
     values = {
         "id": case_id,
-        "reference": await next_reference(conn, data.origin_country, identified_at.year),
+        "reference": await next_reference(db, data.origin_country, identified_at.year),
         "origin_country": data.origin_country,
         "pathway": data.pathway,
         "status": INITIAL_STATUS,
@@ -80,14 +86,12 @@ async def create_case(
         "updated_at": now,
         "version": 1,
     }
-    row = (
-        (await conn.execute(insert(Case).values(values).returning(*CASE_COLUMNS))).mappings().one()
-    )
-    members = await _insert_members(conn, case_id, data.members)
+    row = await db.one(INSERT_CASE, values)
+    members = await _insert_members(db, case_id, data.members)
     record = CaseRecord(case=row, members=members)
-    await funnel_rollup.record_change(conn, None, record)
+    await funnel_rollup.record_change(db, None, record)
     await history.record_event(
-        conn,
+        db,
         case_id=case_id,
         actor=actor,
         action="create",
@@ -106,40 +110,76 @@ async def create_case(
     return record
 
 
-async def read_case(
-    conn: AsyncConnection, actor: Actor, case_id: uuid.UUID, now: datetime
-) -> CaseRecord:
-    record = await load_record(conn, actor, case_id)  # the scope decides: else 404
-    await audit.log_access(conn, actor, AccessAction.view, [case_id], None, now)
+async def read_case(db: Db, actor: Actor, case_id: uuid.UUID, now: datetime) -> CaseRecord:
+    record = await load_record(db, actor, case_id)  # the scope decides: else 404
+    await audit.log_access(db, actor, AccessAction.view, [case_id], None, now)
     return record
 
 
-def filter_clauses(actor: Actor, filters: CaseFilters) -> list[ColumnElement[bool]]:
-    policy.check_filters(actor, filters.given())
-    clauses: list[ColumnElement[bool]] = [policy.visible_cases(actor)]
+def _condition(dialect: str, role: Role, name: str) -> ColumnElement[bool]:
+    """What one list filter adds; its value comes as the parameter ``f_<name>``."""
+    value: BindParameter[Any] = bindparam(f"f_{name}")
+    if name == "stage":
+        return in_list(dialect, Case.status, "f_stage")
+    if name == "identified_from":
+        return Case.identified_at >= value
+    if name == "identified_to":
+        return Case.identified_at <= value
+    if name == "updated_since":
+        return Case.updated_at >= value
+    if name == "resettlement_country":
+        return policy.cases_submitted_to(role, value)
+    if name == "transit_country":
+        return policy.cases_staying_in(value)
+    column: Any = getattr(Case, name)  # status, origin_country, processing_priority
+    return cast(ColumnElement[bool], column == value)
+
+
+@cache
+def _list_query(
+    dialect: str, role: Role, names: tuple[str, ...], after: bool, probe: bool
+) -> Executable:
+    """The page query for one combination of filters (built once, then reused)."""
+    clauses = [policy.visible_cases(role), *(_condition(dialect, role, n) for n in names)]
+    if after:
+        clauses.append(Case.id > bindparam("after"))
+    if probe:
+        clauses.append(false())
+    return select(*CASE_COLUMNS).where(*clauses).order_by(Case.id).limit(bindparam("page_size"))
+
+
+def _filter_params(filters: CaseFilters) -> dict[str, Any]:
+    params = {f"f_{name}": getattr(filters, name) for name in filters.given()}
     if filters.stage is not None:
-        clauses.append(Case.status.in_(STAGE_STATUSES[filters.stage]))
-    if filters.status is not None:
-        clauses.append(Case.status == filters.status)
-    if filters.origin_country is not None:
-        clauses.append(Case.origin_country == filters.origin_country)
-    if filters.processing_priority is not None:
-        clauses.append(Case.processing_priority == filters.processing_priority)
-    if filters.identified_from is not None:
-        clauses.append(Case.identified_at >= filters.identified_from)
-    if filters.identified_to is not None:
-        clauses.append(Case.identified_at <= filters.identified_to)
-    if filters.updated_since is not None:
-        clauses.append(Case.updated_at >= filters.updated_since)
-    if filters.resettlement_country is not None:
-        clauses.append(policy.cases_submitted_to(actor, filters.resettlement_country))
-    if filters.transit_country is not None:
-        clauses.append(policy.cases_staying_in(actor, filters.transit_country))
-    return clauses
+        params["f_stage"] = sorted(STAGE_STATUSES[filters.stage])
+    return params
+
+
+def page_query(db: Db, actor: Actor, filters: CaseFilters, after: uuid.UUID | None) -> Executable:
+    """The query behind a list page and the export: the caller's scope and its filters."""
+    policy.check_filters(actor, filters.given())
+    return _list_query(
+        db.dialect,
+        actor.role,
+        tuple(sorted(filters.given())),
+        after is not None,
+        policy.probes_elsewhere(actor, filters.given()),
+    )
+
+
+def page_params(
+    actor: Actor, filters: CaseFilters, after: uuid.UUID | None, size: int
+) -> dict[str, Any]:
+    return {
+        **_filter_params(filters),
+        **policy.scope_params(actor),
+        "after": after,
+        "page_size": size,
+    }
 
 
 async def list_cases(
-    conn: AsyncConnection,
+    db: Db,
     actor: Actor,
     filters: CaseFilters,
     *,
@@ -151,28 +191,26 @@ async def list_cases(
     are added or changed."""
     policy.require(actor, Permission.read_cases)
     after = pagination.decode_id(cursor)
-    query = select(*CASE_COLUMNS).where(*filter_clauses(actor, filters))
-    if after is not None:
-        query = query.where(Case.id > after)
-    rows = (await conn.execute(query.order_by(Case.id).limit(limit + 1))).mappings().all()
+    query = page_query(db, actor, filters, after)
+    rows = await db.all(query, page_params(actor, filters, after, limit + 1))
     page = rows[:limit]
-    records = await attach(conn, page)
+    records = await attach(db, page)
     await audit.log_access(
-        conn, actor, AccessAction.list, [row["id"] for row in page], filters.given(), now
+        db, actor, AccessAction.list, [row["id"] for row in page], filters.given(), now
     )
     next_cursor = pagination.encode_id(page[-1]["id"]) if len(rows) > limit else None
     return records, next_cursor
 
 
 async def update_case(
-    conn: AsyncConnection,
+    db: Db,
     actor: Actor,
     case_id: uuid.UUID,
     data: CaseUpdate,
     if_match: str | None,
     now: datetime,
 ) -> CaseRecord:
-    record = await load_record(conn, actor, case_id, for_update=True)
+    record = await load_record(db, actor, case_id, for_update=True)
     policy.require(actor, Permission.update_case)
     check_if_match(if_match, record.case["version"])
     given = data.model_fields_set
@@ -183,17 +221,17 @@ async def update_case(
     values = {name: getattr(data, name) for name in given if name != "members"}
     if data.members is not None:
         values["member_count"] = len(data.members)
-    row = await write_case(conn, record.case, values, now)
+    row = await write_case(db, record.case, values, now)
     members = record.members
     if data.members is not None:
-        await conn.execute(delete(Member).where(Member.case_id == case_id))
-        members = await _insert_members(conn, case_id, data.members)
+        await db.run(DELETE_MEMBERS, {"of_case": case_id})
+        members = await _insert_members(db, case_id, data.members)
     payload: dict[str, Any] = {"changed": sorted(given)}
     payload.update(
         {name: values[name] for name in ("processing_priority", "pathway") if name in values}
     )
     await history.record_event(
-        conn,
+        db,
         case_id=case_id,
         actor=actor,
         action="update",
@@ -205,15 +243,13 @@ async def update_case(
     updated = CaseRecord(
         case=row, members=members, submissions=record.submissions, stays=record.stays
     )
-    await funnel_rollup.record_change(conn, record, updated)
+    await funnel_rollup.record_change(db, record, updated)
     return updated
 
 
-async def log_export(
-    conn: AsyncConnection, actor: Actor, filters: CaseFilters, now: datetime
-) -> None:
+async def log_export(db: Db, actor: Actor, filters: CaseFilters, now: datetime) -> None:
     """One access-log row per export, with the filter used (the rows follow as a stream,
     so everything that can refuse the export is checked here, before the first byte)."""
     policy.require(actor, Permission.read_cases)
     policy.check_filters(actor, filters.given())
-    await audit.log_access(conn, actor, AccessAction.export, [], filters.given(), now)
+    await audit.log_access(db, actor, AccessAction.export, [], filters.given(), now)

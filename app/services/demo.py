@@ -18,10 +18,10 @@ from typing import Any
 import aiosqlite
 from sqlalchemy import delete, event, func, select
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.config import Settings
-from app.db import SQLITE_BUSY_TIMEOUT_MS, driver_url, make_engine
+from app.db import SQLITE_BUSY_TIMEOUT_MS, Db, driver_url, make_engine
 from app.errors import Conflict
 from app.models import Case, ReferenceCounter, User
 from app.schemas.cases import CaseCreate
@@ -90,58 +90,57 @@ def new_password() -> str:
     return "-".join(groups)
 
 
-async def count_cases(conn: AsyncConnection) -> int:
-    return int((await conn.execute(select(func.count()).select_from(Case))).scalar_one())
+async def count_cases(db: Db) -> int:
+    return int(await db.scalar(select(func.count()).select_from(Case)))
 
 
-async def delete_cases(conn: AsyncConnection) -> int:
+async def delete_cases(db: Db) -> int:
     """Every case with its members, submissions, stays and events (the foreign keys cascade),
     and the reference counters, so references start again at 1. Users and the access log stay;
     load() then rebuilds the funnel rollup."""
-    existing = await count_cases(conn)
-    await conn.execute(delete(Case))
-    await conn.execute(delete(ReferenceCounter))
+    existing = await count_cases(db)
+    await db.run(delete(Case))
+    await db.run(delete(ReferenceCounter))
     return existing
 
 
-async def ensure_users(
-    conn: AsyncConnection, now: datetime
-) -> tuple[list[DemoUser], dict[str, Actor]]:
+async def ensure_users(db: Db, now: datetime) -> tuple[list[DemoUser], dict[str, Actor]]:
     """One demo user per role (officers: one per country), with new passwords: created, or
     reset (with their role, country and active flag) when they exist already."""
     demo_users: list[DemoUser] = []
     actors: dict[str, Actor] = {}
     for username, role, country, key in DEMO_ACCOUNTS:
         password = new_password()
-        found = await conn.execute(select(User.id).where(User.username == username))
-        user_id: uuid.UUID | None = found.scalar_one_or_none()
+        user_id: uuid.UUID | None = await db.scalar(
+            select(User.id).where(User.username == username)
+        )
         if user_id is None:
             data = UserCreate(username=username, password=password, role=role, country=country)
-            row = await users.create_user(conn, users.OPERATOR, data, now)
+            row = await users.create_user(db, users.OPERATOR, data, now)
         else:
             change = UserUpdate(password=password, role=role, country=country, active=True)
-            row = await users.update_user(conn, users.OPERATOR, user_id, change, now)
+            row = await users.update_user(db, users.OPERATOR, user_id, change, now)
         actors[key] = users.actor_from_row(row)
         demo_users.append(DemoUser(username, role, country, password))
     return demo_users, actors
 
 
-async def write_case(conn: AsyncConnection, plan: CasePlan, actors: dict[str, Actor]) -> int:
+async def write_case(db: Db, plan: CasePlan, actors: dict[str, Actor]) -> int:
     """Create one planned case and take its actions in order; the number of actions."""
     data = CaseCreate.model_validate(plan.creation())
-    record = await cases.create_case(conn, actors[CASEWORKER], data, plan.created_at)
+    record = await cases.create_case(db, actors[CASEWORKER], data, plan.created_at)
     case_id, version = record.case["id"], record.case["version"]
     for step in plan.steps:
         command = transition_adapter.validate_python(step.command)
         record = await lifecycle.apply_transition(
-            conn, actors[step.actor], case_id, command, f'"{version}"', step.at
+            db, actors[step.actor], case_id, command, f'"{version}"', step.at
         )
         version = record.case["version"]
     return len(plan.steps)
 
 
 async def load(
-    conn: AsyncConnection,
+    db: Db,
     *,
     seed: int,
     today: date,
@@ -152,21 +151,21 @@ async def load(
     is refused (DemoRefused) unless ``replace``: then its cases are deleted first, so the
     published figures come out exactly again."""
     started = time.perf_counter()
-    existing = await count_cases(conn)
+    existing = await count_cases(db)
     if existing and not replace:
         raise DemoRefused(
             f"The database already holds {existing} cases: demo data is only loaded into a "
             "database without cases. Use --force to delete every case and load it anyway."
         )
-    replaced = await delete_cases(conn) if existing else 0
-    demo_users, actors = await ensure_users(conn, now)
+    replaced = await delete_cases(db) if existing else 0
+    demo_users, actors = await ensure_users(db, now)
     plans = build_plan(seed, today)
     actions = 0
     for plan in plans:
-        actions += 1 + await write_case(conn, plan, actors)
+        actions += 1 + await write_case(db, plan, actors)
     # The funnel rollup recomputed from the cases: it forgets deleted cases (--force) and
     # starts folded, without thousands of deltas to add up.
-    await funnel_rollup.rebuild(conn)
+    await funnel_rollup.rebuild(db)
     return Loaded(
         users=demo_users,
         cases=len(plans),

@@ -9,17 +9,14 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, get_origin
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
-
-from app.models import Case
+from app.db import Database
 from app.schemas.case_views import CASE_VIEWS
 from app.schemas.cases import CaseFilters
 from app.schemas.reports import PERIODS, FunnelGroup, FunnelReport, GroupBy
 from app.services import policy
-from app.services.cases import filter_clauses
+from app.services.cases import page_params, page_query
 from app.services.policy import Actor, Permission
-from app.services.records import CASE_COLUMNS, attach
+from app.services.records import attach
 from app.services.views import present_case
 
 EXPORT_PAGE = 500
@@ -62,32 +59,24 @@ def export_columns(actor: Actor) -> list[str]:
 
 
 async def export_cases(
-    engine: AsyncEngine, actor: Actor, filters: CaseFilters
+    database: Database, actor: Actor, filters: CaseFilters
 ) -> AsyncIterator[str]:
     """Stream every case matching the filters, a page at a time (memory stays flat), in one
     read-only transaction of its own (the request's has committed when streaming starts)."""
     policy.require(actor, Permission.read_cases)
     columns = export_columns(actor)
     yield _line(columns)
-    async with engine.connect() as conn:
-        conn = await conn.execution_options(pta_read_only=True)
-        async with conn.begin():
-            after = None
-            while True:
-                query = select(*CASE_COLUMNS).where(*filter_clauses(actor, filters))
-                if after is not None:
-                    query = query.where(Case.id > after)
-                rows = (
-                    (await conn.execute(query.order_by(Case.id).limit(EXPORT_PAGE)))
-                    .mappings()
-                    .all()
-                )
-                if not rows:
-                    return
-                for record in await attach(conn, rows):
-                    view = present_case(actor, record).model_dump(mode="json")
-                    yield _line(view[name] for name in columns)
-                after = rows[-1]["id"]
+    async with database.transaction(read_only=True) as db:
+        after = None
+        while True:
+            query = page_query(db, actor, filters, after)
+            rows = await db.all(query, page_params(actor, filters, after, EXPORT_PAGE))
+            if not rows:
+                return
+            for record in await attach(db, rows):
+                view = present_case(actor, record)
+                yield _line(view[name] for name in columns)
+            after = rows[-1]["id"]
 
 
 def _period_bounds(group: GroupBy, key: str) -> tuple[date, date]:

@@ -11,9 +11,10 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, func, insert, literal, select, union, union_all
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy import Insert, delete, func, insert, literal, select, union, union_all
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.db import Db, SqlaDb
 from app.models import Case, FunnelDelta, FunnelRollup, Submission, TransitStay
 from app.models.funnel import ANY_COUNTRY, MILESTONES
 from app.models.record import CaseRecord
@@ -77,13 +78,12 @@ def deltas(before: CaseRecord | None, after: CaseRecord) -> list[dict[str, Any]]
     return rows
 
 
-async def record_change(
-    conn: AsyncConnection, before: CaseRecord | None, after: CaseRecord
-) -> None:
+INSERT_DELTAS: Insert = insert(FunnelDelta)
+
+
+async def record_change(db: Db, before: CaseRecord | None, after: CaseRecord) -> None:
     """Append what this write changed in the funnel (in the write's own transaction)."""
-    rows = deltas(before, after)
-    if rows:
-        await conn.execute(insert(FunnelDelta), rows)
+    await db.run_many(INSERT_DELTAS, deltas(before, after))
 
 
 def counts_source() -> Any:
@@ -95,13 +95,13 @@ def counts_source() -> Any:
     ).subquery("funnel_counts")
 
 
-async def fold(conn: AsyncConnection) -> int:
+async def fold(db: Db) -> int:
     """Add the deltas into the rollup and drop them. Returns how many deltas were folded."""
-    if conn.dialect.name == "postgresql":
-        locked = await conn.scalar(select(func.pg_try_advisory_xact_lock(FOLD_LOCK)))
+    if db.dialect == "postgresql":
+        locked = await db.scalar(select(func.pg_try_advisory_xact_lock(FOLD_LOCK)))
         if not locked:
             return 0
-    top = await conn.scalar(select(func.max(FunnelDelta.id)))
+    top = await db.scalar(select(func.max(FunnelDelta.id)))
     if top is None:
         return 0
     table = FunnelDelta.__table__
@@ -114,7 +114,9 @@ async def fold(conn: AsyncConnection) -> int:
         .where(table.c.id <= top)
         .group_by(*(table.c[name] for name in KEY_COLUMNS))
     )
-    statement = upsert(conn, FunnelRollup).from_select([*KEY_COLUMNS, "cases", "people"], sums)
+    statement = upsert(db.dialect, FunnelRollup).from_select(
+        [*KEY_COLUMNS, "cases", "people"], sums
+    )
     statement = statement.on_conflict_do_update(
         index_elements=list(KEY_COLUMNS),
         set_={
@@ -122,22 +124,20 @@ async def fold(conn: AsyncConnection) -> int:
             "people": FunnelRollup.people + statement.excluded.people,
         },
     )
-    await conn.execute(statement)
-    folded = (await conn.execute(delete(FunnelDelta).where(FunnelDelta.id <= top))).rowcount
-    await conn.execute(
-        delete(FunnelRollup).where(FunnelRollup.cases == 0, FunnelRollup.people == 0)
-    )
-    return int(folded or 0)
+    await db.run(statement)
+    folded = await db.run(delete(FunnelDelta).where(FunnelDelta.id <= top))
+    await db.run(delete(FunnelRollup).where(FunnelRollup.cases == 0, FunnelRollup.people == 0))
+    return folded
 
 
 def _per_case(rows: Iterable[Any]) -> Any:
     return union(*rows).subquery()
 
 
-async def rebuild(conn: AsyncConnection) -> None:
+async def rebuild(db: Db) -> None:
     """Recompute the whole rollup from the cases (after a bulk load, or to repair it)."""
-    await conn.execute(delete(FunnelDelta))
-    await conn.execute(delete(FunnelRollup))
+    await db.run(delete(FunnelDelta))
+    await db.run(delete(FunnelRollup))
     any_country = literal(ANY_COUNTRY)
     destinations = _per_case(
         [
@@ -171,9 +171,7 @@ async def rebuild(conn: AsyncConnection) -> None:
             .where(day.is_not(None))
             .group_by(destinations.c.country, transits.c.country, day, Case.origin_country)
         )
-        await conn.execute(
-            insert(FunnelRollup).from_select([*KEY_COLUMNS, "cases", "people"], totals)
-        )
+        await db.run(insert(FunnelRollup).from_select([*KEY_COLUMNS, "cases", "people"], totals))
 
 
 async def fold_forever(engine: AsyncEngine, every: float) -> None:
@@ -182,6 +180,6 @@ async def fold_forever(engine: AsyncEngine, every: float) -> None:
         await asyncio.sleep(every)
         try:
             async with engine.begin() as conn:
-                await fold(conn)
+                await fold(SqlaDb(conn))
         except Exception as error:  # the database may be down: try again next time
             log.warning("funnel fold failed", extra={"error_type": type(error).__name__})

@@ -4,22 +4,40 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Insert, bindparam, insert, select
+from sqlalchemy.sql.base import Executable
 
+from app.db import Db
 from app.models import CaseEvent
 from app.schemas.common import Page
 from app.schemas.events import EventView, event_payload_for
 from app.services import audit, pagination, policy
 from app.services.policy import Actor
 from app.services.records import find_visible
-from app.vocabulary import AccessAction
+from app.vocabulary import AccessAction, Role
+
+INSERT_EVENT: Insert = insert(CaseEvent)
+
+
+@cache
+def _events_query(role: Role) -> Executable:
+    return (
+        select(CaseEvent)
+        .where(
+            CaseEvent.case_id == bindparam("of_case"),
+            CaseEvent.id > bindparam("after"),
+            policy.visible_events(role),
+        )
+        .order_by(CaseEvent.id)
+        .limit(bindparam("page_size"))
+    )
 
 
 async def record_event(
-    conn: AsyncConnection,
+    db: Db,
     *,
     case_id: uuid.UUID,
     actor: Actor,
@@ -31,24 +49,25 @@ async def record_event(
     resettlement_country: str | None = None,
     transit_country: str | None = None,
 ) -> None:
-    await conn.execute(
-        insert(CaseEvent).values(
-            case_id=case_id,
-            at=now,
-            action=action,
-            from_status=from_status,
-            to_status=to_status,
-            user_id=actor.id,
-            role=actor.role,
-            payload=payload,
-            resettlement_country=resettlement_country,
-            transit_country=transit_country,
-        )
+    await db.run(
+        INSERT_EVENT,
+        {
+            "case_id": case_id,
+            "at": now,
+            "action": action,
+            "from_status": from_status,
+            "to_status": to_status,
+            "user_id": actor.id,
+            "role": actor.role,
+            "payload": payload,
+            "resettlement_country": resettlement_country,
+            "transit_country": transit_country,
+        },
     )
 
 
 async def list_events(
-    conn: AsyncConnection,
+    db: Db,
     actor: Actor,
     case_id: uuid.UUID,
     *,
@@ -57,17 +76,17 @@ async def list_events(
     now: datetime,
 ) -> Page[EventView]:
     """The case's history as the caller may see it, oldest first."""
-    await find_visible(conn, actor, case_id)  # the scope decides: else 404
+    await find_visible(db, actor, case_id)  # the scope decides: else 404
     after = pagination.decode_int(cursor)
-    query = (
-        select(CaseEvent)
-        .where(CaseEvent.case_id == case_id, policy.visible_events(actor))
-        .order_by(CaseEvent.id)
-        .limit(limit + 1)
+    rows = await db.all(
+        _events_query(actor.role),
+        {
+            "of_case": case_id,
+            "after": after or 0,
+            "page_size": limit + 1,
+            **policy.scope_params(actor),
+        },
     )
-    if after is not None:
-        query = query.where(CaseEvent.id > after)
-    rows = (await conn.execute(query)).mappings().all()
     page, more = rows[:limit], len(rows) > limit
     items = [
         EventView(
@@ -82,5 +101,5 @@ async def list_events(
         )
         for row in page
     ]
-    await audit.log_access(conn, actor, AccessAction.events, [case_id], None, now)
+    await audit.log_access(db, actor, AccessAction.events, [case_id], None, now)
     return Page(items=items, next_cursor=pagination.encode_int(page[-1]["id"]) if more else None)

@@ -6,44 +6,53 @@ from __future__ import annotations
 import secrets
 import uuid
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Delete, Update, bindparam, delete, select, update
+from sqlalchemy.sql.base import Executable
 
+from app.db import Db, Row
 from app.models import IdempotencyKey
-from app.models.record import Row
 from app.services.sql import upsert
 
 KEEP_FOR = timedelta(hours=24)
 COLUMNS = tuple(IdempotencyKey.__table__.columns)
 
+_THE_KEY = (
+    (IdempotencyKey.user_id == bindparam("k_user"))
+    & (IdempotencyKey.method == bindparam("k_method"))
+    & (IdempotencyKey.path == bindparam("k_path"))
+    & (IdempotencyKey.key == bindparam("k_key"))
+)
+FIND: Executable = select(*COLUMNS).where(_THE_KEY)
+FORGET: Delete = delete(IdempotencyKey).where(_THE_KEY)
+FORGET_OLD: Delete = delete(IdempotencyKey).where(IdempotencyKey.created_at <= bindparam("before"))
+COMPLETE: Update = update(IdempotencyKey).where(_THE_KEY)
 
-def _key(user_id: uuid.UUID, method: str, path: str, key: str) -> Any:
-    return (
-        (IdempotencyKey.user_id == user_id)
-        & (IdempotencyKey.method == method)
-        & (IdempotencyKey.path == path)
-        & (IdempotencyKey.key == key)
-    )
+
+@cache
+def _reserve(dialect: str) -> Executable:
+    return upsert(dialect, IdempotencyKey).on_conflict_do_nothing().returning(IdempotencyKey.key)
+
+
+def _params(user_id: uuid.UUID, method: str, path: str, key: str) -> dict[str, Any]:
+    return {"k_user": user_id, "k_method": method, "k_path": path, "k_key": key}
 
 
 async def find(
-    conn: AsyncConnection, user_id: uuid.UUID, method: str, path: str, key: str, now: datetime
+    db: Db, user_id: uuid.UUID, method: str, path: str, key: str, now: datetime
 ) -> Row | None:
-    row = (
-        (await conn.execute(select(*COLUMNS).where(_key(user_id, method, path, key))))
-        .mappings()
-        .first()
-    )
+    params = _params(user_id, method, path, key)
+    row = await db.first(FIND, params)
     if row is not None and row["created_at"] <= now - KEEP_FOR:
-        await conn.execute(delete(IdempotencyKey).where(_key(user_id, method, path, key)))
+        await db.run(FORGET, params)
         return None
     return row
 
 
 async def reserve(
-    conn: AsyncConnection,
+    db: Db,
     user_id: uuid.UUID,
     method: str,
     path: str,
@@ -54,27 +63,23 @@ async def reserve(
     """Claim the key for this transaction. False when a concurrent request with the same key
     committed first (on PostgreSQL this waits for it to finish)."""
     if secrets.randbelow(100) == 0:  # now and then, forget what is past keeping
-        await conn.execute(
-            delete(IdempotencyKey).where(IdempotencyKey.created_at <= now - KEEP_FOR)
-        )
-    statement = (
-        upsert(conn, IdempotencyKey)
-        .values(
-            user_id=user_id,
-            method=method,
-            path=path,
-            key=key,
-            request_hash=request_hash,
-            created_at=now,
-        )
-        .on_conflict_do_nothing()
-        .returning(IdempotencyKey.key)
+        await db.run(FORGET_OLD, {"before": now - KEEP_FOR})
+    row = await db.first(
+        _reserve(db.dialect),
+        {
+            "user_id": user_id,
+            "method": method,
+            "path": path,
+            "key": key,
+            "request_hash": request_hash,
+            "created_at": now,
+        },
     )
-    return (await conn.execute(statement)).first() is not None
+    return row is not None
 
 
 async def complete(
-    conn: AsyncConnection,
+    db: Db,
     user_id: uuid.UUID,
     method: str,
     path: str,
@@ -84,8 +89,12 @@ async def complete(
     headers: dict[str, str],
     body: bytes,
 ) -> None:
-    await conn.execute(
-        update(IdempotencyKey)
-        .where(_key(user_id, method, path, key))
-        .values(status_code=status_code, response_headers=headers, response_body=body)
+    await db.run(
+        COMPLETE,
+        {
+            **_params(user_id, method, path, key),
+            "status_code": status_code,
+            "response_headers": headers,
+            "response_body": body,
+        },
     )

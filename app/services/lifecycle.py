@@ -6,13 +6,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Insert, Update, bindparam, insert, update
 
+from app.db import Db, Row
 from app.errors import InvalidTransition
 from app.models import Submission, TransitStay
 from app.models.lifecycle import available_actions, step_for
-from app.models.record import CaseRecord, Row
+from app.models.record import CaseRecord
 from app.schemas.transitions import Transition
 from app.services import funnel_rollup, history, policy
 from app.services.actions import HANDLERS
@@ -30,7 +30,7 @@ def _invalid(record: CaseRecord, action: Action) -> InvalidTransition:
 
 
 async def apply_transition(
-    conn: AsyncConnection,
+    db: Db,
     actor: Actor,
     case_id: uuid.UUID,
     command: Transition,
@@ -38,7 +38,7 @@ async def apply_transition(
     now: datetime,
 ) -> CaseRecord:
     """404 invisible → 403 not allowed → 428/412 If-Match → 409 state and rules → write."""
-    record = await load_record(conn, actor, case_id, for_update=True)
+    record = await load_record(db, actor, case_id, for_update=True)
     action = Action(command.action)
     policy.authorize_action(actor, action, record)
     check_if_match(if_match, record.case["version"])
@@ -54,18 +54,18 @@ async def apply_transition(
         "status": to_status,
         "status_before_close": status if to_status is CaseStatus.closed else None,
     }
-    case_row = await write_case(conn, record.case, case_values, now)
+    case_row = await write_case(db, record.case, case_values, now)
     submissions, stays = list(record.submissions), list(record.stays)
     if effect.new_submission is not None:
-        submissions.append(await _insert(conn, Submission, effect.new_submission))
+        submissions.append(await _insert(db, Submission, effect.new_submission))
     if effect.submission_update is not None:
-        submissions[-1] = await _update(conn, Submission, submissions[-1], effect.submission_update)
+        submissions[-1] = await _update(db, Submission, submissions[-1], effect.submission_update)
     if effect.new_stay is not None:
-        stays.append(await _insert(conn, TransitStay, effect.new_stay))
+        stays.append(await _insert(db, TransitStay, effect.new_stay))
     if effect.stay_update is not None:
-        stays[-1] = await _update(conn, TransitStay, stays[-1], effect.stay_update)
+        stays[-1] = await _update(db, TransitStay, stays[-1], effect.stay_update)
     await history.record_event(
-        conn,
+        db,
         case_id=case_id,
         actor=actor,
         action=action,
@@ -77,19 +77,25 @@ async def apply_transition(
         transit_country=effect.transit_country,
     )
     after = CaseRecord(case=case_row, members=record.members, submissions=submissions, stays=stays)
-    await funnel_rollup.record_change(conn, record, after)
+    await funnel_rollup.record_change(db, record, after)
     return after
 
 
-async def _insert(conn: AsyncConnection, model: Any, values: dict[str, Any]) -> Row:
+def _writes(model: Any) -> tuple[Insert, Update]:
+    """Insert a row, or update one by id; the columns come with the parameters."""
     table = model.__table__
-    result = await conn.execute(insert(table).values(values).returning(*table.columns))
-    return result.mappings().one()
-
-
-async def _update(conn: AsyncConnection, model: Any, row: Row, values: dict[str, Any]) -> Row:
-    table = model.__table__
-    result = await conn.execute(
-        update(table).where(table.c.id == row["id"]).values(values).returning(*table.columns)
+    return (
+        insert(table).returning(*table.columns),
+        update(table).where(table.c.id == bindparam("row_id")).returning(*table.columns),
     )
-    return result.mappings().one()
+
+
+WRITES = {Submission: _writes(Submission), TransitStay: _writes(TransitStay)}
+
+
+async def _insert(db: Db, model: Any, values: dict[str, Any]) -> Row:
+    return await db.one(WRITES[model][0], values)
+
+
+async def _update(db: Db, model: Any, row: Row, values: dict[str, Any]) -> Row:
+    return await db.one(WRITES[model][1], {**values, "row_id": row["id"]})

@@ -10,8 +10,20 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    String,
+    and_,
+    bindparam,
+    exists,
+    false,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import aliased
 
 from app.errors import Forbidden, FourEyes
@@ -116,22 +128,32 @@ def authorize_action(actor: Actor, action: Action, record: CaseRecord) -> None:
         raise FourEyes("The user who requested review may not submit the case (four eyes).")
 
 
-def visible_cases(actor: Actor) -> ColumnElement[bool]:
-    """The caller's scope as an SQL filter on ``cases``: an invisible case does not exist."""
-    if actor.role in UNHCR:
+#: The bind parameter every scope rule compares with the caller's country.
+SCOPE = bindparam("scope_country", type_=String)
+
+
+def scope_params(actor: Actor) -> dict[str, Any]:
+    """The values the scope rules below need at run time (statements are built once per role
+    and reused with these)."""
+    return {"scope_country": actor.country}
+
+
+def visible_cases(role: Role) -> ColumnElement[bool]:
+    """The scope of a role as an SQL filter on ``cases``: an invisible case does not exist.
+    Compares with the caller's country through ``scope_params``."""
+    if role in UNHCR:
         return true()
-    if actor.role is R.resettlement_officer:
+    if role is R.resettlement_officer:
         return exists(
             select(Submission.id).where(
-                Submission.case_id == Case.id,
-                Submission.resettlement_country == actor.country,
+                Submission.case_id == Case.id, Submission.resettlement_country == SCOPE
             )
         )
-    if actor.role is R.transit_officer:
+    if role is R.transit_officer:
         return exists(
             select(TransitStay.id).where(
                 TransitStay.case_id == Case.id,
-                TransitStay.transit_country == actor.country,
+                TransitStay.transit_country == SCOPE,
                 TransitStay.status != StayStatus.refused,
             )
         )
@@ -159,31 +181,37 @@ def check_filters(actor: Actor, filters: Iterable[str]) -> None:
             raise Forbidden(f"The {actor.role} role may not filter by {', '.join(refused)}.")
 
 
-def cases_submitted_to(actor: Actor, country: str) -> ColumnElement[bool]:
-    """The ``resettlement_country`` filter, over the submissions the caller may see: an
-    officer cannot probe another state's submissions with it."""
-    if actor.role is R.resettlement_officer and country != actor.country:
-        return false()
+def probes_elsewhere(actor: Actor, filters: Mapping[str, Any]) -> bool:
+    """An officer filtering by another state's or country's submissions or stays: the answer
+    is empty rather than a view into what it may not see."""
+    if actor.role is R.resettlement_officer:
+        return filters.get("resettlement_country") not in (None, actor.country)
+    if actor.role is R.transit_officer:
+        return filters.get("transit_country") not in (None, actor.country)
+    return False
+
+
+def cases_submitted_to(role: Role, country: BindParameter[Any]) -> ColumnElement[bool]:
+    """The ``resettlement_country`` filter over the submissions the role may see (a transit
+    officer sees only the live one)."""
     query = select(Submission.id).where(
         Submission.case_id == Case.id, Submission.resettlement_country == country
     )
-    if actor.role is R.transit_officer:
+    if role is R.transit_officer:
         newer = aliased(Submission)
         query = query.where(
-            Submission.status.in_(LIVE_SUBMISSION),
+            or_(*(Submission.status == status for status in sorted(LIVE_SUBMISSION))),
             ~exists(
                 select(newer.id).where(
-                    newer.case_id == Case.id, newer.sequence > Submission.sequence
+                    newer.case_id == Submission.case_id, newer.sequence > Submission.sequence
                 )
             ),
         )
     return exists(query)
 
 
-def cases_staying_in(actor: Actor, country: str) -> ColumnElement[bool]:
-    """The ``transit_country`` filter, over the stays the caller may see."""
-    if actor.role is R.transit_officer and country != actor.country:
-        return false()
+def cases_staying_in(country: BindParameter[Any]) -> ColumnElement[bool]:
+    """The ``transit_country`` filter."""
     return exists(
         select(TransitStay.id).where(
             TransitStay.case_id == Case.id, TransitStay.transit_country == country
@@ -208,17 +236,15 @@ def report_slice(
     return resettlement_country, transit_country
 
 
-def transit_report_scope(actor: Actor) -> ColumnElement[bool]:
-    """Which stays in transit count in the caller's transit report (an SQL filter on
-    ``transit_stays`` joined to ``cases``)."""
-    require(actor, Permission.read_reports)
-    if actor.role is R.transit_officer:
-        return TransitStay.transit_country == actor.country
-    if actor.role is R.resettlement_officer:
+def transit_report_scope(role: Role) -> ColumnElement[bool]:
+    """Which stays in transit count in a role's transit report (an SQL filter on
+    ``transit_stays`` joined to ``cases``; the country comes from ``scope_params``)."""
+    if role is R.transit_officer:
+        return TransitStay.transit_country == SCOPE
+    if role is R.resettlement_officer:
         return exists(
             select(Submission.id).where(
-                Submission.case_id == Case.id,
-                Submission.resettlement_country == actor.country,
+                Submission.case_id == Case.id, Submission.resettlement_country == SCOPE
             )
         )
     return true()
@@ -229,21 +255,21 @@ def sees_stay_lines(actor: Actor) -> bool:
     return actor.role in CASE_READERS
 
 
-def visible_events(actor: Actor) -> ColumnElement[bool]:
-    """Which events of a visible case the caller sees: an officer sees status events, its own
+def visible_events(role: Role) -> ColumnElement[bool]:
+    """Which events of a visible case a role sees: an officer sees status events, its own
     state's submissions (resettlement officer, who also sees stays) or its own country's stays.
     """
-    if actor.role in UNHCR:
+    if role in UNHCR:
         return true()
     case_wide = and_(CaseEvent.resettlement_country.is_(None), CaseEvent.transit_country.is_(None))
-    if actor.role is R.resettlement_officer:
+    if role is R.resettlement_officer:
         return or_(
             case_wide,
-            CaseEvent.resettlement_country == actor.country,
+            CaseEvent.resettlement_country == SCOPE,
             CaseEvent.transit_country.is_not(None),
         )
-    if actor.role is R.transit_officer:
-        return or_(case_wide, CaseEvent.transit_country == actor.country)
+    if role is R.transit_officer:
+        return or_(case_wide, CaseEvent.transit_country == SCOPE)
     return false()
 
 

@@ -1,20 +1,25 @@
-"""Loading a case the caller can see, and writing it under optimistic concurrency."""
+"""Loading a case the caller can see, and writing it under optimistic concurrency. Every
+statement here is built once per shape and run with parameters."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Update, bindparam, select, update
+from sqlalchemy.sql.base import Executable
 
+from app.db import Db, Row
 from app.errors import NotFound, PreconditionFailed, PreconditionRequired
 from app.models import Case, Member, Submission, TransitStay
-from app.models.record import CaseRecord, Row
+from app.models.record import CaseRecord
 from app.services import policy
 from app.services.policy import Actor
+from app.services.sql import in_list
+from app.vocabulary import Role
 
 CASE_COLUMNS = tuple(Case.__table__.columns)
 
@@ -24,20 +29,25 @@ def not_found() -> NotFound:
     return NotFound("No case with this id exists for you.")
 
 
+@cache
+def _case_by_id(role: Role, for_update: bool) -> Executable:
+    query = select(*CASE_COLUMNS).where(Case.id == bindparam("case_id"), policy.visible_cases(role))
+    return query.with_for_update(of=Case) if for_update else query
+
+
 async def find_visible(
-    conn: AsyncConnection, actor: Actor, case_id: uuid.UUID, *, for_update: bool = False
+    db: Db, actor: Actor, case_id: uuid.UUID, *, for_update: bool = False
 ) -> Row:
-    query = select(*CASE_COLUMNS).where(Case.id == case_id, policy.visible_cases(actor))
-    if for_update:
-        query = query.with_for_update(of=Case)
-    row = (await conn.execute(query)).mappings().first()
+    row = await db.first(
+        _case_by_id(actor.role, for_update), {"case_id": case_id, **policy.scope_params(actor)}
+    )
     if row is None:
         raise not_found()
     return row
 
 
 async def load_record(
-    conn: AsyncConnection, actor: Actor, case_id: uuid.UUID, *, for_update: bool = False
+    db: Db, actor: Actor, case_id: uuid.UUID, *, for_update: bool = False
 ) -> CaseRecord:
     """A case the caller can see, with its members, submissions and stays; else 404.
 
@@ -45,35 +55,42 @@ async def load_record(
     belong to that same version: a concurrent writer waits, then sees the new version and
     answers 412). SQLite needs no row lock: its write transactions already run one at a time.
     """
-    case = await find_visible(conn, actor, case_id, for_update=for_update)
-    (record,) = await attach(conn, [case])
+    case = await find_visible(db, actor, case_id, for_update=for_update)
+    (record,) = await attach(db, [case])
     return record
 
 
-async def attach(conn: AsyncConnection, rows: Sequence[Row]) -> list[CaseRecord]:
+@cache
+def _children(dialect: str, many: bool) -> tuple[Executable, Executable, Executable]:
+    """Members, submissions and stays of one case (``case_id``) or of a page (``case_ids``)."""
+
+    def of(column: Any) -> Any:
+        return in_list(dialect, column, "case_ids") if many else column == bindparam("case_id")
+
+    return (
+        select(Member).where(of(Member.case_id)).order_by(Member.case_id, Member.position),
+        select(Submission)
+        .where(of(Submission.case_id))
+        .order_by(Submission.case_id, Submission.sequence),
+        select(TransitStay)
+        .where(of(TransitStay.case_id))
+        .order_by(TransitStay.case_id, TransitStay.requested_at, TransitStay.id),
+    )
+
+
+async def attach(db: Db, rows: Sequence[Row]) -> list[CaseRecord]:
     """Load the members, submissions and stays of these cases (three queries in all)."""
     records = {row["id"]: CaseRecord(case=row) for row in rows}
     if not records:
         return []
-    ids = list(records)
-    members = await conn.execute(
-        select(Member).where(Member.case_id.in_(ids)).order_by(Member.case_id, Member.position)
-    )
-    for member in members.mappings():
+    many = len(records) > 1
+    params = {"case_ids": list(records)} if many else {"case_id": rows[0]["id"]}
+    members, submissions, stays = _children(db.dialect, many)
+    for member in await db.all(members, params):
         records[member["case_id"]].members.append(member)
-    submissions = await conn.execute(
-        select(Submission)
-        .where(Submission.case_id.in_(ids))
-        .order_by(Submission.case_id, Submission.sequence)
-    )
-    for submission in submissions.mappings():
+    for submission in await db.all(submissions, params):
         records[submission["case_id"]].submissions.append(submission)
-    stays = await conn.execute(
-        select(TransitStay)
-        .where(TransitStay.case_id.in_(ids))
-        .order_by(TransitStay.case_id, TransitStay.requested_at, TransitStay.id)
-    )
-    for stay in stays.mappings():
+    for stay in await db.all(stays, params):
         records[stay["case_id"]].stays.append(stay)
     return list(records.values())
 
@@ -92,18 +109,22 @@ def check_if_match(if_match: str | None, version: int) -> None:
         )
 
 
-async def write_case(
-    conn: AsyncConnection, case: Row, values: dict[str, Any], now: datetime
-) -> Row:
+#: The columns to set come with the parameters (one prepared statement per set of columns).
+WRITE_CASE: Update = (
+    update(Case)
+    .where(Case.id == bindparam("case_id"), Case.version == bindparam("read_version"))
+    .values(version=Case.version + 1)
+    .returning(*CASE_COLUMNS)
+)
+
+
+async def write_case(db: Db, case: Row, values: dict[str, Any], now: datetime) -> Row:
     """Update a case only if nobody else has since its version was read: of two concurrent
     writers with one version, exactly one wins; the other gets 412 and changes nothing."""
-    result = await conn.execute(
-        update(Case)
-        .where(Case.id == case["id"], Case.version == case["version"])
-        .values(**values, version=Case.version + 1, updated_at=now)
-        .returning(*CASE_COLUMNS)
+    row = await db.first(
+        WRITE_CASE,
+        {**values, "updated_at": now, "case_id": case["id"], "read_version": case["version"]},
     )
-    row = result.mappings().first()
     if row is None:
         raise PreconditionFailed("The case was changed by someone else just now: read it again.")
     return row

@@ -8,11 +8,13 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, extract, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import ColumnElement, bindparam, extract, func, select
+from sqlalchemy.sql.base import Executable
 
+from app.db import Db
 from app.models import Case, Submission, TransitStay
 from app.models.funnel import ANY_COUNTRY, MILESTONES
 from app.schemas.reports import (
@@ -96,29 +98,40 @@ def _group_key(group: GroupBy | None, values: list[Any]) -> str | None:
     return str(values[0]) if group is not None else None
 
 
-async def _cumulative(conn: AsyncConnection, q: FunnelQuery) -> Tallies:
-    """From the rollup: its size depends on days and countries, not on the number of cases."""
+@cache
+def _cumulative_query(group: GroupBy | None, origin: bool, by_destination: bool) -> Executable:
+    """Sum the rollup over a day range (built once per shape; values are parameters)."""
     counts = funnel_rollup.counts_source().c
     where = [
-        counts.day.between(q.from_, min(q.to, q.as_of)),
-        counts.transit_country == (q.transit_country or ANY_COUNTRY),
+        counts.day.between(bindparam("day_from"), bindparam("day_to")),
+        counts.transit_country == bindparam("transit"),
+        counts.resettlement_country != ANY_COUNTRY
+        if by_destination
+        else counts.resettlement_country == bindparam("destination"),
     ]
-    if q.origin_country is not None:
-        where.append(counts.origin_country == q.origin_country)
-    if q.group_by is GroupBy.resettlement_country and q.resettlement_country is None:
-        where.append(counts.resettlement_country != ANY_COUNTRY)
-    else:
-        where.append(counts.resettlement_country == (q.resettlement_country or ANY_COUNTRY))
-    keys = _group_columns(
-        q.group_by, counts.day, counts.origin_country, counts.resettlement_country
-    )
-    statement = (
+    if origin:
+        where.append(counts.origin_country == bindparam("origin"))
+    keys = _group_columns(group, counts.day, counts.origin_country, counts.resettlement_country)
+    return (
         select(counts.stage, *keys, func.sum(counts.cases), func.sum(counts.people))
         .where(*where)
         .group_by(counts.stage, *keys)
     )
+
+
+async def _cumulative(db: Db, q: FunnelQuery) -> Tallies:
+    """From the rollup: its size depends on days and countries, not on the number of cases."""
+    by_destination = q.group_by is GroupBy.resettlement_country and q.resettlement_country is None
+    statement = _cumulative_query(q.group_by, q.origin_country is not None, by_destination)
+    params = {
+        "day_from": q.from_,
+        "day_to": min(q.to, q.as_of),
+        "transit": q.transit_country or ANY_COUNTRY,
+        "destination": q.resettlement_country or ANY_COUNTRY,
+        "origin": q.origin_country,
+    }
     tallies: Tallies = {stage: defaultdict(Tally) for stage in FunnelStage}
-    for row in await conn.execute(statement):
+    for row in await db.all(statement, params):
         cases, people = int(row[-2]), int(row[-1])
         if cases == 0 and people == 0:
             continue
@@ -128,63 +141,86 @@ async def _cumulative(conn: AsyncConnection, q: FunnelQuery) -> Tallies:
     return tallies
 
 
-def _case_filters(q: FunnelQuery) -> list[ColumnElement[bool]]:
-    clauses: list[ColumnElement[bool]] = []
-    if q.origin_country is not None:
-        clauses.append(Case.origin_country == q.origin_country)
-    if q.resettlement_country is not None:
-        clauses.append(
+@cache
+def _cohort_query(
+    dialect: str,
+    stage: FunnelStage,
+    group: GroupBy | None,
+    origin: bool,
+    destination: bool,
+    transit: bool,
+) -> Executable:
+    """Cases identified in a window and how many days each took to reach ``stage``."""
+    milestone = Case.__table__.c[MILESTONES[stage]]
+    destinations = (
+        select(Submission.case_id, Submission.resettlement_country)
+        .where(
+            Submission.resettlement_country == bindparam("destination")
+            if destination
+            else Submission.resettlement_country.is_not(None)
+        )
+        .distinct()
+        .subquery()
+    )
+    keys = _group_columns(
+        group, Case.identified_at, Case.origin_country, destinations.c.resettlement_country
+    )
+    days = days_between(dialect, milestone, Case.identified_at)
+    where: list[ColumnElement[bool]] = [
+        Case.identified_at.between(bindparam("day_from"), bindparam("day_to")),
+        milestone.is_not(None),
+        milestone <= bindparam("as_of"),
+    ]
+    if origin:
+        where.append(Case.origin_country == bindparam("origin"))
+    if destination:
+        where.append(
             select(Submission.id)
             .where(
                 Submission.case_id == Case.id,
-                Submission.resettlement_country == q.resettlement_country,
+                Submission.resettlement_country == bindparam("destination"),
             )
             .exists()
         )
-    if q.transit_country is not None:
-        clauses.append(
+    if transit:
+        where.append(
             select(TransitStay.id)
             .where(
                 TransitStay.case_id == Case.id,
-                TransitStay.transit_country == q.transit_country,
+                TransitStay.transit_country == bindparam("transit"),
                 TransitStay.status != StayStatus.refused,
             )
             .exists()
         )
-    return clauses
+    statement = select(*keys, days, func.count(), func.sum(Case.member_count)).select_from(Case)
+    if group is GroupBy.resettlement_country:
+        statement = statement.join(destinations, destinations.c.case_id == Case.id)
+    return statement.where(*where).group_by(*keys, days)
 
 
-async def _cohort(conn: AsyncConnection, q: FunnelQuery) -> Tallies:
+async def _cohort(db: Db, q: FunnelQuery) -> Tallies:
     """From the cases identified in the window (an index range on identified_at), with the
     days each took to reach each stage."""
+    params = {
+        "day_from": q.from_,
+        "day_to": q.to,
+        "as_of": q.as_of,
+        "origin": q.origin_country,
+        "destination": q.resettlement_country,
+        "transit": q.transit_country,
+    }
     tallies: Tallies = {}
-    for stage, column in MILESTONES.items():
-        milestone = Case.__table__.c[column]
-        destinations = (
-            select(Submission.case_id, Submission.resettlement_country)
-            .where(
-                Submission.resettlement_country == q.resettlement_country
-                if q.resettlement_country is not None
-                else Submission.resettlement_country.is_not(None)
-            )
-            .distinct()
-            .subquery()
+    for stage in FunnelStage:
+        statement = _cohort_query(
+            db.dialect,
+            stage,
+            q.group_by,
+            q.origin_country is not None,
+            q.resettlement_country is not None,
+            q.transit_country is not None,
         )
-        keys = _group_columns(
-            q.group_by, Case.identified_at, Case.origin_country, destinations.c.resettlement_country
-        )
-        days = days_between(conn, milestone, Case.identified_at)
-        statement = select(*keys, days, func.count(), func.sum(Case.member_count)).select_from(Case)
-        if q.group_by is GroupBy.resettlement_country:
-            statement = statement.join(destinations, destinations.c.case_id == Case.id)
-        statement = statement.where(
-            *_case_filters(q),
-            Case.identified_at.between(q.from_, q.to),
-            milestone.is_not(None),
-            milestone <= q.as_of,
-        ).group_by(*keys, days)
         tallies[stage] = defaultdict(Tally)
-        for row in await conn.execute(statement):
+        for row in await db.all(statement, params):
             tally = tallies[stage][_group_key(q.group_by, list(row[:-3]))]
             cases = int(row[-2])
             tally.cases += cases
@@ -193,17 +229,17 @@ async def _cohort(conn: AsyncConnection, q: FunnelQuery) -> Tallies:
     return tallies
 
 
-async def funnel(conn: AsyncConnection, actor: Actor, query: FunnelQuery) -> FunnelReport:
+async def funnel(db: Db, actor: Actor, query: FunnelQuery) -> FunnelReport:
     resettlement, transit = policy.report_slice(
         actor, query.resettlement_country, query.transit_country
     )
     q = query.model_copy(update={"resettlement_country": resettlement, "transit_country": transit})
     cohort = q.basis is Basis.cohort
     count = _cohort if cohort else _cumulative
-    by_stage = await count(conn, q)
+    by_stage = await count(db, q)
     if q.group_by is GroupBy.resettlement_country:
         # A case submitted to two states is in both groups, and once in the totals.
-        overall = await count(conn, q.model_copy(update={"group_by": None}))
+        overall = await count(db, q.model_copy(update={"group_by": None}))
     else:
         overall = by_stage
     totals = []
@@ -237,37 +273,36 @@ async def funnel(conn: AsyncConnection, actor: Actor, query: FunnelQuery) -> Fun
     )
 
 
+@cache
+def _in_transit_query(role: Role) -> Executable:
+    return (
+        select(
+            TransitStay.case_id,
+            TransitStay.transit_country,
+            TransitStay.entered_at,
+            TransitStay.authorised_until,
+            Case.reference,
+            Case.member_count,
+        )
+        .join(Case, Case.id == TransitStay.case_id)
+        .where(TransitStay.status == StayStatus.in_transit, policy.transit_report_scope(role))
+        .order_by(TransitStay.transit_country, TransitStay.authorised_until, Case.reference)
+    )
+
+
 async def transit_report(
-    read: AsyncConnection,
-    conn: AsyncConnection,
+    read: Db,
+    db: Db,
     actor: Actor,
     capacity: Mapping[str, int],
     now: datetime,
 ) -> TransitReport:
     """Who is in each transit country now, how full it is, and whose stay ends soon or has
     ended without an exit (overstays). Reads on ``read`` (the reports replica, if any);
-    logs the households it lists on ``conn`` (the primary)."""
-    scope = policy.transit_report_scope(actor)
+    logs the households it lists on ``db`` (the primary)."""
+    policy.require(actor, policy.Permission.read_reports)
     today = now.date()
-    rows = (
-        (
-            await read.execute(
-                select(
-                    TransitStay.case_id,
-                    TransitStay.transit_country,
-                    TransitStay.entered_at,
-                    TransitStay.authorised_until,
-                    Case.reference,
-                    Case.member_count,
-                )
-                .join(Case, Case.id == TransitStay.case_id)
-                .where(TransitStay.status == StayStatus.in_transit, scope)
-                .order_by(TransitStay.transit_country, TransitStay.authorised_until, Case.reference)
-            )
-        )
-        .mappings()
-        .all()
-    )
+    rows = await read.all(_in_transit_query(actor.role), policy.scope_params(actor))
     lines: dict[str, list[TransitStayLine]] = defaultdict(list)
     for row in rows:
         until = row["authorised_until"]
@@ -309,5 +344,5 @@ async def transit_report(
         )
     listed = [line.case_id for entry in report for line in entry.stays]
     if listed:
-        await audit.log_access(conn, actor, AccessAction.report, listed, {"report": "transit"}, now)
+        await audit.log_access(db, actor, AccessAction.report, listed, {"report": "transit"}, now)
     return TransitReport(as_of=today, countries=report)

@@ -10,11 +10,24 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
-from sqlalchemy import BigInteger, delete, func, insert, literal, select, update
+import asyncpg
+from sqlalchemy import (
+    BigInteger,
+    Delete,
+    Insert,
+    Update,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.base import Executable
 
 from app import security
+from app.db import Db
 from app.errors import Conflict, NotFound, RateLimited, Unauthorized, ValidationFailed
 from app.models import SignInFailure, User
 from app.models.base import uuid7
@@ -38,17 +51,42 @@ def actor_from_row(row: Any) -> Actor:
     )
 
 
-async def authenticate(conn: AsyncConnection, token: str, key: str) -> Actor:
+USER_BY_ID: Executable = select(*USER_COLUMNS).where(User.id == bindparam("user_id"))
+USER_BY_NAME: Executable = select(*USER_COLUMNS).where(User.username == bindparam("name"))
+RECENT_FAILURES: Executable = (
+    select(SignInFailure.at)
+    .where(
+        SignInFailure.username == bindparam("name"),
+        SignInFailure.client == bindparam("client"),
+        SignInFailure.at > bindparam("since"),
+    )
+    .order_by(SignInFailure.at.desc())
+)
+INSERT_FAILURE: Insert = insert(SignInFailure)
+FORGET_FAILURES: Delete = delete(SignInFailure).where(SignInFailure.at <= bindparam("before"))
+INSERT_USER: Insert = insert(User).returning(*USER_COLUMNS)
+UPDATE_USER: Update = update(User).where(User.id == bindparam("user_key")).returning(*USER_COLUMNS)
+ACTIVE_ADMINS: Executable = (
+    select(User.id).where(User.role == Role.admin, User.active.is_(True)).with_for_update()
+)
+USER_PAGE: Executable = (
+    select(*USER_COLUMNS)
+    .where(User.id > bindparam("after"))
+    .order_by(User.id)
+    .limit(bindparam("page_size"))
+)
+ATTEMPT_LOCK: Executable = select(
+    func.pg_advisory_xact_lock(bindparam("attempt", type_=BigInteger()))
+)
+
+
+async def authenticate(db: Db, token: str, key: str) -> Actor:
     """The actor behind a bearer token, as the user row says now."""
     try:
         claims = security.decode_token(token, key)
     except security.InvalidToken:
         raise Unauthorized("The token is invalid or has expired.") from None
-    row = (
-        (await conn.execute(select(*USER_COLUMNS).where(User.id == claims.user_id)))
-        .mappings()
-        .first()
-    )
+    row = await db.first(USER_BY_ID, {"user_id": claims.user_id})
     if row is None or not row["active"] or row["token_generation"] != claims.generation:
         raise Unauthorized("The token is invalid or has expired.")
     return actor_from_row(row)
@@ -60,7 +98,7 @@ class SignIn:
 
 
 async def sign_in(
-    conn: AsyncConnection,
+    db: Db,
     username: str,
     password: str,
     client: str,
@@ -69,38 +107,25 @@ async def sign_in(
     key: str,
     minutes: int,
 ) -> SignIn:
-    await _one_attempt_at_a_time(conn, username, client)
-    window = (
-        (
-            await conn.execute(
-                select(SignInFailure.at)
-                .where(
-                    SignInFailure.username == username,
-                    SignInFailure.client == client,
-                    SignInFailure.at > now - FAILURE_WINDOW,
-                )
-                .order_by(SignInFailure.at.desc())
-            )
+    await _one_attempt_at_a_time(db, username, client)
+    window = [
+        row[0]
+        for row in await db.all(
+            RECENT_FAILURES, {"name": username, "client": client, "since": now - FAILURE_WINDOW}
         )
-        .scalars()
-        .all()
-    )
+    ]
     if len(window) >= FAILURE_LIMIT:
         # Blocked until fewer than FAILURE_LIMIT failures remain in the window.
         leaves_at = window[FAILURE_LIMIT - 1] + FAILURE_WINDOW
         retry_after = max(1, math.ceil((leaves_at - now).total_seconds()))
         raise RateLimited("Too many failed sign-ins: try again later.", retry_after)
-    row = (
-        (await conn.execute(select(*USER_COLUMNS).where(User.username == username)))
-        .mappings()
-        .first()
-    )
+    row = await db.first(USER_BY_NAME, {"name": username})
     password_hash = row["password_hash"] if row is not None and row["active"] else None
     # Argon2 costs ~0.1 s of CPU: keep it off the event loop.
     valid = await anyio.to_thread.run_sync(security.verify_password, password, password_hash)
     if not valid or row is None:
-        await conn.execute(insert(SignInFailure).values(username=username, client=client, at=now))
-        await conn.execute(delete(SignInFailure).where(SignInFailure.at <= now - FAILURE_WINDOW))
+        await db.run(INSERT_FAILURE, {"username": username, "client": client, "at": now})
+        await db.run(FORGET_FAILURES, {"before": now - FAILURE_WINDOW})
         return SignIn(token=None)
     token = security.create_token(
         user_id=row["id"],
@@ -113,25 +138,22 @@ async def sign_in(
     return SignIn(token=token)
 
 
-async def _one_attempt_at_a_time(conn: AsyncConnection, username: str, client: str) -> None:
+async def _one_attempt_at_a_time(db: Db, username: str, client: str) -> None:
     """Sign-ins for one username from one client run one after another, so each counts the
     failures of those before it: guesses sent in parallel get five tries, not one each.
     PostgreSQL: a lock held until the transaction ends; SQLite already runs write
     transactions one at a time (BEGIN IMMEDIATE)."""
-    if conn.dialect.name != "postgresql":
+    if db.dialect != "postgresql":
         return
     digest = hashlib.sha256(f"sign-in\x00{username}\x00{client}".encode()).digest()
     pair = int.from_bytes(digest[:8], "big", signed=True)
-    await conn.execute(select(func.pg_advisory_xact_lock(literal(pair, BigInteger()))))
+    await db.run(ATTEMPT_LOCK, {"attempt": pair})
 
 
-async def create_user(
-    conn: AsyncConnection, actor: Actor, data: UserCreate, now: datetime
-) -> dict[str, Any]:
+async def create_user(db: Db, actor: Actor, data: UserCreate, now: datetime) -> dict[str, Any]:
     policy.require(actor, Permission.manage_users)
     password_hash = await anyio.to_thread.run_sync(security.hash_password, data.password)
-    taken = await conn.execute(select(User.id).where(User.username == data.username))
-    if taken.first() is not None:
+    if await db.first(USER_BY_NAME, {"name": data.username}) is not None:
         raise Conflict(f"The username {data.username!r} is already taken.")
     values = {
         "id": uuid7(),
@@ -145,31 +167,27 @@ async def create_user(
         "updated_at": now,
     }
     try:
-        result = await conn.execute(insert(User).values(values).returning(*USER_COLUMNS))
-    except IntegrityError:
+        return dict(await db.one(INSERT_USER, values))
+    except (IntegrityError, asyncpg.UniqueViolationError):
         raise Conflict(f"The username {data.username!r} is already taken.") from None
-    return dict(result.mappings().one())
 
 
 async def list_users(
-    conn: AsyncConnection, actor: Actor, *, limit: int, cursor: str | None
+    db: Db, actor: Actor, *, limit: int, cursor: str | None
 ) -> Page[dict[str, Any]]:
     policy.require(actor, Permission.manage_users)
     after = pagination.decode_id(cursor)
-    query = select(*USER_COLUMNS).order_by(User.id).limit(limit + 1)
-    if after is not None:
-        query = query.where(User.id > after)
-    rows = (await conn.execute(query)).mappings().all()
+    rows = await db.all(USER_PAGE, {"after": after or uuid.UUID(int=0), "page_size": limit + 1})
     page = [dict(row) for row in rows[:limit]]
     more = len(rows) > limit
     return Page(items=page, next_cursor=pagination.encode_id(page[-1]["id"]) if more else None)
 
 
 async def update_user(
-    conn: AsyncConnection, actor: Actor, user_id: uuid.UUID, data: UserUpdate, now: datetime
+    db: Db, actor: Actor, user_id: uuid.UUID, data: UserUpdate, now: datetime
 ) -> dict[str, Any]:
     policy.require(actor, Permission.manage_users)
-    row = (await conn.execute(select(*USER_COLUMNS).where(User.id == user_id))).mappings().first()
+    row = await db.first(USER_BY_ID, {"user_id": user_id})
     if row is None:
         raise NotFound("No user with this id.")
     given = data.model_fields_set
@@ -199,19 +217,14 @@ async def update_user(
         # bring them back.
         values["token_generation"] = row["token_generation"] + 1
     if row["role"] == Role.admin and (role != Role.admin or values.get("active") is False):
-        await _keep_one_admin(conn, user_id)
-    result = await conn.execute(
-        update(User).where(User.id == user_id).values(values).returning(*USER_COLUMNS)
-    )
-    return dict(result.mappings().one())
+        await _keep_one_admin(db, user_id)
+    return dict(await db.one(UPDATE_USER, {**values, "user_key": user_id}))
 
 
-async def _keep_one_admin(conn: AsyncConnection, leaving: uuid.UUID) -> None:
+async def _keep_one_admin(db: Db, leaving: uuid.UUID) -> None:
     # Lock the active admins' rows first: of two admins removing each other at once, the
     # second waits for the first and then counts what is left (PostgreSQL re-checks the
     # locked rows; SQLite runs write transactions one at a time anyway).
-    admins = await conn.execute(
-        select(User.id).where(User.role == Role.admin, User.active.is_(True)).with_for_update()
-    )
-    if not any(admin_id != leaving for admin_id in admins.scalars()):
+    admins = await db.all(ACTIVE_ADMINS)
+    if not any(admin[0] != leaving for admin in admins):
         raise Conflict("This is the last active admin: make another admin first.")
