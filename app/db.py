@@ -7,11 +7,11 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar, cast
+from typing import Annotated, Any, ClassVar, cast
 
 import asyncpg
 import orjson
-from fastapi import Request
+from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -114,10 +114,16 @@ async def get_db(request: Request) -> AsyncIterator[Db]:
         yield db
 
 
-async def get_reports_db(request: Request) -> AsyncIterator[Db]:
-    """A read-only transaction for reports, on the read replica when
-    ``PTA_REPORTS_DATABASE_URL`` names one (else on the primary)."""
+async def get_reports_db(
+    request: Request, primary: Annotated[Db, Depends(get_db, scope="function")]
+) -> AsyncIterator[Db]:
+    """Reads for reports: a read-only transaction on the read replica when
+    ``PTA_REPORTS_DATABASE_URL`` names one, else the request's own transaction (one
+    connection per request)."""
     database: Database = request.app.state.reports_database
+    if database is request.app.state.database:
+        yield primary
+        return
     async with database.transaction(read_only=True) as db:
         yield db
 

@@ -140,9 +140,13 @@ def _list_query(
     dialect: str, role: Role, names: tuple[str, ...], after: bool, probe: bool
 ) -> Executable:
     """The page query for one combination of filters (built once, then reused)."""
-    clauses = [policy.visible_cases(role), *(_condition(dialect, role, n) for n in names)]
-    if after:
-        clauses.append(Case.id > bindparam("after"))
+    cursor: BindParameter[Any] | None = bindparam("after") if after else None
+    clauses = [
+        policy.visible_cases(role, after=cursor),
+        *(_condition(dialect, role, n) for n in names),
+    ]
+    if cursor is not None:
+        clauses.append(Case.id > cursor)
     if probe:
         clauses.append(false())
     return select(*CASE_COLUMNS).where(*clauses).order_by(Case.id).limit(bindparam("page_size"))

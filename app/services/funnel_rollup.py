@@ -16,13 +16,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db import Db, SqlaDb
 from app.models import Case, FunnelDelta, FunnelRollup, Submission, TransitStay
-from app.models.funnel import ANY_COUNTRY, MILESTONES
+from app.models.funnel import ANY_COUNTRY, DAY, MILESTONES, MONTH
 from app.models.record import CaseRecord
-from app.services.sql import upsert
+from app.services.sql import month_start, upsert
 from app.vocabulary import StayStatus
 
-Key = tuple[str, str, str, date, str]  # resettlement country, transit country, stage, day, origin
-KEY_COLUMNS = ("resettlement_country", "transit_country", "stage", "day", "origin_country")
+# resettlement country, transit country, grain, day, stage, origin
+Key = tuple[str, str, str, date, str, str]
+KEY_COLUMNS = (
+    "resettlement_country",
+    "transit_country",
+    "grain",
+    "day",
+    "stage",
+    "origin_country",
+)
 log = logging.getLogger("pta.funnel")
 
 #: PostgreSQL advisory lock taken while folding, so replicas fold one at a time.
@@ -49,16 +57,15 @@ def contributions(record: CaseRecord) -> dict[Key, tuple[int, int]]:
         s["transit_country"] for s in record.stays if s["status"] != StayStatus.refused
     }
     out: dict[Key, tuple[int, int]] = {}
+    origin, people = case["origin_country"], case["member_count"]
     for stage, column in MILESTONES.items():
         day = case[column]
         if day is None:
             continue
         for destination in destinations:
             for transit in transits:
-                out[(destination, transit, stage, day, case["origin_country"])] = (
-                    1,
-                    case["member_count"],
-                )
+                out[(destination, transit, DAY, day, stage, origin)] = (1, people)
+                out[(destination, transit, MONTH, day.replace(day=1), stage, origin)] = (1, people)
     return out
 
 
@@ -154,24 +161,28 @@ async def rebuild(db: Db) -> None:
         ]
     )
     for stage, column in MILESTONES.items():
-        day = Case.__table__.c[column]
-        totals = (
-            select(
-                destinations.c.country,
-                transits.c.country,
-                literal(str(stage)),
-                day,
-                Case.origin_country,
-                func.count(),
-                func.sum(Case.member_count),
+        milestone = Case.__table__.c[column]
+        for grain, day in ((DAY, milestone), (MONTH, month_start(db.dialect, milestone))):
+            totals = (
+                select(
+                    destinations.c.country,
+                    transits.c.country,
+                    literal(grain),
+                    day,
+                    literal(str(stage)),
+                    Case.origin_country,
+                    func.count(),
+                    func.sum(Case.member_count),
+                )
+                .select_from(Case)
+                .join(destinations, destinations.c.case_id == Case.id)
+                .join(transits, transits.c.case_id == Case.id)
+                .where(milestone.is_not(None))
+                .group_by(destinations.c.country, transits.c.country, day, Case.origin_country)
             )
-            .select_from(Case)
-            .join(destinations, destinations.c.case_id == Case.id)
-            .join(transits, transits.c.case_id == Case.id)
-            .where(day.is_not(None))
-            .group_by(destinations.c.country, transits.c.country, day, Case.origin_country)
-        )
-        await db.run(insert(FunnelRollup).from_select([*KEY_COLUMNS, "cases", "people"], totals))
+            await db.run(
+                insert(FunnelRollup).from_select([*KEY_COLUMNS, "cases", "people"], totals)
+            )
 
 
 async def fold_forever(engine: AsyncEngine, every: float) -> None:

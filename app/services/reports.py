@@ -7,16 +7,16 @@ import statistics
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, extract, func, select
+from sqlalchemy import ColumnElement, and_, bindparam, extract, func, or_, select
 from sqlalchemy.sql.base import Executable
 
 from app.db import Db
 from app.models import Case, Submission, TransitStay
-from app.models.funnel import ANY_COUNTRY, MILESTONES
+from app.models.funnel import ANY_COUNTRY, DAY, MILESTONES, MONTH
 from app.schemas.reports import (
     PERIODS,
     Basis,
@@ -100,10 +100,21 @@ def _group_key(group: GroupBy | None, values: list[Any]) -> str | None:
 
 @cache
 def _cumulative_query(group: GroupBy | None, origin: bool, by_destination: bool) -> Executable:
-    """Sum the rollup over a day range (built once per shape; values are parameters)."""
+    """Sum the rollup over a period: whole months from the month rows, the ragged ends from
+    the day rows (built once per shape; values are parameters)."""
     counts = funnel_rollup.counts_source().c
+    period = or_(
+        and_(counts.grain == MONTH, counts.day.between(bindparam("m_from"), bindparam("m_to"))),
+        and_(
+            counts.grain == DAY,
+            or_(
+                counts.day.between(bindparam("head_from"), bindparam("head_to")),
+                counts.day.between(bindparam("tail_from"), bindparam("tail_to")),
+            ),
+        ),
+    )
     where = [
-        counts.day.between(bindparam("day_from"), bindparam("day_to")),
+        period,
         counts.transit_country == bindparam("transit"),
         counts.resettlement_country != ANY_COUNTRY
         if by_destination
@@ -119,13 +130,34 @@ def _cumulative_query(group: GroupBy | None, origin: bool, by_destination: bool)
     )
 
 
+def _period(start: date, end: date) -> dict[str, date]:
+    """Split [start, end] into whole months and the days before and after them."""
+    nothing = {"m_from": date.max, "m_to": date.min, "tail_from": date.max, "tail_to": date.min}
+    first_month = start if start.day == 1 else _next_month(start)
+    after_last = _next_month(end)
+    last_month = after_last if end == after_last - timedelta(days=1) else end.replace(day=1)
+    if first_month >= last_month:  # no whole month inside: days only
+        return {**nothing, "head_from": start, "head_to": end}
+    return {
+        "m_from": first_month,
+        "m_to": last_month - timedelta(days=1),
+        "head_from": start,
+        "head_to": first_month - timedelta(days=1),
+        "tail_from": last_month,
+        "tail_to": end,
+    }
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
 async def _cumulative(db: Db, q: FunnelQuery) -> Tallies:
-    """From the rollup: its size depends on days and countries, not on the number of cases."""
+    """From the rollup: its size depends on months, days and countries, not on cases."""
     by_destination = q.group_by is GroupBy.resettlement_country and q.resettlement_country is None
     statement = _cumulative_query(q.group_by, q.origin_country is not None, by_destination)
     params = {
-        "day_from": q.from_,
-        "day_to": min(q.to, q.as_of),
+        **_period(q.from_, min(q.to, q.as_of)),
         "transit": q.transit_country or ANY_COUNTRY,
         "destination": q.resettlement_country or ANY_COUNTRY,
         "origin": q.origin_country,

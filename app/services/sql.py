@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 from typing import cast as cast_type
 
-from sqlalchemy import ARRAY, ColumnElement, Integer, any_, bindparam, cast, func
+from sqlalchemy import ARRAY, ColumnElement, Date, Integer, any_, bindparam, cast, func
 from sqlalchemy.dialects import postgresql, sqlite
 
 
@@ -23,6 +23,13 @@ def days_between(dialect: str, later: Any, earlier: Any) -> Any:
     if dialect == "postgresql":
         return later - earlier
     return cast(func.julianday(later) - func.julianday(earlier), Integer)
+
+
+def month_start(dialect: str, day: Any) -> Any:
+    """The first day of the month a date column falls in."""
+    if dialect == "postgresql":
+        return cast(func.date_trunc("month", day), Date)
+    return func.date(day, "start of month")
 
 
 def in_list(dialect: str, column: Any, name: str) -> ColumnElement[bool]:

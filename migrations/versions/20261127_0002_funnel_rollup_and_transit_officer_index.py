@@ -1,4 +1,4 @@
-"""funnel rollup and transit officer index
+"""funnel rollup (by day and by month) and transit officer index
 
 Revision ID: 0002
 Revises: 0001
@@ -9,7 +9,6 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
-
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -28,33 +27,38 @@ def upgrade() -> None:
         ),
         sa.Column("resettlement_country", sa.String(length=3), nullable=False),
         sa.Column("transit_country", sa.String(length=3), nullable=False),
+        sa.Column("grain", sa.String(length=1), nullable=False),
         sa.Column("stage", sa.String(length=16), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("origin_country", sa.String(length=3), nullable=False),
         sa.Column("cases", sa.Integer(), nullable=False),
         sa.Column("people", sa.Integer(), nullable=False),
+        sa.CheckConstraint("grain IN ('d', 'm')", name=op.f("ck_funnel_deltas_grain")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_funnel_deltas")),
     )
     op.create_index(
         "ix_funnel_deltas_key",
         "funnel_deltas",
-        ["resettlement_country", "transit_country", "stage", "day"],
+        ["resettlement_country", "transit_country", "grain", "day"],
         unique=False,
     )
     op.create_table(
         "funnel_rollup",
         sa.Column("resettlement_country", sa.String(length=3), nullable=False),
         sa.Column("transit_country", sa.String(length=3), nullable=False),
-        sa.Column("stage", sa.String(length=16), nullable=False),
+        sa.Column("grain", sa.String(length=1), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("stage", sa.String(length=16), nullable=False),
         sa.Column("origin_country", sa.String(length=3), nullable=False),
         sa.Column("cases", sa.Integer(), nullable=False),
         sa.Column("people", sa.Integer(), nullable=False),
+        sa.CheckConstraint("grain IN ('d', 'm')", name=op.f("ck_funnel_rollup_grain")),
         sa.PrimaryKeyConstraint(
             "resettlement_country",
             "transit_country",
-            "stage",
+            "grain",
             "day",
+            "stage",
             "origin_country",
             name=op.f("pk_funnel_rollup"),
         ),
@@ -66,8 +70,15 @@ def upgrade() -> None:
         unique=False,
     )
     # Count the cases that already exist (the service keeps the rollup current from now on).
+    postgres = op.get_bind().dialect.name == "postgresql"
     for stage, column in MILESTONES.items():
-        op.execute(REBUILD.format(stage=stage, column=column))
+        month = (
+            f"date_trunc('month', c.{column})::date"
+            if postgres
+            else f"date(c.{column}, 'start of month')"
+        )
+        for grain, day in (("d", f"c.{column}"), ("m", month)):
+            op.execute(REBUILD.format(stage=stage, column=column, grain=grain, day=day))
 
 
 MILESTONES = {
@@ -78,8 +89,9 @@ MILESTONES = {
 }
 REBUILD = """
 INSERT INTO funnel_rollup
-    (resettlement_country, transit_country, stage, day, origin_country, cases, people)
-SELECT d.country, t.country, '{stage}', c.{column}, c.origin_country, count(*), sum(c.member_count)
+    (resettlement_country, transit_country, grain, day, stage, origin_country, cases, people)
+SELECT d.country, t.country, '{grain}', {day}, '{stage}', c.origin_country, count(*),
+       sum(c.member_count)
 FROM cases c
 JOIN (SELECT id AS case_id, '*' AS country FROM cases
       UNION SELECT case_id, resettlement_country FROM submissions) d ON d.case_id = c.id
@@ -87,7 +99,7 @@ JOIN (SELECT id AS case_id, '*' AS country FROM cases
       UNION SELECT case_id, transit_country FROM transit_stays WHERE status <> 'refused') t
   ON t.case_id = c.id
 WHERE c.{column} IS NOT NULL
-GROUP BY d.country, t.country, c.{column}, c.origin_country
+GROUP BY d.country, t.country, {day}, c.origin_country
 """
 
 
