@@ -1,5 +1,5 @@
-"""Engines for PostgreSQL (asyncpg) and SQLite (aiosqlite), and the one-transaction-per-request
-connection dependency."""
+"""The database: SQLAlchemy engines for PostgreSQL (asyncpg) and SQLite (aiosqlite), an
+asyncpg pool for requests on PostgreSQL, and the Db interface every service uses."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, cast
+from typing import Any, ClassVar, cast
 
 import asyncpg
 import orjson
-from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Dialect, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -104,28 +103,6 @@ def _sqlite_engine(target: URL) -> AsyncEngine:
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
-
-
-async def get_db(request: Request) -> AsyncIterator[Db]:
-    """One transaction per request: committed when the endpoint returns, rolled back if it
-    raises. Declared with ``scope="function"`` so the commit happens before the response."""
-    database: Database = request.app.state.database
-    async with database.transaction() as db:
-        yield db
-
-
-async def get_reports_db(
-    request: Request, primary: Annotated[Db, Depends(get_db, scope="function")]
-) -> AsyncIterator[Db]:
-    """Reads for reports: a read-only transaction on the read replica when
-    ``PTA_REPORTS_DATABASE_URL`` names one, else the request's own transaction (one
-    connection per request)."""
-    database: Database = request.app.state.reports_database
-    if database is request.app.state.database:
-        yield primary
-        return
-    async with database.transaction(read_only=True) as db:
-        yield db
 
 
 # Running statements ---------------------------------------------------------------------------

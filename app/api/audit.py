@@ -5,24 +5,23 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 
-from app.api.deps import API, Conn, CurrentActor, checked_query
+from app.api.deps import API, Ctx
 from app.api.problems import responses
 from app.schemas.audit import AccessLogItem, AccessLogQuery
 from app.schemas.common import IsoTimestamp, Page
 from app.services import audit
 from app.vocabulary import AccessAction
 
-router = APIRouter(prefix=f"{API}/audit", tags=["audit"], dependencies=[Depends(checked_query)])
+router = APIRouter(prefix=f"{API}/audit", tags=["audit"])
 
 
 @router.get(
     "/access-log", response_model=Page[AccessLogItem], responses=responses(401, 403, 422, 500, 503)
 )
 async def access_log(
-    db: Conn,
-    actor: CurrentActor,
+    ctx: Ctx,
     user_id: uuid.UUID | None = None,
     case_id: uuid.UUID | None = None,
     action: AccessAction | None = None,
@@ -32,4 +31,4 @@ async def access_log(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Page[AccessLogItem]:
     query = AccessLogQuery(user_id=user_id, case_id=case_id, action=action, from_=from_, to=to)
-    return await audit.read_access_log(db, actor, query, limit=limit, cursor=cursor)
+    return await audit.read_access_log(ctx.db, ctx.actor, query, limit=limit, cursor=cursor)

@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from app.api.deps import (
-    API,
-    Conn,
-    CurrentActor,
-    Now,
-    SettingsDep,
-    checked_query,
-    client_address,
-    reject_unknown_query,
-)
+from app.api.deps import API, AnonymousDb, Ctx, SettingsDep, client_address
 from app.api.problems import problem, responses
 from app.schemas.users import Token, UserOut
 from app.services import users
@@ -28,14 +20,12 @@ router = APIRouter(prefix=API, tags=["auth"])
     "/auth/token",
     response_model=Token,
     responses=responses(401, 413, 422, 429, 500, 503),
-    dependencies=[Depends(reject_unknown_query)],
     summary="Sign in (OAuth2 password flow)",
 )
 async def sign_in(
     request: Request,
-    db: Conn,
+    db: AnonymousDb,
     settings: SettingsDep,
-    now: Now,
     username: Annotated[str, Form(min_length=1, max_length=255, pattern=r"^[^\x00]+$")],
     password: Annotated[str, Form(max_length=1024)],
 ) -> Response | Token:
@@ -44,7 +34,7 @@ async def sign_in(
         username,
         password,
         client_address(request),
-        now,
+        datetime.now(UTC),
         key=request.app.state.signing_key,
         minutes=settings.token_minutes,
     )
@@ -56,11 +46,12 @@ async def sign_in(
     return Token(access_token=result.token, expires_in=settings.token_minutes * 60)
 
 
-me_router = APIRouter(prefix=API, tags=["auth"], dependencies=[Depends(checked_query)])
+me_router = APIRouter(prefix=API, tags=["auth"])
 
 
 @me_router.get("/me", response_model=UserOut, responses=responses(401, 422, 500, 503))
-async def me(db: Conn, actor: CurrentActor) -> UserOut:
+async def me(ctx: Ctx) -> UserOut:
+    actor = ctx.actor
     return UserOut(
         id=actor.id, username=actor.username, role=actor.role, country=actor.country, active=True
     )

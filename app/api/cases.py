@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response, StreamingResponse
 
-from app.api.deps import API, Conn, CurrentActor, Now, adapter_for, checked_query, parse_body
+from app.api.deps import API, Ctx, adapter_for, parse_body
 from app.api.idempotency import Idempotency
 from app.api.openapi import json_body
 from app.api.problems import responses
@@ -23,7 +23,7 @@ from app.services import cases, exports, history, lifecycle
 from app.services.policy import Actor
 from app.services.views import present_case
 
-router = APIRouter(prefix=f"{API}/cases", tags=["cases"], dependencies=[Depends(checked_query)])
+router = APIRouter(prefix=f"{API}/cases", tags=["cases"])
 
 READ_ERRORS = (401, 403, 404, 422, 500, 503)
 WRITE_ERRORS = (*READ_ERRORS, 409, 412, 413, 428)
@@ -63,13 +63,11 @@ Filters = Annotated[CaseFilters, Depends(case_filters)]
     openapi_extra=json_body("CaseCreate", adapter_for(CaseCreate)),
     summary="Register a case (household)",
 )
-async def create_case(
-    request: Request, db: Conn, actor: CurrentActor, now: Now, idem: Idempotency
-) -> Response:
+async def create_case(request: Request, ctx: Ctx, idem: Idempotency) -> Response:
     data = await parse_body(request, adapter_for(CaseCreate))
-    record = await cases.create_case(db, actor, data, now)
+    record = await cases.create_case(ctx.db, ctx.actor, data, ctx.now)
     location = f"{request.url.path}/{record.case['id']}"
-    return await idem.store(case_response(actor, record, 201, Location=location))
+    return await idem.store(case_response(ctx.actor, record, 201, Location=location))
 
 
 @router.get(
@@ -79,17 +77,12 @@ async def create_case(
     summary="List the cases you can see",
 )
 async def list_cases(
-    db: Conn,
-    actor: CurrentActor,
-    now: Now,
-    filters: Filters,
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    ctx: Ctx, filters: Filters, limit: Limit = 50, cursor: Cursor = None
 ) -> Response:
     records, next_cursor = await cases.list_cases(
-        db, actor, filters, limit=limit, cursor=cursor, now=now
+        ctx.db, ctx.actor, filters, limit=limit, cursor=cursor, now=ctx.now
     )
-    items = [present_case(actor, record) for record in records]
+    items = [present_case(ctx.actor, record) for record in records]
     return json_response({"items": items, "next_cursor": next_cursor})
 
 
@@ -102,12 +95,10 @@ async def list_cases(
     },
     summary="The same filters as the list, as CSV (streamed)",
 )
-async def export_cases(
-    request: Request, db: Conn, actor: CurrentActor, now: Now, filters: Filters
-) -> StreamingResponse:
-    await cases.log_export(db, actor, filters, now)
+async def export_cases(request: Request, ctx: Ctx, filters: Filters) -> StreamingResponse:
+    await cases.log_export(ctx.db, ctx.actor, filters, ctx.now)
     return StreamingResponse(
-        exports.export_cases(request.app.state.database, actor, filters),
+        exports.export_cases(request.app.state.database, ctx.actor, filters),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="cases.csv"'},
     )
@@ -119,8 +110,8 @@ async def export_cases(
     responses=responses(*READ_ERRORS),
     summary="Read one case",
 )
-async def read_case(db: Conn, actor: CurrentActor, now: Now, case_id: uuid.UUID) -> Response:
-    return case_response(actor, await cases.read_case(db, actor, case_id, now))
+async def read_case(ctx: Ctx, case_id: uuid.UUID) -> Response:
+    return case_response(ctx.actor, await cases.read_case(ctx.db, ctx.actor, case_id, ctx.now))
 
 
 @router.patch(
@@ -132,15 +123,13 @@ async def read_case(db: Conn, actor: CurrentActor, now: Now, case_id: uuid.UUID)
 )
 async def update_case(
     request: Request,
-    db: Conn,
-    actor: CurrentActor,
-    now: Now,
+    ctx: Ctx,
     case_id: uuid.UUID,
     if_match: Annotated[str | None, IF_MATCH] = None,
 ) -> Response:
     data = await parse_body(request, adapter_for(CaseUpdate))
-    record = await cases.update_case(db, actor, case_id, data, if_match, now)
-    return case_response(actor, record)
+    record = await cases.update_case(ctx.db, ctx.actor, case_id, data, if_match, ctx.now)
+    return case_response(ctx.actor, record)
 
 
 @router.post(
@@ -155,19 +144,19 @@ async def update_case(
 )
 async def transition(
     request: Request,
-    db: Conn,
-    actor: CurrentActor,
-    now: Now,
+    ctx: Ctx,
     idem: Idempotency,
     case_id: uuid.UUID,
     if_match: Annotated[str | None, IF_MATCH] = None,
 ) -> Response:
     command = await parse_body(request, transition_adapter)
-    record = await lifecycle.apply_transition(db, actor, case_id, command, if_match, now)
+    record = await lifecycle.apply_transition(
+        ctx.db, ctx.actor, case_id, command, if_match, ctx.now
+    )
     if command.action == "refuse_transit":
         response = Response(status_code=204, headers={"ETag": f'"{record.case["version"]}"'})
     else:
-        response = case_response(actor, record)
+        response = case_response(ctx.actor, record)
     return await idem.store(response)
 
 
@@ -178,11 +167,8 @@ async def transition(
     summary="The case's history, oldest first",
 )
 async def list_events(
-    db: Conn,
-    actor: CurrentActor,
-    now: Now,
-    case_id: uuid.UUID,
-    limit: Limit = 50,
-    cursor: Cursor = None,
+    ctx: Ctx, case_id: uuid.UUID, limit: Limit = 50, cursor: Cursor = None
 ) -> Page[EventView]:
-    return await history.list_events(db, actor, case_id, limit=limit, cursor=cursor, now=now)
+    return await history.list_events(
+        ctx.db, ctx.actor, case_id, limit=limit, cursor=cursor, now=ctx.now
+    )

@@ -10,7 +10,7 @@ import orjson
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import Response
 
-from app.api.deps import Conn, CurrentActor, Now
+from app.api.deps import Ctx
 from app.db import Db
 from app.errors import IdempotencyKeyReused, ValidationFailed
 from app.models.record import Row
@@ -60,9 +60,7 @@ class IdempotentRequest:
 
 async def idempotent_request(
     request: Request,
-    db: Conn,
-    actor: CurrentActor,
-    now: Now,
+    ctx: Ctx,
     key: Annotated[
         str | None,
         Header(
@@ -73,6 +71,7 @@ async def idempotent_request(
     ] = None,
 ) -> IdempotentRequest:
     method, path = request.method, request.url.path
+    db, actor, now = ctx.db, ctx.actor, ctx.now
     if key is not None:
         if not key.strip() or not key.isprintable():
             raise ValidationFailed(

@@ -82,12 +82,27 @@ def install(app: FastAPI) -> None:
             components.update(body.pop("$defs", {}))
             components[name] = body
         _problems_only(schema)
+        _bearer_tokens(schema)
         _state_the_rules(schema)
         _link_cases(schema)
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _bearer_tokens(schema: dict[str, Any]) -> None:
+    """Every /api/v1 operation but signing in needs a bearer token (checked by the request
+    context dependency, app/api/deps.py, which FastAPI cannot see as a security scheme)."""
+    schema["components"].setdefault("securitySchemes", {})["HTTPBearer"] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A token from POST /api/v1/auth/token",
+    }
+    for path, operations in schema["paths"].items():
+        if path.startswith("/api/v1/") and path != "/api/v1/auth/token":
+            for operation in operations.values():
+                operation["security"] = [{"HTTPBearer": []}]
 
 
 def _problems_only(schema: dict[str, Any]) -> None:

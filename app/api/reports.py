@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import Response
 
-from app.api.deps import API, Conn, CurrentActor, Now, ReportsConn, checked_query
+from app.api.deps import API, Ctx, ReportsDb
 from app.api.problems import responses
 from app.schemas.reports import FunnelQuery, FunnelReport, TransitReport
 from app.services import exports, reports
 
-router = APIRouter(prefix=f"{API}/reports", tags=["reports"], dependencies=[Depends(checked_query)])
+router = APIRouter(prefix=f"{API}/reports", tags=["reports"])
 ERRORS = (401, 403, 422, 500, 503)
 
 
@@ -26,13 +26,13 @@ ERRORS = (401, 403, 422, 500, 503)
     summary="Identified → submitted → in transit → resettled, in cases and people",
 )
 async def funnel(
-    db: ReportsConn,
-    actor: CurrentActor,
+    ctx: Ctx,
+    db: ReportsDb,
     query: Annotated[FunnelQuery, Query()],
     format: Annotated[Literal["json", "csv"] | None, Query()] = None,
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Response:
-    report = await reports.funnel(db, actor, query)
+    report = await reports.funnel(db, ctx.actor, query)
     if format == "csv" or (format is None and accept is not None and "text/csv" in accept):
         return Response(exports.funnel_csv(report), media_type="text/csv; charset=utf-8")
     return Response(report.model_dump_json(by_alias=True), media_type="application/json")
@@ -44,8 +44,6 @@ async def funnel(
     responses=responses(*ERRORS),
     summary="Households in each transit country now, capacity, stays ending soon, overstays",
 )
-async def transit(
-    request: Request, db: Conn, read: ReportsConn, actor: CurrentActor, now: Now
-) -> TransitReport:
+async def transit(request: Request, ctx: Ctx, read: ReportsDb) -> TransitReport:
     capacity = request.app.state.settings.transit_capacity
-    return await reports.transit_report(read, db, actor, capacity, now)
+    return await reports.transit_report(read, ctx.db, ctx.actor, capacity, ctx.now)

@@ -5,16 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 
-from app.api.deps import API, Conn, CurrentActor, Now, adapter_for, checked_query, parse_body
+from app.api.deps import API, Ctx, adapter_for, parse_body
 from app.api.openapi import json_body
 from app.api.problems import responses
 from app.schemas.common import Page
 from app.schemas.users import UserAdminOut, UserCreate, UserUpdate
 from app.services import users
 
-router = APIRouter(prefix=f"{API}/users", tags=["users"], dependencies=[Depends(checked_query)])
+router = APIRouter(prefix=f"{API}/users", tags=["users"])
 ERRORS = (401, 403, 422, 500, 503)
 
 
@@ -25,19 +25,18 @@ ERRORS = (401, 403, 422, 500, 503)
     responses=responses(*ERRORS, 409, 413),
     openapi_extra=json_body("UserCreate", adapter_for(UserCreate)),
 )
-async def create_user(request: Request, db: Conn, actor: CurrentActor, now: Now) -> UserAdminOut:
+async def create_user(request: Request, ctx: Ctx) -> UserAdminOut:
     data = await parse_body(request, adapter_for(UserCreate))
-    return UserAdminOut.model_validate(await users.create_user(db, actor, data, now))
+    return UserAdminOut.model_validate(await users.create_user(ctx.db, ctx.actor, data, ctx.now))
 
 
 @router.get("", response_model=Page[UserAdminOut], responses=responses(*ERRORS))
 async def list_users(
-    db: Conn,
-    actor: CurrentActor,
+    ctx: Ctx,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Page[UserAdminOut]:
-    page = await users.list_users(db, actor, limit=limit, cursor=cursor)
+    page = await users.list_users(ctx.db, ctx.actor, limit=limit, cursor=cursor)
     return Page[UserAdminOut](
         items=[UserAdminOut.model_validate(row) for row in page.items], next_cursor=page.next_cursor
     )
@@ -49,8 +48,7 @@ async def list_users(
     responses=responses(*ERRORS, 404, 409, 413),
     openapi_extra=json_body("UserUpdate", adapter_for(UserUpdate)),
 )
-async def update_user(
-    request: Request, db: Conn, actor: CurrentActor, now: Now, user_id: uuid.UUID
-) -> UserAdminOut:
+async def update_user(request: Request, ctx: Ctx, user_id: uuid.UUID) -> UserAdminOut:
     data = await parse_body(request, adapter_for(UserUpdate))
-    return UserAdminOut.model_validate(await users.update_user(db, actor, user_id, data, now))
+    row = await users.update_user(ctx.db, ctx.actor, user_id, data, ctx.now)
+    return UserAdminOut.model_validate(row)

@@ -30,7 +30,14 @@ from app.models.record import CaseRecord
 from app.schemas.cases import CaseCreate, CaseFilters, CaseUpdate, MemberIn
 from app.services import audit, funnel_rollup, history, pagination, policy
 from app.services.policy import Actor, Permission
-from app.services.records import CASE_COLUMNS, attach, check_if_match, load_record, write_case
+from app.services.records import (
+    CASE_COLUMNS,
+    attach,
+    case_columns,
+    check_if_match,
+    load_record,
+    write_case,
+)
 from app.services.sql import in_list, upsert
 from app.vocabulary import AccessAction, Role
 
@@ -149,7 +156,8 @@ def _list_query(
         clauses.append(Case.id > cursor)
     if probe:
         clauses.append(false())
-    return select(*CASE_COLUMNS).where(*clauses).order_by(Case.id).limit(bindparam("page_size"))
+    query = select(*case_columns(dialect)).where(*clauses).order_by(Case.id)
+    return query.limit(bindparam("page_size"))
 
 
 def _filter_params(filters: CaseFilters) -> dict[str, Any]:
