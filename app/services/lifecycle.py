@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Insert, Update, bindparam, insert, update
+from sqlalchemy import Insert, Update, bindparam, insert, select, update
 
 from app.db import Db, Row
 from app.errors import InvalidTransition
@@ -59,11 +59,11 @@ async def apply_transition(
     if effect.new_submission is not None:
         submissions.append(await _insert(db, Submission, effect.new_submission))
     if effect.submission_update is not None:
-        submissions[-1] = await _update(db, Submission, submissions[-1], effect.submission_update)
+        submissions[-1] = await _update_latest(db, Submission, case_id, effect.submission_update)
     if effect.new_stay is not None:
         stays.append(await _insert(db, TransitStay, effect.new_stay))
     if effect.stay_update is not None:
-        stays[-1] = await _update(db, TransitStay, stays[-1], effect.stay_update)
+        stays[-1] = await _update_latest(db, TransitStay, case_id, effect.stay_update)
     await history.record_event(
         db,
         case_id=case_id,
@@ -81,21 +81,32 @@ async def apply_transition(
     return after
 
 
-def _writes(model: Any) -> tuple[Insert, Update]:
-    """Insert a row, or update one by id; the columns come with the parameters."""
+def _writes(model: Any, *latest_first: Any) -> tuple[Insert, Update]:
+    """Insert a row, or update the case's latest one (the row an effect is about); the
+    columns come with the parameters."""
     table = model.__table__
+    latest = (
+        select(table.c.id)
+        .where(table.c.case_id == bindparam("of_case"))
+        .order_by(*latest_first)
+        .limit(1)
+        .scalar_subquery()
+    )
     return (
         insert(table).returning(*table.columns),
-        update(table).where(table.c.id == bindparam("row_id")).returning(*table.columns),
+        update(table).where(table.c.id == latest).returning(*table.columns),
     )
 
 
-WRITES = {Submission: _writes(Submission), TransitStay: _writes(TransitStay)}
+WRITES = {
+    Submission: _writes(Submission, Submission.sequence.desc()),
+    TransitStay: _writes(TransitStay, TransitStay.requested_at.desc(), TransitStay.id.desc()),
+}
 
 
 async def _insert(db: Db, model: Any, values: dict[str, Any]) -> Row:
     return await db.one(WRITES[model][0], values)
 
 
-async def _update(db: Db, model: Any, row: Row, values: dict[str, Any]) -> Row:
-    return await db.one(WRITES[model][1], {**values, "row_id": row["id"]})
+async def _update_latest(db: Db, model: Any, case_id: uuid.UUID, values: dict[str, Any]) -> Row:
+    return await db.one(WRITES[model][1], {**values, "of_case": case_id})
