@@ -70,7 +70,7 @@ async def idempotent_request(
         ),
     ] = None,
 ) -> IdempotentRequest:
-    method, path = request.method, request.url.path
+    method, path = request.method, request.scope["path"]
     db, actor, now = ctx.db, ctx.actor, ctx.now
     if key is not None:
         if not key.strip() or not key.isprintable():
