@@ -222,3 +222,53 @@ async def test_bad_parameters_are_422(
     response = await client.get(URL, params=params, headers=manager.headers)
     assert response.status_code == 422, response.text
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_the_command_line_gives_the_api_numbers(
+    client: httpx.AsyncClient, history: dict[str, TestUser], migrated: Any
+) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "PTA_DATABASE_URL": migrated.database_url,
+        "PTA_SECRET_KEY": migrated.signing_key(),
+    }
+    args = ["--to", "2020-12-31", "--group-by", "year"]
+    api = (await get(client, history["manager"], to="2020-12-31", group_by="year")).json()
+
+    def pta(*extra: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "app.cli", "report", "funnel", *args, *extra],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=True,
+        )
+        return done.stdout
+
+    assert json.loads(pta("--format", "json")) == api
+    table = pta()
+    assert "identified" in table and "2017" in table and "10" in table  # 10 people identified
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "report",
+            "funnel",
+            "--from",
+            "2020-01-01",
+            "--to",
+            "2019-01-01",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert bad.returncode == 2 and "from must not be after to" in bad.stderr

@@ -118,3 +118,29 @@ def funnel_csv(report: FunnelReport) -> str:
                 )
             )
     return "".join(_line(row) for row in out)
+
+
+def funnel_table(report: FunnelReport) -> str:
+    """The funnel as a plain-text table, for the command line."""
+    cohort = report.basis == "cohort"
+    header = ["group", "stage", "cases", "people", *(["median days"] if cohort else [])]
+    lines: list[list[str]] = []
+    for key, stages in [
+        ("total", report.stages),
+        *((g.key or "-", g.stages) for g in report.groups),
+    ]:
+        for stage in stages:
+            median = "" if stage.median_days is None else f"{stage.median_days:g}"
+            row = [str(key), stage.stage, f"{stage.cases:,}", f"{stage.people:,}"]
+            lines.append(row + ([median] if cohort else []))
+    widths = [max(len(cell) for cell in column) for column in zip(header, *lines, strict=False)]
+    left = {0, 1}
+
+    def fmt(row: list[str]) -> str:
+        return "  ".join(
+            cell.ljust(width) if i in left else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        )
+
+    rule = "  ".join("-" * width for width in widths)
+    return "\n".join([report.definition, "", fmt(header), rule, *(fmt(row) for row in lines)])

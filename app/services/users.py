@@ -41,8 +41,10 @@ FAILURE_LIMIT = 5
 FAILURE_WINDOW = timedelta(minutes=15)
 USER_COLUMNS = tuple(User.__table__.columns)
 
-#: The actor the command line acts as when an operator creates users from a shell.
+#: The actors the command line acts as: an operator creating users from a shell, and
+#: reading aggregate reports (a manager sees the whole funnel and no case record).
 OPERATOR = Actor(id=uuid.UUID(int=0), username="pta-cli", role=Role.admin)
+REPORTER = Actor(id=uuid.UUID(int=0), username="pta-cli", role=Role.manager)
 
 
 def actor_from_row(row: Any) -> Actor:
