@@ -81,6 +81,13 @@ def _sqlite_engine(target: URL) -> AsyncEngine:
         kwargs.update(poolclass=StaticPool)
         kwargs["connect_args"]["check_same_thread"] = False
     engine = create_async_engine(target, **kwargs)
+    configure_sqlite(engine, wal=not memory)
+    return engine
+
+
+def configure_sqlite(engine: AsyncEngine, *, wal: bool = True) -> None:
+    """Foreign keys on, WAL, a busy timeout, and write transactions that take the write lock
+    up front, for every connection of this SQLite engine."""
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -89,7 +96,7 @@ def _sqlite_engine(target: URL) -> AsyncEngine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        if not memory:
+        if wal:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
@@ -101,8 +108,6 @@ def _sqlite_engine(target: URL) -> AsyncEngine:
         # Read-only work (a streamed export) reads a WAL snapshot without blocking writers.
         read_only = connection.get_execution_options().get("pta_read_only", False)
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
-
-    return engine
 
 
 # Running statements ---------------------------------------------------------------------------

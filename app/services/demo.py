@@ -16,12 +16,12 @@ from datetime import date, datetime
 from typing import Any
 
 import aiosqlite
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.config import Settings
-from app.db import SQLITE_BUSY_TIMEOUT_MS, Db, driver_url, make_engine
+from app.db import SQLITE_BUSY_TIMEOUT_MS, Db, configure_sqlite, driver_url, make_engine
 from app.errors import Conflict
 from app.models import Case, ReferenceCounter, User
 from app.schemas.cases import CaseCreate
@@ -243,21 +243,7 @@ def _inline_sqlite_engine(target: URL) -> AsyncEngine:
         return connection
 
     engine = create_async_engine(target, async_creator=connect, pool_size=1, max_overflow=0)
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
-
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
+    configure_sqlite(engine)
     return engine
 
 
