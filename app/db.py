@@ -309,6 +309,12 @@ class AsyncpgDb(Db):
             await self.conn.executemany(plan.sql, [self._args(plan, row) for row in rows])
 
 
+#: Errors after which asyncpg's view of a connection cannot be trusted: the client side of
+#: the protocol (e.g. a FATAL the server sent to an idle pooled connection just before closing
+#: it leaves the protocol in a state where the next BEGIN fails), or the network.
+CONNECTION_IN_DOUBT = (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError)
+
+
 class Database:
     """The service's database: a SQLAlchemy engine for everything, plus (on PostgreSQL) an
     asyncpg pool that requests use directly."""
@@ -341,8 +347,13 @@ class Database:
     @asynccontextmanager
     async def transaction(self, *, read_only: bool = False) -> AsyncIterator[Db]:
         if self.pool is not None:
-            async with self.pool.acquire(timeout=10) as conn, conn.transaction(readonly=read_only):
-                yield AsyncpgDb(conn, self.engine.dialect)
+            async with self.pool.acquire(timeout=10) as conn:
+                try:
+                    async with conn.transaction(readonly=read_only):
+                        yield AsyncpgDb(conn, self.engine.dialect)
+                except CONNECTION_IN_DOUBT:
+                    conn.terminate()  # never hand a connection in doubt to the next request
+                    raise
             return
         async with self.engine.connect() as sa_conn:
             if read_only:

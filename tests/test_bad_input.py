@@ -12,12 +12,15 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
+from app.db import AsyncpgDb
+from app.services import users
 from tests.factories import Factory, TestUser, case_body, member
 from tests.live_server import LiveServer, start_server
 
@@ -368,6 +371,39 @@ async def test_a_request_waiting_on_a_lock_answers_503_within_the_timeout(
         assert after.status_code == 201, after.text
     finally:
         server.stop()
+
+
+async def test_a_connection_the_driver_lost_track_of_is_a_503_and_never_reused(
+    client: httpx.AsyncClient, make: Factory, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the outage test: the server's FATAL reaching an idle pooled connection just
+    before the socket closes leaves asyncpg's protocol half-way, and the next request's BEGIN
+    fails with asyncpg's InternalClientError. That request answers 503 (not 500), and the
+    connection is closed rather than handed to the next request."""
+    worker = await make.user("caseworker")
+    backends: list[int] = []
+    authenticate = users.authenticate
+
+    async def driver_in_doubt(db: Any, *args: Any) -> Any:
+        if isinstance(db, AsyncpgDb):
+            backends.append(db.conn.get_server_pid())
+        raise asyncpg.InternalClientError("cannot switch to state 15; another operation (2)")
+
+    monkeypatch.setattr(users, "authenticate", driver_in_doubt)
+    answer = await client.get("/api/v1/cases", headers=worker.headers)
+    assert_problem(answer, 503, "service_unavailable")
+    assert answer.headers["Retry-After"]
+    monkeypatch.setattr(users, "authenticate", authenticate)
+    assert (await client.get("/api/v1/cases", headers=worker.headers)).status_code == 200
+    for pid in backends:  # PostgreSQL: the backend behind that connection is gone
+        async with engine.connect() as conn:
+            query = text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid")
+            for _ in range(50):
+                if await conn.scalar(query, {"pid": pid}) == 0:
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError(f"connection {pid} is still open")
 
 
 @pytest.mark.parametrize("field", ["given_name", "referral_source", "document_number"])

@@ -159,6 +159,7 @@ def install(app: FastAPI) -> None:
     # raises ConnectionRefusedError, or TimeoutError past its connect timeout, unwrapped).
     @app.exception_handler(ConnectionError)
     @app.exception_handler(TimeoutError)
+    @app.exception_handler(asyncpg.InternalClientError)  # a connection the server dropped
     @app.exception_handler(OperationalError)
     @app.exception_handler(PoolTimeout)
     async def _unavailable(request: Request, error: Exception) -> Response:
