@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from bench import capture, load, measure, report
+from bench import capture, explain, load, measure, report
 from bench.capture import Script, Statement
 from bench.load import (
     PASSWORD,
@@ -633,6 +633,8 @@ async def main_async(config: Config) -> int:
         bench.rows.sort(key=row_order)
     say("timing pta demo load")
     bench.extra.demo_load = demo_load_time()
+    say("EXPLAIN of every officer filter combination")
+    bench.extra.notes.append(explain.summary(await explain.check(main.url)))
     report.judge(bench.rows)
     for key, cap in bench.captured.items():
         bench.extra.captured[key] = capture.describe(cap.statements)
