@@ -21,22 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.config import Settings
 from app.db import AsyncpgDb
 from app.services import users
+from tests.asserts import assert_problem
 from tests.factories import Factory, TestUser, case_body, member
 from tests.live_server import LiveServer, start_server
 
 pytestmark = pytest.mark.reliability
 
 MIB = 1024 * 1024
-
-
-def assert_problem(response: httpx.Response, status: int, code: str | None = None) -> None:
-    assert response.status_code == status, response.text[:500]
-    assert response.headers["content-type"] == "application/problem+json", response.headers
-    body = response.json()
-    assert body["status"] == status
-    if code is not None:
-        assert body["code"] == code, body
-    assert "Traceback" not in response.text and "sqlalchemy" not in response.text.lower()
 
 
 @pytest.fixture(scope="module")

@@ -5,17 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from tests.asserts import assert_problem
 from tests.factories import Factory
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict[str, object]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/problem+json"
-    body: dict[str, object] = response.json()
-    assert body["status"] == status and body["code"] == code
-    assert {"type", "title", "status", "detail", "instance", "code"} <= set(body)
-    assert "Traceback" not in response.text and "SELECT" not in response.text
-    return body
 
 
 @pytest.mark.parametrize(
