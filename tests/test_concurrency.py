@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -41,6 +40,7 @@ from tests.lifecycle_helpers import (
     problem,
     submission,
 )
+from tests.live_server import free_port
 
 PORTS = range(18100, 18150)
 N = 8
@@ -153,21 +153,10 @@ async def test_patch_and_transition_race(drive: Driver) -> None:
 
 
 # Against a real server, from OS threads -----------------------------------------------------
-def _free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 18100-18149")
-
-
 @pytest.fixture(scope="module")
 def server(migrated: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``pta serve`` with two worker processes on the test database."""
-    port = _free_port()
+    port = free_port(PORTS)
     log = tmp_path_factory.mktemp("server") / "serve.log"
     env = {
         **os.environ,

@@ -10,7 +10,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,27 +24,12 @@ from prometheus_client.parser import text_string_to_metric_families
 from app.config import Settings
 from app.main import create_app
 from tests.factories import case_body, member
+from tests.live_server import free_port, pta_command
 
 ROOT = Path(__file__).resolve().parent.parent
 PORTS = range(18250, 18300)  # this suite's port range on the test machine
 GIVEN, FAMILY, DOCUMENT, BIRTH = "Oriabel", "Vantongeren-Suso", "PAS-OV-558213", "1958-03-27"
 PASSWORD = "ops-test-password-1234"
-
-
-def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port in 18250-18299")
-
-
-def pta_command() -> list[str]:
-    script = Path(sys.executable).with_name("pta")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "app.cli"]
 
 
 @dataclass
@@ -68,7 +52,7 @@ class Server:
 
 
 def start(folder: Path, workers: int) -> Server:
-    port = free_port()
+    port = free_port(PORTS)
     env = {
         key: value
         for key, value in os.environ.items()
@@ -269,7 +253,7 @@ def test_an_in_memory_database_is_refused(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PTA_")}
     env["PTA_DATABASE_URL"] = "sqlite:///:memory:"
     done = subprocess.run(
-        [*pta_command(), "serve", "--port", str(free_port())],
+        [*pta_command(), "serve", "--port", str(free_port(PORTS))],
         capture_output=True,
         text=True,
         env=env,
