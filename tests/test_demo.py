@@ -46,6 +46,18 @@ pytestmark = (
 )  # one full load: about half a minute on SQLite, a minute on PostgreSQL
 ROOT = Path(__file__).resolve().parent.parent
 API = "/api/v1"
+#: what a member is, for comparing a plan with what the database holds
+MEMBER_FIELDS = (
+    "given_name",
+    "family_name",
+    "sex",
+    "date_of_birth",
+    "dob_estimated",
+    "nationality",
+    "relationship",
+    "document_number",
+    "is_principal",
+)
 ALLOWED_ROLES = {action: {str(role) for role in ALLOWED[action]} for action in Action}
 DEMO_USERS = {
     "demo_caseworker": ("caseworker", None),
@@ -278,16 +290,7 @@ async def test_the_pipeline_holds_every_situation(
 ) -> None:
     today = first_start.today
     statuses = Counter(status for (status,) in await rows(conn, select(Case.status)))
-    for status in (
-        "identified",
-        "assessment",
-        "pending_review",
-        "submitted",
-        "in_transit",
-        "departed",
-        "resettled",
-        "closed",
-    ):
+    for status in CaseStatus:
         assert statuses[status] > 0, status
     reasons = {
         reason
@@ -599,20 +602,7 @@ def plan_fingerprint(plans: list[CasePlan]) -> list[tuple[Any, ...]]:
             standing(plan).status,
             plan.first_submitted_at,
             plan.resettled_at,
-            tuple(
-                (
-                    m["given_name"],
-                    m["family_name"],
-                    m["sex"],
-                    m["date_of_birth"],
-                    m["dob_estimated"],
-                    m["nationality"],
-                    m["relationship"],
-                    m["document_number"],
-                    m["is_principal"],
-                )
-                for m in plan.members
-            ),
+            tuple(tuple(m[name] for name in MEMBER_FIELDS) for m in plan.members),
             (("create", plan.created_at), *((s.action, s.at) for s in plan.steps)),
         )
         for plan in plans
@@ -625,19 +615,7 @@ async def database_fingerprint(conn: AsyncConnection) -> list[tuple[Any, ...]]:
     for m in (
         await conn.execute(select(Member).order_by(Member.case_id, Member.position))
     ).mappings():
-        members.setdefault(m["case_id"], []).append(
-            (
-                m["given_name"],
-                m["family_name"],
-                m["sex"],
-                m["date_of_birth"],
-                m["dob_estimated"],
-                m["nationality"],
-                m["relationship"],
-                m["document_number"],
-                m["is_principal"],
-            )
-        )
+        members.setdefault(m["case_id"], []).append(tuple(m[name] for name in MEMBER_FIELDS))
     events: dict[Any, list[tuple[str, datetime]]] = {}
     for e in await conn.execute(
         select(CaseEvent.case_id, CaseEvent.action, CaseEvent.at).order_by(CaseEvent.id)

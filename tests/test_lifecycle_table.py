@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.vocabulary import CaseStatus
 from tests.factories import Factory
 from tests.lifecycle_helpers import (
     ACTIONS,
@@ -41,16 +42,7 @@ def test_every_action_is_covered() -> None:
     }
     assert legal_somewhere == set(ACTIONS)
     statuses = {scenario.expect[0] for scenario in SCENARIOS.values()}
-    assert statuses == {
-        "identified",
-        "assessment",
-        "pending_review",
-        "submitted",
-        "in_transit",
-        "departed",
-        "resettled",
-        "closed",
-    }
+    assert statuses == set(CaseStatus)
 
 
 def _declared(expect: tuple[str, str | None, str | None], pathway: str) -> dict[str, Any]:
