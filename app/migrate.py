@@ -7,6 +7,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.config import Settings
 
@@ -46,3 +48,13 @@ def downgrade(settings: Settings, url: str | None = None, revision: str = "base"
 
 def head_revision(settings: Settings) -> str | None:
     return ScriptDirectory.from_config(alembic_config(settings)).get_current_head()
+
+
+async def current_revision(conn: AsyncConnection) -> str | None:
+    """The schema revision the database is at; None for a database without Alembic's table
+    (an empty one). Any other failure (unreachable, refused) propagates to the caller."""
+    has_table = await conn.run_sync(lambda sync: inspect(sync).has_table("alembic_version"))
+    if not has_table:
+        return None
+    result = await conn.execute(text("SELECT version_num FROM alembic_version"))
+    return result.scalar()

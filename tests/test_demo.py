@@ -26,11 +26,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from app.cli import build_parser
 from app.config import Settings
 from app.db import SqlaDb, make_engine
+from app.demo import loader as demo
+from app.demo import plan as demo_plan
+from app.demo.plan import PUBLISHED, WINDOW_END, WINDOW_START, build_plan, standing
+from app.demo.timeline import CasePlan
 from app.models import Base, Case, CaseEvent, Member, Submission, TransitStay, User
 from app.models.lifecycle import Snapshot, step_for
-from app.services import demo, demo_plan
-from app.services.demo_plan import PUBLISHED, WINDOW_END, WINDOW_START, build_plan, standing
-from app.services.demo_timeline import CasePlan
 from app.services.policy import ALLOWED
 from app.vocabulary import (
     Action,

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
-from sqlalchemy import text
 
+from app import migrate
 from app.api.problems import problem, responses
 
+log = logging.getLogger("pta.ops")
 router = APIRouter(tags=["operations"])
 
 
@@ -26,8 +29,9 @@ async def readyz(request: Request) -> Response | dict[str, str]:
     state = request.app.state
     try:
         async with state.engine.connect() as conn:
-            current = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
-    except Exception:  # any failure to reach or read the database means "not ready"
+            current = await migrate.current_revision(conn)
+    except Exception as error:  # any failure to reach or read the database means "not ready"
+        log.warning("not ready: the database did not answer", extra={"error": type(error).__name__})
         current = None
     if current is None or current != state.head_revision:
         return problem(

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from app.api.deps import API, Ctx, ReportsDb
 from app.api.problems import responses
 from app.schemas.reports import FunnelQuery, FunnelReport, TransitReport
-from app.services import exports, reports
+from app.services import exports, funnel_report, transit_report
 
 router = APIRouter(prefix=f"{API}/reports", tags=["reports"])
 ERRORS = (401, 403, 422, 500, 503)
@@ -32,7 +32,7 @@ async def funnel(
     format: Annotated[Literal["json", "csv"] | None, Query()] = None,
     accept: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Response:
-    report = await reports.funnel(db, ctx.actor, query)
+    report = await funnel_report.funnel(db, ctx.actor, query)
     if format == "csv" or (format is None and accept is not None and "text/csv" in accept):
         return Response(exports.funnel_csv(report), media_type="text/csv; charset=utf-8")
     return Response(report.model_dump_json(by_alias=True), media_type="application/json")
@@ -46,4 +46,4 @@ async def funnel(
 )
 async def transit(request: Request, ctx: Ctx, read: ReportsDb) -> TransitReport:
     capacity = request.app.state.settings.transit_capacity
-    return await reports.transit_report(read, ctx.db, ctx.actor, capacity, ctx.now)
+    return await transit_report.transit_report(read, ctx.db, ctx.actor, capacity, ctx.now)

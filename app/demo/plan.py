@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from app.demo.people import household
+from app.demo.timeline import CasePlan, pick, plan_case, seeded, workday
 from app.services.actions import TRANSIT_DAYS
-from app.services.demo_people import household
-from app.services.demo_timeline import CasePlan, pick, plan_case, seeded, workday
 
 PROGRAMME_START = date(2016, 7, 1)
 WINDOW_START = date(2016, 1, 1)

@@ -22,14 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.config import Settings
 from app.db import SQLITE_BUSY_TIMEOUT_MS, Db, configure_sqlite, driver_url, make_engine
-from app.errors import Conflict
-from app.models import Case, ReferenceCounter, User
-from app.schemas.cases import CaseCreate
-from app.schemas.transitions import transition_adapter
-from app.schemas.users import UserCreate, UserUpdate
-from app.services import cases, funnel_rollup, lifecycle, users
-from app.services.demo_plan import build_plan
-from app.services.demo_timeline import (
+from app.demo.plan import build_plan
+from app.demo.timeline import (
     CASEWORKER,
     STATES,
     SUPERVISOR,
@@ -38,6 +32,12 @@ from app.services.demo_timeline import (
     CasePlan,
     officer,
 )
+from app.errors import Conflict
+from app.models import Case, ReferenceCounter, User
+from app.schemas.cases import CaseCreate
+from app.schemas.transitions import transition_adapter
+from app.schemas.users import UserCreate, UserUpdate
+from app.services import cases, funnel_rollup, lifecycle, users
 from app.services.policy import Actor
 from app.vocabulary import Role
 

@@ -7,7 +7,7 @@ import random
 from datetime import date, timedelta
 from typing import Any
 
-from app import demo_names as names
+from app.demo import names
 
 NEIGHBOURS = {
     "SLV": ("HND", "GTM", "NIC"),

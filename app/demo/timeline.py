@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
-from app import demo_names as names
+from app.demo import names
 from app.services.actions import TRANSIT_DAYS
 
 STATES = ("USA", "CAN", "AUS", "BRA", "URY")

@@ -1,0 +1,62 @@
+"""``pta serve``: migrate, then serve the API."""
+
+from __future__ import annotations
+
+import argparse
+
+from app import logs, migrate
+from app.cli.common import log, prepare
+from app.config import ConfigurationError, Settings
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = commands.add_parser("serve", help="migrate the database, then serve the API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(handler=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import os
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    import uvicorn
+
+    logs.capture_everything()  # stray prints and tracebacks become JSON lines too
+    if settings.is_sqlite and settings.sqlite_path() is None:
+        raise ConfigurationError("pta serve needs a database file or server, not :memory:")
+    settings.signing_key()  # refuse to start with a missing or short key, before migrating
+    prepare(settings)
+    log.info("migrating the database to the newest schema")
+    migrate.upgrade(settings)
+    # Every worker's request metrics go to prometheus-client's multiprocess files, so that any
+    # worker's /metrics counts them all: a fresh directory per run (or the operator's, emptied).
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    metrics_dir = Path(given or tempfile.mkdtemp(prefix="pta-metrics-"))
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    for stale in metrics_dir.glob("*.db"):
+        stale.unlink()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    where = {"host": args.host, "port": args.port, "workers": args.workers}
+    log.info("serving", extra={**where, "metrics_dir": str(metrics_dir)})
+    try:
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            log_config=logs.uvicorn_log_config(settings.log_level),
+            access_log=False,
+            proxy_headers=False,
+            server_header=False,
+            timeout_graceful_shutdown=20,  # in-flight requests finish after SIGTERM
+            timeout_keep_alive=75,  # longer than the usual proxy idle timeout (60 s)
+        )
+    finally:
+        if not given:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0

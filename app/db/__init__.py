@@ -1,0 +1,19 @@
+"""The database: engines (``engine``) and the runners every service uses (``runner``)."""
+
+from app.db.engine import SQLITE_BUSY_TIMEOUT_MS, configure_sqlite, driver_url, make_engine
+from app.db.runner import CONNECTION_IN_DOUBT, AsyncpgDb, Database, Db, Params, Record, Row, SqlaDb
+
+__all__ = [
+    "CONNECTION_IN_DOUBT",
+    "SQLITE_BUSY_TIMEOUT_MS",
+    "AsyncpgDb",
+    "Database",
+    "Db",
+    "Params",
+    "Record",
+    "Row",
+    "SqlaDb",
+    "configure_sqlite",
+    "driver_url",
+    "make_engine",
+]

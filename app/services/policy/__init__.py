@@ -1,0 +1,65 @@
+"""The access policy, the one place to look: which role may do what (``actions``), which cases
+and events exist for each role (``scope``), and which parts of a case it sees
+(``visibility``). Every service goes through it, so HTTP, the CLI and any job obey the same
+rules. Nothing here touches the database; scope rules are SQL expressions for the queries.
+"""
+
+from app.services.policy.actions import (
+    ALLOWED,
+    CASE_READERS,
+    OFFICER_SUBJECT,
+    UNHCR,
+    Actor,
+    Permission,
+    allowed,
+    authorize_action,
+    require,
+)
+from app.services.policy.scope import (
+    OFFICER_FILTERS,
+    SCOPE,
+    cases_staying_in,
+    cases_submitted_to,
+    check_filters,
+    probes_elsewhere,
+    report_slice,
+    scope_params,
+    transit_report_scope,
+    visible_cases,
+    visible_events,
+)
+from app.services.policy.visibility import (
+    sees_protection_summary,
+    sees_stay_lines,
+    submitted_elsewhere,
+    visible_stays,
+    visible_submissions,
+)
+
+__all__ = [
+    "ALLOWED",
+    "CASE_READERS",
+    "OFFICER_FILTERS",
+    "OFFICER_SUBJECT",
+    "SCOPE",
+    "UNHCR",
+    "Actor",
+    "Permission",
+    "allowed",
+    "authorize_action",
+    "cases_staying_in",
+    "cases_submitted_to",
+    "check_filters",
+    "probes_elsewhere",
+    "report_slice",
+    "require",
+    "scope_params",
+    "sees_protection_summary",
+    "sees_stay_lines",
+    "submitted_elsewhere",
+    "transit_report_scope",
+    "visible_cases",
+    "visible_events",
+    "visible_stays",
+    "visible_submissions",
+]

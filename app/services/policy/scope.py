@@ -1,0 +1,170 @@
+"""Which cases, events and report rows exist for each role, as SQL filters for the queries
+to apply (an invisible case does not exist). Compared with the caller's country through
+``scope_params``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    String,
+    and_,
+    bindparam,
+    exists,
+    false,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.orm import aliased
+
+from app.errors import Forbidden
+from app.models import Case, CaseEvent, Submission, TransitStay
+from app.services.policy.actions import UNHCR, Actor, Permission, require
+from app.vocabulary import LIVE_SUBMISSION, Role, StayStatus
+
+#: The bind parameter every scope rule compares with the caller's country.
+SCOPE = bindparam("scope_country", type_=String)
+
+
+def scope_params(actor: Actor) -> dict[str, Any]:
+    """The values the scope rules below need at run time (statements are built once per role
+    and reused with these)."""
+    return {"scope_country": actor.country}
+
+
+def visible_cases(role: Role, *, after: BindParameter[Any] | None = None) -> ColumnElement[bool]:
+    """The scope of a role as an SQL filter on ``cases``: an invisible case does not exist.
+    Compares with the caller's country through ``scope_params``. ``after`` (a keyset page's
+    cursor) is repeated inside an officer's scope, so PostgreSQL starts its index range at
+    the cursor whatever plan it chose for the prepared statement."""
+    if role in UNHCR:
+        return true()
+    if role is Role.resettlement_officer:
+        query = select(Submission.id).where(
+            Submission.case_id == Case.id, Submission.resettlement_country == SCOPE
+        )
+        if after is not None:
+            query = query.where(Submission.case_id > after)
+        return exists(query)
+    if role is Role.transit_officer:
+        query = select(TransitStay.id).where(
+            TransitStay.case_id == Case.id,
+            TransitStay.transit_country == SCOPE,
+            TransitStay.status != StayStatus.refused,
+        )
+        if after is not None:
+            query = query.where(TransitStay.case_id > after)
+        return exists(query)
+    return false()
+
+
+#: The list filters an officer may use: a filter on a field outside its view (priority,
+#: identification date) would let it infer that field case by case.
+OFFICER_FILTERS = frozenset(
+    {
+        "stage",
+        "status",
+        "origin_country",
+        "resettlement_country",
+        "transit_country",
+        "updated_since",
+    }
+)
+
+
+def check_filters(actor: Actor, filters: Iterable[str]) -> None:
+    if actor.role in (Role.resettlement_officer, Role.transit_officer):
+        refused = sorted(set(filters) - OFFICER_FILTERS)
+        if refused:
+            raise Forbidden(f"The {actor.role} role may not filter by {', '.join(refused)}.")
+
+
+def probes_elsewhere(actor: Actor, filters: Mapping[str, Any]) -> bool:
+    """An officer filtering by another state's or country's submissions or stays: the answer
+    is empty rather than a view into what it may not see."""
+    if actor.role is Role.resettlement_officer:
+        return filters.get("resettlement_country") not in (None, actor.country)
+    if actor.role is Role.transit_officer:
+        return filters.get("transit_country") not in (None, actor.country)
+    return False
+
+
+def cases_submitted_to(role: Role, country: BindParameter[Any]) -> ColumnElement[bool]:
+    """The ``resettlement_country`` filter over the submissions the role may see (a transit
+    officer sees only the live one)."""
+    query = select(Submission.id).where(
+        Submission.case_id == Case.id, Submission.resettlement_country == country
+    )
+    if role is Role.transit_officer:
+        newer = aliased(Submission)
+        query = query.where(
+            or_(*(Submission.status == status for status in sorted(LIVE_SUBMISSION))),
+            ~exists(
+                select(newer.id).where(
+                    newer.case_id == Submission.case_id, newer.sequence > Submission.sequence
+                )
+            ),
+        )
+    return exists(query)
+
+
+def cases_staying_in(country: BindParameter[Any]) -> ColumnElement[bool]:
+    """The ``transit_country`` filter."""
+    return exists(
+        select(TransitStay.id).where(
+            TransitStay.case_id == Case.id, TransitStay.transit_country == country
+        )
+    )
+
+
+def report_slice(
+    actor: Actor, resettlement_country: str | None, transit_country: str | None
+) -> tuple[str | None, str | None]:
+    """The country filters of an aggregate report: an officer gets only its own country's
+    slice (asking for another country's is refused)."""
+    require(actor, Permission.read_reports)
+    if actor.role is Role.resettlement_officer:
+        if resettlement_country not in (None, actor.country):
+            raise Forbidden("A resettlement officer sees only its own state's figures.")
+        return actor.country, transit_country
+    if actor.role is Role.transit_officer:
+        if transit_country not in (None, actor.country):
+            raise Forbidden("A transit officer sees only its own country's figures.")
+        return resettlement_country, actor.country
+    return resettlement_country, transit_country
+
+
+def transit_report_scope(role: Role) -> ColumnElement[bool]:
+    """Which stays in transit count in a role's transit report (an SQL filter on
+    ``transit_stays`` joined to ``cases``; the country comes from ``scope_params``)."""
+    if role is Role.transit_officer:
+        return TransitStay.transit_country == SCOPE
+    if role is Role.resettlement_officer:
+        return exists(
+            select(Submission.id).where(
+                Submission.case_id == Case.id, Submission.resettlement_country == SCOPE
+            )
+        )
+    return true()
+
+
+def visible_events(role: Role) -> ColumnElement[bool]:
+    """Which events of a visible case a role sees: an officer sees status events, its own
+    state's submissions (resettlement officer, who also sees stays) or its own country's stays.
+    """
+    if role in UNHCR:
+        return true()
+    case_wide = and_(CaseEvent.resettlement_country.is_(None), CaseEvent.transit_country.is_(None))
+    if role is Role.resettlement_officer:
+        return or_(
+            case_wide,
+            CaseEvent.resettlement_country == SCOPE,
+            CaseEvent.transit_country.is_not(None),
+        )
+    if role is Role.transit_officer:
+        return or_(case_wide, CaseEvent.transit_country == SCOPE)
+    return false()
