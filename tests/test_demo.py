@@ -32,7 +32,7 @@ from app.demo.plan import PUBLISHED, WINDOW_END, WINDOW_START, build_plan, stand
 from app.demo.timeline import CasePlan
 from app.models import Base, Case, CaseEvent, Member, Submission, TransitStay, User
 from app.models.lifecycle import Snapshot, step_for
-from app.services.policy import ALLOWED
+from app.services.policy import roles_for
 from app.vocabulary import (
     Action,
     CaseStatus,
@@ -59,7 +59,7 @@ MEMBER_FIELDS = (
     "document_number",
     "is_principal",
 )
-ALLOWED_ROLES = {action: {str(role) for role in ALLOWED[action]} for action in Action}
+ALLOWED_ROLES = {action: {str(role) for role in roles_for(action)} for action in Action}
 DEMO_USERS = {
     "demo_caseworker": ("caseworker", None),
     "demo_supervisor": ("supervisor", None),

@@ -204,11 +204,6 @@ BODIES: dict[str, Json] = {
 }
 READS = ("read", "list", "events", "patch")
 
-#: Cells where the service answers otherwise than the contract today, each with the bug.
-#: A cell fixed in the service makes the test fail until it is removed from here.
-KNOWN_BUGS: dict[tuple[str, str], str] = {}
-
-
 def test_the_table_covers_every_role_action_and_situation() -> None:
     assert set(TABLE) == set(ROLES)
     for role, rows in TABLE.items():
@@ -280,16 +275,12 @@ async def test_policy_table_over_http(client: httpx.AsyncClient, make: Factory, 
     probe = Probe(client, Builder(client, make, await cast(make)))
     await probe.setup()
     wrong: list[str] = []
-    fixed: list[str] = []
     for action, cells in TABLE[role].items():
         for situation, expected in zip(SITUATIONS, cells.split(), strict=True):
             got = await probe.ask(role, action, situation)
-            known = KNOWN_BUGS.get((role, action))
-            if got != expected and known is None:
+            if got != expected:
                 wrong.append(f"{role} {action} on {situation}: expected {expected}, got {got}")
-            elif got == expected and known is not None:
-                fixed.append(f"{role} {action} on {situation} now passes: drop it from KNOWN_BUGS")
-    assert not wrong and not fixed, "\n".join(wrong + fixed)
+    assert not wrong, "\n".join(wrong)
 
 
 async def test_list_for_each_role_holds_exactly_its_scope(

@@ -19,9 +19,10 @@ from app.schemas.cases import CaseCreate, CaseFilters, CaseUpdate
 from app.schemas.common import Page
 from app.schemas.events import EventView
 from app.schemas.transitions import transition_adapter
-from app.services import cases, exports, history, lifecycle
+from app.services import cases, exports, history, lifecycle, policy
 from app.services.policy import Actor
 from app.services.views import present_case
+from app.vocabulary import Action
 
 router = APIRouter(prefix=f"{API}/cases", tags=["cases"])
 
@@ -31,6 +32,7 @@ IF_MATCH = Header(
     alias="If-Match",
     description='The case\'s current ETag, e.g. "3". Required: without it the answer is 428.',
 )
+LEAVING_SCOPE = ", ".join(action for action in Action if policy.leaves_scope(action))
 Limit = Annotated[int, Query(ge=1, le=200, description="Page size, 1–200.")]
 Cursor = Annotated[
     str | None, Query(max_length=200, description="next_cursor of the previous page")
@@ -137,7 +139,7 @@ async def update_case(
     response_model=AnyCaseView,
     responses={
         **responses(*WRITE_ERRORS),
-        204: {"description": "Done; the case has left your scope (refuse_transit)."},
+        204: {"description": f"Done; the case has left your scope ({LEAVING_SCOPE})."},
     },
     openapi_extra=json_body("Transition", transition_adapter),
     summary="Take a lifecycle action on a case",
@@ -153,7 +155,7 @@ async def transition(
     record = await lifecycle.apply_transition(
         ctx.db, ctx.actor, case_id, command, if_match, ctx.now
     )
-    if command.action == "refuse_transit":
+    if policy.leaves_scope(Action(command.action)):
         response = Response(status_code=204, headers={"ETag": f'"{record.case["version"]}"'})
     else:
         response = case_response(ctx.actor, record)

@@ -15,7 +15,6 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, models_jso
 from pydantic_core import core_schema
 
 from app.schemas.common import NO_NUL, Problem
-from app.vocabulary import COUNTRY_ROLES
 
 REF = "#/components/schemas/{model}"
 _bodies: dict[str, TypeAdapter[Any]] = {}
@@ -27,15 +26,6 @@ _PRINTABLE = r"\x20-\x7e\xa1-\xac\xae-\xff"
 IDEMPOTENCY_KEY = rf"^[{_PRINTABLE}]*[\x21-\x7e\xa1-\xac\xae-\xff][{_PRINTABLE}]*$"
 #: How pydantic writes our CountryCode type (one shared component replaces each copy).
 COUNTRY_PATTERN = "^[A-Z]{3}$"
-#: Optional fields that may be left out but are refused as ``null`` (the models' validators),
-#: and bodies that must change something.
-NOT_NULL = {
-    "CaseUpdate": ("processing_priority", "pathway", "members"),
-    "UserUpdate": ("active", "role", "password"),
-}
-NOT_EMPTY = ("CaseUpdate", "UserUpdate")
-#: Decisions that need a reason (app/schemas/transitions.py Decide).
-DECISIONS_WITH_REASON = ["denied", "on_hold"]
 CASE = "/api/v1/cases/{case_id}"
 
 
@@ -131,32 +121,6 @@ def _state_the_rules(schema: dict[str, Any]) -> None:
         "description": "An officially assigned ISO 3166-1 alpha-3 country code (SLV, USA, …).",
         "examples": ["SLV"],
     }
-    for name, fields in NOT_NULL.items():
-        properties = components.get(name, {}).get("properties", {})
-        for field in fields:
-            if field in properties:
-                properties[field] = _without_null(properties[field])
-    for name in NOT_EMPTY:
-        if name in components:
-            components[name]["minProperties"] = 1
-    if "Decide" in components:
-        reason = _without_null(components["Decide"]["properties"]["reason"])
-        components["Decide"]["if"] = {
-            "properties": {"decision": {"enum": DECISIONS_WITH_REASON}},
-            "required": ["decision"],
-        }
-        components["Decide"]["then"] = {"required": ["reason"], "properties": {"reason": reason}}
-    if "UserCreate" in components:
-        country = _without_null(components["UserCreate"]["properties"]["country"])
-        components["UserCreate"]["if"] = {
-            "properties": {"role": {"enum": sorted(COUNTRY_ROLES)}},
-            "required": ["role"],
-        }
-        components["UserCreate"]["then"] = {
-            "required": ["country"],
-            "properties": {"country": country},
-        }
-        components["UserCreate"]["else"] = {"properties": {"country": {"type": "null"}}}
     _idempotency_keys(schema)
     form = components.get("Body_sign_in_api_v1_auth_token_post", {}).get("properties", {})
     for field in form.values():
@@ -185,15 +149,6 @@ def _replace_countries(node: Any) -> None:
                 node[index] = {"$ref": REF.format(model="CountryCode")}
             else:
                 _replace_countries(value)
-
-
-def _without_null(field: dict[str, Any]) -> dict[str, Any]:
-    """``{anyOf: [X, null], default: null, title}`` → X (with the title)."""
-    options = [o for o in field.get("anyOf", ()) if o != {"type": "null"}]
-    if len(options) != 1:
-        return field
-    rest = {k: v for k, v in field.items() if k not in ("anyOf", "default")}
-    return {**options[0], **rest}
 
 
 def _link_cases(schema: dict[str, Any]) -> None:

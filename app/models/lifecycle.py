@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from app.vocabulary import (
+    ACTIVE_STAY,
+    LIVE_SUBMISSION,
     Action,
     CaseStatus,
     Pathway,
@@ -74,19 +76,82 @@ class Step:
     guard: Guard = Guard()
 
 
-ANY = Guard()
-SUBMISSION_UNDECIDED = Guard(
-    submission=frozenset({SubmissionStatus.pending, SubmissionStatus.on_hold})
+#: The submission sub-machine: what an action does to the case's latest submission,
+#: ``(its status, action) → the statuses it may go to`` (``decide`` goes where the decision
+#: says). ``NEW_SUBMISSION``: actions that start the next submission, and its first status.
+DECISIONS = frozenset(
+    {SubmissionStatus.accepted, SubmissionStatus.denied, SubmissionStatus.on_hold}
 )
+SUBMISSION_TRANSITIONS: Mapping[tuple[SubmissionStatus, Action], frozenset[SubmissionStatus]] = {
+    (SubmissionStatus.pending, A.decide): DECISIONS,
+    (SubmissionStatus.on_hold, A.decide): DECISIONS,
+    (SubmissionStatus.pending, A.withdraw_submission): frozenset({SubmissionStatus.withdrawn}),
+    (SubmissionStatus.on_hold, A.withdraw_submission): frozenset({SubmissionStatus.withdrawn}),
+    **{(live, A.close): frozenset({SubmissionStatus.withdrawn}) for live in LIVE_SUBMISSION},
+}
+NEW_SUBMISSION: Mapping[Action, SubmissionStatus] = {
+    A.submit: SubmissionStatus.pending,
+    A.resubmit: SubmissionStatus.pending,
+}
+
+#: The transit stay sub-machine: ``(the latest stay's status, action) → its next status``.
+#: ``NEW_STAY``: actions that request a new stay, and its first status.
+STAY_TRANSITIONS: Mapping[tuple[StayStatus, Action], StayStatus] = {
+    (StayStatus.requested, A.authorise_transit): StayStatus.authorised,
+    (StayStatus.requested, A.refuse_transit): StayStatus.refused,
+    (StayStatus.authorised, A.record_transit_entry): StayStatus.in_transit,
+    (StayStatus.in_transit, A.extend_transit): StayStatus.in_transit,
+    **{(active, A.record_departure): StayStatus.exited for active in ACTIVE_STAY},
+    **{(active, A.close): StayStatus.exited for active in ACTIVE_STAY},
+}
+NEW_STAY: Mapping[Action, StayStatus] = {A.request_transit: StayStatus.requested}
+
+
+def submission_from(action: Action) -> frozenset[SubmissionStatus | None]:
+    """The latest submission statuses the sub-machine moves on with this action."""
+    return frozenset(status for status, a in SUBMISSION_TRANSITIONS if a is action)
+
+
+def stay_from(action: Action) -> frozenset[StayStatus | None]:
+    return frozenset(status for status, a in STAY_TRANSITIONS if a is action)
+
+
+def next_submission_status(
+    current: SubmissionStatus | None, action: Action, chosen: SubmissionStatus | None = None
+) -> SubmissionStatus | None:
+    """Where the latest submission goes with this action (``chosen``: the decision), or None
+    when the action leaves it as it is."""
+    if current is None:
+        return None
+    allowed = SUBMISSION_TRANSITIONS.get((current, action))
+    if allowed is None:
+        return None
+    if len(allowed) == 1:
+        (only,) = allowed
+        return only
+    if chosen not in allowed:
+        raise ValueError(f"{action} cannot take a {current} submission to {chosen}")
+    return chosen
+
+
+def next_stay_status(current: StayStatus | None, action: Action) -> StayStatus | None:
+    """Where the latest stay goes with this action, or None when it stays as it is."""
+    return None if current is None else STAY_TRANSITIONS.get((current, action))
+
+
+ANY = Guard()
+#: Guards on the sub-machines: the action needs a latest submission / stay it can move.
+SUBMISSION_UNDECIDED = Guard(submission=submission_from(A.decide))
+SUBMISSION_WITHDRAWABLE = Guard(submission=submission_from(A.withdraw_submission))
 SUBMISSION_ENDED = Guard(
     submission=frozenset({SubmissionStatus.denied, SubmissionStatus.withdrawn})
 )
 NO_ACTIVE_STAY_ON_TRANSIT = Guard(
-    stay=frozenset({None, StayStatus.refused, StayStatus.exited}), pathway=Pathway.transit
+    stay=frozenset({None, *(frozenset(StayStatus) - ACTIVE_STAY)}), pathway=Pathway.transit
 )
-STAY_REQUESTED = Guard(stay=frozenset({StayStatus.requested}))
-STAY_AUTHORISED = Guard(stay=frozenset({StayStatus.authorised}))
-STAY_IN_TRANSIT = Guard(stay=frozenset({StayStatus.in_transit}))
+STAY_REQUESTED = Guard(stay=stay_from(A.authorise_transit) & stay_from(A.refuse_transit))
+STAY_AUTHORISED = Guard(stay=stay_from(A.record_transit_entry))
+STAY_IN_TRANSIT = Guard(stay=stay_from(A.extend_transit))
 SUBMISSION_ACCEPTED = frozenset({SubmissionStatus.accepted})
 
 TRANSITIONS: Mapping[tuple[CaseStatus, Action], Step] = {
@@ -98,8 +163,8 @@ TRANSITIONS: Mapping[tuple[CaseStatus, Action], Step] = {
     (S.in_transit, A.decide): Step(S.in_transit, SUBMISSION_UNDECIDED),
     (S.submitted, A.resubmit): Step(S.submitted, SUBMISSION_ENDED),
     (S.in_transit, A.resubmit): Step(S.in_transit, SUBMISSION_ENDED),
-    (S.submitted, A.withdraw_submission): Step(S.pending_review, SUBMISSION_UNDECIDED),
-    (S.in_transit, A.withdraw_submission): Step(S.in_transit, SUBMISSION_UNDECIDED),
+    (S.submitted, A.withdraw_submission): Step(S.pending_review, SUBMISSION_WITHDRAWABLE),
+    (S.in_transit, A.withdraw_submission): Step(S.in_transit, SUBMISSION_WITHDRAWABLE),
     (S.submitted, A.request_transit): Step(S.submitted, NO_ACTIVE_STAY_ON_TRANSIT),
     (S.submitted, A.authorise_transit): Step(S.submitted, STAY_REQUESTED),
     (S.submitted, A.refuse_transit): Step(S.submitted, STAY_REQUESTED),

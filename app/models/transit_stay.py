@@ -45,3 +45,15 @@ class TransitStay(Base):
     authorised_until: Mapped[date | None]
     exited_at: Mapped[date | None]
     exit_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+#: A refused stay never took the household to that country: it does not count wherever a stay
+#: in a country counts — a transit officer's scope, the funnel's ``transit_country`` filter and
+#: its rollup. (The case list's ``transit_country`` filter for UNHCR matches any stay, refused
+#: ones too, as api.md says; tests/test_stay_counts.py pins each use.)
+def stay_counts(status: str) -> bool:
+    return status != StayStatus.refused
+
+
+#: ``stay_counts`` as an SQL condition on ``transit_stays``.
+STAY_COUNTS = TransitStay.status != StayStatus.refused

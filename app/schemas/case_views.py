@@ -7,7 +7,8 @@ import uuid
 from collections.abc import Mapping
 from datetime import date, datetime
 from functools import cache
-from typing import Any, get_args, get_origin
+from types import UnionType
+from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict
 
@@ -29,29 +30,47 @@ from app.vocabulary import (
 
 class View(BaseModel):
     """A role's view of a record. Its fields decide what leaves the service: ``render`` keeps
-    exactly them (recursively for nested views), without re-validating trusted rows."""
+    exactly them, at every depth (a nested view, optional or in a list, renders its own
+    fields only), without re-validating trusted rows. A field not typed as a view never
+    carries a mapping: one arriving there is a leak in the making and raises."""
 
     model_config = ConfigDict(extra="ignore")
 
     @classmethod
     def render(cls, data: Mapping[str, Any]) -> dict[str, Any]:
-        return {
-            name: [nested.render(item) for item in data[name]] if nested else data[name]
-            for name, nested in _layout(cls)
-        }
+        return {name: _render_value(data[name], nested) for name, nested in _layout(cls)}
+
+
+def _render_value(value: Any, nested: type[View] | None) -> Any:
+    if value is None:
+        return None
+    if nested is not None:
+        if isinstance(value, Mapping):
+            return nested.render(value)
+        return [nested.render(item) for item in value]
+    if isinstance(value, Mapping) or (
+        isinstance(value, list | tuple) and any(isinstance(item, Mapping) for item in value)
+    ):
+        raise TypeError("a record reached a field not declared as a view")
+    return value
+
+
+def _nested_view(annotation: Any) -> type[View] | None:
+    """The view inside ``SomeView``, ``SomeView | None`` or ``list[SomeView]``, if any."""
+    if isinstance(annotation, type) and issubclass(annotation, View):
+        return annotation
+    if get_origin(annotation) in (list, Union, UnionType):
+        for arg in get_args(annotation):
+            found = _nested_view(arg)
+            if found is not None:
+                return found
+    return None
 
 
 @cache
 def _layout(view: type[View]) -> tuple[tuple[str, type[View] | None], ...]:
-    """Each field of a view, with the view of its items when it is a list of views."""
-    layout = []
-    for name, field in view.model_fields.items():
-        nested = None
-        if get_origin(field.annotation) is list:
-            (item,) = get_args(field.annotation)
-            nested = item if isinstance(item, type) and issubclass(item, View) else None
-        layout.append((name, nested))
-    return tuple(layout)
+    """Each field of a view, with the view of its value or items when it holds views."""
+    return tuple((name, _nested_view(f.annotation)) for name, f in view.model_fields.items())
 
 
 # Members -------------------------------------------------------------------------------------
@@ -169,10 +188,24 @@ class CaseView(CaseBaseView):
 
 AnyCaseView = CaseView | CaseResettlementView | CaseTransitView
 
+
+class NoCaseView(CaseBaseView):
+    """Whoever has no view of cases (managers, admins, a role added later) gets nothing."""
+
+    @classmethod
+    def render(cls, data: Mapping[str, Any]) -> dict[str, Any]:
+        return {}
+
+
 #: The view each role gets. Managers and admins see no case records at all.
-CASE_VIEWS: dict[Role, type[CaseBaseView]] = {
+CASE_VIEWS: Mapping[Role, type[CaseBaseView]] = {
     Role.caseworker: CaseView,
     Role.supervisor: CaseView,
     Role.resettlement_officer: CaseResettlementView,
     Role.transit_officer: CaseTransitView,
 }
+
+
+def case_view_for(role: Role) -> type[CaseBaseView]:
+    """The view of this role; a role without one sees nothing (fail closed)."""
+    return CASE_VIEWS.get(role, NoCaseView)

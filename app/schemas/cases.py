@@ -18,6 +18,7 @@ from app.schemas.common import (
     IsoDate,
     IsoTimestamp,
     LongText,
+    PartialUpdate,
     PastDate,
     ShortText,
     StrictInput,
@@ -73,8 +74,10 @@ class CaseCreate(StrictInput):
         return self
 
 
-class CaseUpdate(StrictInput):
+class CaseUpdate(PartialUpdate):
     """Only the fields given change. ``members`` replaces the whole list."""
+
+    NOT_NULL = ("processing_priority", "pathway", "members")
 
     processing_priority: Priority | None = None
     referral_source: ShortText | None = None
@@ -84,12 +87,6 @@ class CaseUpdate(StrictInput):
 
     @model_validator(mode="after")
     def _check(self) -> Self:
-        given = self.model_fields_set
-        if not given:
-            raise ValueError("nothing to change: give at least one field")
-        for name in ("processing_priority", "pathway", "members"):
-            if name in given and getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
         if self.members is not None:
             check_one_principal(self.members)
         return self

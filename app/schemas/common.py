@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    model_validator,
 )
 
 from app.vocabulary import COUNTRY_CODES
@@ -79,6 +80,54 @@ class StrictInput(BaseModel):
     """Request bodies: unknown fields are refused (no mass assignment)."""
 
     model_config = ConfigDict(extra="forbid", str_max_length=20000)
+
+
+def without_null(field: dict[str, Any]) -> dict[str, Any]:
+    """A JSON Schema ``{anyOf: [X, null], default: null, title}`` → X (with the title)."""
+    options = [o for o in field.get("anyOf", ()) if o != {"type": "null"}]
+    if len(options) != 1:
+        return field
+    rest = {k: v for k, v in field.items() if k not in ("anyOf", "default")}
+    return {**options[0], **rest}
+
+
+def required_when(
+    schema: dict[str, Any], field: str, values: Any, required: str, *, otherwise_null: bool = False
+) -> None:
+    """State in JSON Schema that ``required`` must be given (and not null) when ``field`` is one
+    of ``values`` — the rule a model's validator checks, said to clients and fuzzers."""
+    target = without_null(schema["properties"][required])
+    schema["if"] = {"properties": {field: {"enum": sorted(values)}}, "required": [field]}
+    schema["then"] = {"required": [required], "properties": {required: target}}
+    if otherwise_null:
+        schema["else"] = {"properties": {required: {"type": "null"}}}
+
+
+def _partial_update_schema(schema: dict[str, Any], model: type[BaseModel]) -> None:
+    schema["minProperties"] = 1
+    for name in getattr(model, "NOT_NULL", ()):
+        schema["properties"][name] = without_null(schema["properties"][name])
+
+
+class PartialUpdate(BaseModel):
+    """A body that changes only what it gives: at least one field, and the fields named in
+    ``NOT_NULL`` may be left out but never sent as null. Checked here and stated in the JSON
+    Schema, from the same ``NOT_NULL``."""
+
+    NOT_NULL: ClassVar[tuple[str, ...]] = ()
+    model_config = ConfigDict(
+        extra="forbid", str_max_length=20000, json_schema_extra=_partial_update_schema
+    )
+
+    @model_validator(mode="after")
+    def _something_not_null(self) -> Self:
+        given = self.model_fields_set
+        if not given:
+            raise ValueError("nothing to change: give at least one field")
+        for name in self.NOT_NULL:
+            if name in given and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
 
 
 class Output(BaseModel):

@@ -10,12 +10,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from app.schemas.case_views import CASE_VIEWS
-from app.vocabulary import CaseStatus, Role
+from app.schemas.case_views import case_view_for
+from app.vocabulary import UNHCR_ROLES, CaseStatus, Role
 
 FREE_TEXT = frozenset({"reason", "note"})
 
-#: Payload keys each officer role may see; UNHCR roles see the whole payload.
+#: UNHCR roles see the whole payload; each officer role the keys below; any other role none.
+WHOLE_PAYLOAD = UNHCR_ROLES
 EVENT_PAYLOAD_FIELDS: Mapping[Role, frozenset[str]] = {
     Role.resettlement_officer: frozenset(
         {
@@ -65,15 +66,15 @@ class EventView(BaseModel):
 
 
 def event_payload_for(viewer: Role, author: Role, payload: Mapping[str, Any]) -> dict[str, Any]:
-    keep = EVENT_PAYLOAD_FIELDS.get(viewer)
-    if keep is None:
+    if viewer in WHOLE_PAYLOAD:
         return dict(payload)
+    keep = EVENT_PAYLOAD_FIELDS.get(viewer, frozenset())
     cut = {
         key: value
         for key, value in payload.items()
         if key in keep and (key not in FREE_TEXT or author == viewer)
     }
     if "changed" in cut:
-        visible = CASE_VIEWS[viewer].model_fields
+        visible = case_view_for(viewer).model_fields
         cut["changed"] = [name for name in cut["changed"] if name in visible]
     return cut

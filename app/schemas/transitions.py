@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import Field, TypeAdapter, model_validator
+from pydantic import ConfigDict, Field, TypeAdapter, model_validator
 
-from app.schemas.common import CountryCode, IsoDate, PastDate, ShortText, StrictInput
+from app.schemas.common import (
+    CountryCode,
+    IsoDate,
+    PastDate,
+    ShortText,
+    StrictInput,
+    required_when,
+)
 from app.vocabulary import Category, ClosureReason, Decision, Priority, WithdrawalReason
 
 
@@ -38,14 +45,24 @@ class Resubmit(SubmissionFields):
     action: Literal["resubmit"]
 
 
+#: Decisions that need the state's reason.
+DECISIONS_WITH_REASON = frozenset({Decision.denied, Decision.on_hold})
+
+
+def _reason_for_decisions(schema: dict[str, Any]) -> None:
+    required_when(schema, "decision", DECISIONS_WITH_REASON, "reason")
+
+
 class Decide(StrictInput):
+    model_config = ConfigDict(json_schema_extra=_reason_for_decisions)
+
     action: Literal["decide"]
     decision: Decision
     reason: ShortText | None = None
 
     @model_validator(mode="after")
     def _reason_when_not_accepted(self) -> Self:
-        if self.decision is not Decision.accepted and self.reason is None:
+        if self.decision in DECISIONS_WITH_REASON and self.reason is None:
             raise ValueError(f"reason is required when the decision is {self.decision}")
         return self
 

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, StrictBool, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, StrictBool, StringConstraints, model_validator
 
-from app.schemas.common import NO_NUL, CountryCode, StrictInput
+from app.schemas.common import NO_NUL, CountryCode, PartialUpdate, StrictInput, required_when
 from app.vocabulary import COUNTRY_ROLES, Role
 
 MIN_PASSWORD_LENGTH = 12
@@ -26,7 +26,13 @@ def check_country_for_role(role: Role, country: str | None) -> None:
         raise ValueError(f"country is only for officers, not for the {role} role")
 
 
+def _country_for_officers(schema: dict[str, Any]) -> None:
+    required_when(schema, "role", COUNTRY_ROLES, "country", otherwise_null=True)
+
+
 class UserCreate(StrictInput):
+    model_config = ConfigDict(json_schema_extra=_country_for_officers)
+
     username: Username
     password: Password
     role: Role
@@ -38,24 +44,16 @@ class UserCreate(StrictInput):
         return self
 
 
-class UserUpdate(StrictInput):
+class UserUpdate(PartialUpdate):
     """Change what is given; ``country`` is checked against the resulting role (``null``
     clears it, for a role without one)."""
+
+    NOT_NULL = ("active", "role", "password")
 
     active: StrictBool | None = None
     role: Role | None = None
     country: CountryCode | None = None
     password: Password | None = None
-
-    @model_validator(mode="after")
-    def _check(self) -> Self:
-        given = self.model_fields_set
-        if not given:
-            raise ValueError("nothing to change: give at least one field")
-        for name in ("active", "role", "password"):
-            if name in given and getattr(self, name) is None:
-                raise ValueError(f"{name} cannot be null")
-        return self
 
 
 class UserOut(BaseModel):

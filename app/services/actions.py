@@ -15,11 +15,8 @@ from app.models.record import CaseRecord, Row
 from app.schemas import transitions as t
 from app.services.policy import Actor
 from app.vocabulary import (
-    ACTIVE_STAY,
-    LIVE_SUBMISSION,
     Action,
     ExitReason,
-    StayStatus,
     SubmissionStatus,
 )
 
@@ -28,14 +25,20 @@ TRANSIT_DAYS = 180
 
 @dataclass
 class Effect:
-    """The writes one action makes besides the status (which only lifecycle.py sets)."""
+    """The writes one action makes besides the statuses. Statuses come only from the state
+    machine's tables (models/lifecycle.py), applied by services/lifecycle.py: the case's from
+    ``TRANSITIONS``, a new submission's or stay's from ``NEW_SUBMISSION``/``NEW_STAY``, the
+    latest one's from ``SUBMISSION_TRANSITIONS``/``STAY_TRANSITIONS`` — and
+    ``submission_update``/``stay_update`` are written only together with such a step."""
 
     case: dict[str, Any] = field(default_factory=dict)
     payload: dict[str, Any] = field(default_factory=dict)
     new_submission: dict[str, Any] | None = None
-    submission_update: dict[str, Any] | None = None  # applied to the latest submission
+    submission_update: dict[str, Any] | None = None  # with the latest submission's step
+    #: where the step goes when the sub-machine offers a choice (a decision)
+    submission_choice: SubmissionStatus | None = None
     new_stay: dict[str, Any] | None = None
-    stay_update: dict[str, Any] | None = None  # applied to the latest stay
+    stay_update: dict[str, Any] | None = None  # with the latest stay's step
     #: which state's submission / which country's stay the event is about
     resettlement_country: str | None = None
     transit_country: str | None = None
@@ -103,7 +106,6 @@ def _submit(record: CaseRecord, command: t.SubmissionFields, actor: Actor, now: 
             "case_id": record.case["id"],
             "sequence": len(record.submissions) + 1,
             **fields,
-            "status": SubmissionStatus.pending,
             "submitted_at": now,
             "submitted_by": actor.id,
         },
@@ -118,8 +120,8 @@ def _decide(record: CaseRecord, command: t.Decide, actor: Actor, now: datetime) 
     submission = _latest_submission(record)
     return Effect(
         payload={"decision": command.decision, "reason": command.reason},
+        submission_choice=SubmissionStatus(command.decision),
         submission_update={
-            "status": command.decision,
             "decided_at": now,
             "decided_by": actor.id,
             "decision_reason": command.reason,
@@ -135,7 +137,6 @@ def _withdraw_submission(
     return Effect(
         payload={"reason": command.reason},
         submission_update={
-            "status": SubmissionStatus.withdrawn,
             "withdrawn_at": now,
             "withdrawal_reason": command.reason,
         },
@@ -152,7 +153,6 @@ def _request_transit(
             "id": uuid7(),
             "case_id": record.case["id"],
             "transit_country": command.transit_country,
-            "status": StayStatus.requested,
             "requested_at": now,
             "requested_by": actor.id,
         },
@@ -166,7 +166,6 @@ def _authorise_transit(
     return Effect(
         payload={"note": command.note} if command.note else {},
         stay_update={
-            "status": StayStatus.authorised,
             "authorised_at": now,
             "authorisation_note": command.note,
         },
@@ -180,7 +179,6 @@ def _refuse_transit(
     return Effect(
         payload={"reason": command.reason},
         stay_update={
-            "status": StayStatus.refused,
             "refused_at": now,
             "refusal_reason": command.reason,
         },
@@ -197,7 +195,6 @@ def _record_transit_entry(
     effect = Effect(
         payload={"entered_at": entered.isoformat(), "authorised_until": until.isoformat()},
         stay_update={
-            "status": StayStatus.in_transit,
             "entered_at": entered,
             "authorised_until": until,
         },
@@ -229,15 +226,12 @@ def _record_departure(
     # The state machine's guard makes sure the latest submission is accepted.
     departed = command.departed_at
     _not_before_previous_milestone(record, departed, "The departure date")
-    effect = Effect(payload={"departed_at": departed.isoformat()})
+    effect = Effect(
+        payload={"departed_at": departed.isoformat()},
+        stay_update={"exited_at": departed, "exit_reason": ExitReason.departed_to_resettlement},
+    )
     if record.case["departed_at"] is None:
         effect.case["departed_at"] = departed
-    if record.active_stay is not None:
-        effect.stay_update = {
-            "status": StayStatus.exited,
-            "exited_at": departed,
-            "exit_reason": ExitReason.departed_to_resettlement,
-        }
     return effect
 
 
@@ -253,21 +247,13 @@ def _confirm_arrival(
 
 
 def _close(record: CaseRecord, command: t.Close, _actor: Actor, now: datetime) -> Effect:
-    effect = Effect(
+    # A live submission is withdrawn and an active stay exits: the sub-machines' steps.
+    return Effect(
         case={"closed_at": now, "closure_reason": command.reason},
         payload={"reason": command.reason, "note": command.note},
+        submission_update={"withdrawn_at": now},
+        stay_update={"exited_at": now.date(), "exit_reason": ExitReason.case_closed},
     )
-    submission = record.latest_submission
-    if submission is not None and submission["status"] in LIVE_SUBMISSION:
-        effect.submission_update = {"status": SubmissionStatus.withdrawn, "withdrawn_at": now}
-    stay = record.latest_stay
-    if stay is not None and stay["status"] in ACTIVE_STAY:
-        effect.stay_update = {
-            "status": StayStatus.exited,
-            "exited_at": now.date(),
-            "exit_reason": ExitReason.case_closed,
-        }
-    return effect
 
 
 def _reopen(_record: CaseRecord, command: t.Reopen, _actor: Actor, _now: datetime) -> Effect:

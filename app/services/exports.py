@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Any, get_origin
 
 from app.db import Database
-from app.schemas.case_views import CASE_VIEWS
+from app.schemas.case_views import case_view_for
 from app.schemas.cases import CaseFilters
 from app.schemas.reports import PERIODS, FunnelGroup, FunnelReport, GroupBy
 from app.services import policy
@@ -50,7 +50,7 @@ def _line(values: Iterable[Any]) -> str:
 
 def export_columns(actor: Actor) -> list[str]:
     """The case's own fields the caller's view shows (lists such as members are left out)."""
-    view = CASE_VIEWS[actor.role]
+    view = case_view_for(actor.role)
     return [
         name
         for name, field in view.model_fields.items()

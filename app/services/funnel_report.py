@@ -16,6 +16,7 @@ from sqlalchemy.sql.base import Executable
 from app.db import Db
 from app.models import Case, Submission, TransitStay
 from app.models.funnel import ANY_COUNTRY, DAY, MILESTONES, MONTH
+from app.models.transit_stay import STAY_COUNTS
 from app.schemas.reports import (
     PERIODS,
     Basis,
@@ -28,7 +29,7 @@ from app.schemas.reports import (
 from app.services import funnel_rollup, policy
 from app.services.policy import Actor
 from app.services.sql import days_between
-from app.vocabulary import FunnelStage, StayStatus
+from app.vocabulary import FunnelStage
 
 
 @dataclass
@@ -214,7 +215,7 @@ def _cohort_query(
             .where(
                 TransitStay.case_id == Case.id,
                 TransitStay.transit_country == bindparam("transit"),
-                TransitStay.status != StayStatus.refused,
+                STAY_COUNTS,
             )
             .exists()
         )

@@ -18,8 +18,8 @@ from app.db import Db, SqlaDb
 from app.models import Case, FunnelDelta, FunnelRollup, Submission, TransitStay
 from app.models.funnel import ANY_COUNTRY, DAY, MILESTONES, MONTH
 from app.models.record import CaseRecord
+from app.models.transit_stay import STAY_COUNTS, stay_counts
 from app.services.sql import month_start, upsert
-from app.vocabulary import StayStatus
 
 # resettlement country, transit country, grain, day, stage, origin
 Key = tuple[str, str, str, date, str, str]
@@ -44,7 +44,7 @@ def _signature(record: CaseRecord) -> tuple[Any, ...]:
         case["origin_country"],
         *(case[column] for column in MILESTONES.values()),
         frozenset(s["resettlement_country"] for s in record.submissions),
-        frozenset(s["transit_country"] for s in record.stays if s["status"] != StayStatus.refused),
+        frozenset(s["transit_country"] for s in record.stays if stay_counts(s["status"])),
     )
 
 
@@ -54,7 +54,7 @@ def contributions(record: CaseRecord) -> dict[Key, tuple[int, int]]:
     case = record.case
     destinations = {ANY_COUNTRY} | {s["resettlement_country"] for s in record.submissions}
     transits = {ANY_COUNTRY} | {
-        s["transit_country"] for s in record.stays if s["status"] != StayStatus.refused
+        s["transit_country"] for s in record.stays if stay_counts(s["status"])
     }
     out: dict[Key, tuple[int, int]] = {}
     origin, people = case["origin_country"], case["member_count"]
@@ -155,9 +155,7 @@ async def rebuild(db: Db) -> None:
     transits = _per_case(
         [
             select(Case.id.label("case_id"), any_country.label("country")),
-            select(TransitStay.case_id, TransitStay.transit_country).where(
-                TransitStay.status != StayStatus.refused
-            ),
+            select(TransitStay.case_id, TransitStay.transit_country).where(STAY_COUNTS),
         ]
     )
     for stage, column in MILESTONES.items():

@@ -11,11 +11,18 @@ from sqlalchemy import Insert, Update, bindparam, insert, select, update
 from app.db import Db, Row
 from app.errors import InvalidTransition
 from app.models import Submission, TransitStay
-from app.models.lifecycle import available_actions, step_for
+from app.models.lifecycle import (
+    NEW_STAY,
+    NEW_SUBMISSION,
+    available_actions,
+    next_stay_status,
+    next_submission_status,
+    step_for,
+)
 from app.models.record import CaseRecord
 from app.schemas.transitions import Transition
 from app.services import funnel_rollup, history, policy
-from app.services.actions import HANDLERS
+from app.services.actions import HANDLERS, Effect
 from app.services.policy import Actor
 from app.services.records import check_if_match, load_record, write_case
 from app.vocabulary import Action, CaseStatus
@@ -55,15 +62,8 @@ async def apply_transition(
         "status_before_close": status if to_status is CaseStatus.closed else None,
     }
     case_row = await write_case(db, record.case, case_values, now)
-    submissions, stays = list(record.submissions), list(record.stays)
-    if effect.new_submission is not None:
-        submissions.append(await _insert(db, Submission, effect.new_submission))
-    if effect.submission_update is not None:
-        submissions[-1] = await _update_latest(db, Submission, case_id, effect.submission_update)
-    if effect.new_stay is not None:
-        stays.append(await _insert(db, TransitStay, effect.new_stay))
-    if effect.stay_update is not None:
-        stays[-1] = await _update_latest(db, TransitStay, case_id, effect.stay_update)
+    submissions = await _move_submission(db, record, action, effect)
+    stays = await _move_stay(db, record, action, effect)
     await history.record_event(
         db,
         case_id=case_id,
@@ -79,6 +79,36 @@ async def apply_transition(
     after = CaseRecord(case=case_row, members=record.members, submissions=submissions, stays=stays)
     await funnel_rollup.record_change(db, record, after)
     return after
+
+
+async def _move_submission(db: Db, record: CaseRecord, action: Action, effect: Effect) -> list[Row]:
+    """The submission sub-machine's step: a new submission, or the latest one moved on."""
+    submissions = list(record.submissions)
+    if effect.new_submission is not None:
+        new = {**effect.new_submission, "status": NEW_SUBMISSION[action]}
+        submissions.append(await _insert(db, Submission, new))
+        return submissions
+    current = record.snapshot().submission
+    to = next_submission_status(current, action, effect.submission_choice)
+    if to is not None:
+        changes = {**(effect.submission_update or {}), "status": to}
+        submissions[-1] = await _update_latest(db, Submission, record.case["id"], changes)
+    return submissions
+
+
+async def _move_stay(db: Db, record: CaseRecord, action: Action, effect: Effect) -> list[Row]:
+    """The stay sub-machine's step: a new stay, or the latest one moved on."""
+    stays = list(record.stays)
+    if effect.new_stay is not None:
+        stays.append(
+            await _insert(db, TransitStay, {**effect.new_stay, "status": NEW_STAY[action]})
+        )
+        return stays
+    to = next_stay_status(record.snapshot().stay, action)
+    if to is not None:
+        changes = {**(effect.stay_update or {}), "status": to}
+        stays[-1] = await _update_latest(db, TransitStay, record.case["id"], changes)
+    return stays
 
 
 def _writes(model: Any, *latest_first: Any) -> tuple[Insert, Update]:

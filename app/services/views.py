@@ -7,7 +7,7 @@ from typing import Any
 
 from app.models.lifecycle import STAGE_OF_STATUS
 from app.models.record import CaseRecord
-from app.schemas.case_views import CASE_VIEWS
+from app.schemas.case_views import case_view_for
 from app.services import policy
 from app.services.policy import Actor
 from app.vocabulary import CaseStatus
@@ -29,4 +29,4 @@ def case_fields(actor: Actor, record: CaseRecord) -> dict[str, Any]:
 
 def present_case(actor: Actor, record: CaseRecord) -> dict[str, Any]:
     """The case as the caller's role sees it, ready for JSON."""
-    return CASE_VIEWS[actor.role].render(case_fields(actor, record))
+    return case_view_for(actor.role).render(case_fields(actor, record))

@@ -5,15 +5,18 @@ rules. Nothing here touches the database; scope rules are SQL expressions for th
 """
 
 from app.services.policy.actions import (
-    ALLOWED,
+    ACTION_RULES,
     CASE_READERS,
-    OFFICER_SUBJECT,
+    PERMISSIONS,
     UNHCR,
+    ActionRule,
     Actor,
     Permission,
     allowed,
     authorize_action,
+    leaves_scope,
     require,
+    roles_for,
 )
 from app.services.policy.scope import (
     OFFICER_FILTERS,
@@ -37,12 +40,13 @@ from app.services.policy.visibility import (
 )
 
 __all__ = [
-    "ALLOWED",
+    "ACTION_RULES",
     "CASE_READERS",
     "OFFICER_FILTERS",
-    "OFFICER_SUBJECT",
+    "PERMISSIONS",
     "SCOPE",
     "UNHCR",
+    "ActionRule",
     "Actor",
     "Permission",
     "allowed",
@@ -50,9 +54,11 @@ __all__ = [
     "cases_staying_in",
     "cases_submitted_to",
     "check_filters",
+    "leaves_scope",
     "probes_elsewhere",
     "report_slice",
     "require",
+    "roles_for",
     "scope_params",
     "sees_protection_summary",
     "sees_stay_lines",

@@ -35,60 +35,83 @@ class Permission(StrEnum):
 UNHCR = frozenset({Role.caseworker, Role.supervisor})
 CASE_READERS = UNHCR | {Role.resettlement_officer, Role.transit_officer}
 
-#: role × action: who may take each action on a case they can see, and who may do the rest.
-ALLOWED: Mapping[Action | Permission, frozenset[Role]] = {
+#: Who may do the operations that are not lifecycle actions.
+PERMISSIONS: Mapping[Permission, frozenset[Role]] = {
     Permission.create_case: UNHCR,
     Permission.update_case: UNHCR,
     Permission.read_cases: CASE_READERS,
     Permission.read_reports: CASE_READERS | {Role.manager},
     Permission.read_access_log: frozenset({Role.supervisor, Role.admin}),
     Permission.manage_users: frozenset({Role.admin}),
-    Action.start_assessment: UNHCR,
-    Action.request_review: UNHCR,
-    Action.return_to_assessment: frozenset({Role.supervisor}),
-    Action.submit: frozenset({Role.supervisor}),
-    Action.decide: frozenset({Role.resettlement_officer}),
-    Action.resubmit: frozenset({Role.supervisor}),
-    Action.withdraw_submission: frozenset({Role.supervisor}),
-    Action.request_transit: UNHCR,
-    Action.authorise_transit: frozenset({Role.transit_officer}),
-    Action.refuse_transit: frozenset({Role.transit_officer}),
-    Action.record_transit_entry: frozenset({Role.transit_officer}),
-    Action.extend_transit: frozenset({Role.transit_officer}),
-    Action.record_departure: UNHCR | {Role.transit_officer},
-    Action.confirm_arrival: frozenset({Role.supervisor, Role.resettlement_officer}),
-    Action.close: frozenset({Role.supervisor}),
-    Action.reopen: frozenset({Role.supervisor}),
 }
 
 
-def _latest_submission_country(record: CaseRecord) -> str | None:
+def latest_submission_country(record: CaseRecord) -> str | None:
     submission = record.latest_submission
     return submission["resettlement_country"] if submission else None
 
 
-def _latest_stay_country(record: CaseRecord) -> str | None:
+def latest_stay_country(record: CaseRecord) -> str | None:
     stay = record.latest_stay
     return stay["transit_country"] if stay else None
 
 
-#: An officer acts only for its own country: the country of the case's latest submission or
-#: latest stay (the one the action is about) must be the officer's. Judged on the latest one
-#: whatever its status, so the officer of that country learns from a 409 that the action is
-#: not available now (a departure already recorded, a stay already exited), not a 403.
-OFFICER_SUBJECT: Mapping[Action, Callable[[CaseRecord], str | None]] = {
-    Action.decide: _latest_submission_country,
-    Action.confirm_arrival: _latest_submission_country,
-    Action.authorise_transit: _latest_stay_country,
-    Action.refuse_transit: _latest_stay_country,
-    Action.record_transit_entry: _latest_stay_country,
-    Action.extend_transit: _latest_stay_country,
-    Action.record_departure: _latest_stay_country,
+@dataclass(frozen=True)
+class ActionRule:
+    """Who may take one lifecycle action on a case they can see.
+
+    ``officer_country``: an officer acts only for its own country — the country of the case's
+    latest submission or latest stay (the one the action is about) must be the officer's.
+    Judged on the latest one whatever its status, so the officer of that country learns from a
+    409 that the action is not available now (a departure already recorded), not a 403. An
+    action without it is never an officer's.
+    ``leaves_scope``: taking it removes the case from the caller's scope, so the answer is 204
+    with no body (a refused stay is not the transit officer's case any more).
+    """
+
+    roles: frozenset[Role]
+    officer_country: Callable[[CaseRecord], str | None] | None = None
+    leaves_scope: bool = False
+
+
+SUPERVISOR = frozenset({Role.supervisor})
+TRANSIT_OFFICER = frozenset({Role.transit_officer})
+
+#: role × action, one row per action.
+ACTION_RULES: Mapping[Action, ActionRule] = {
+    Action.start_assessment: ActionRule(UNHCR),
+    Action.request_review: ActionRule(UNHCR),
+    Action.return_to_assessment: ActionRule(SUPERVISOR),
+    Action.submit: ActionRule(SUPERVISOR),
+    Action.decide: ActionRule(
+        frozenset({Role.resettlement_officer}), officer_country=latest_submission_country
+    ),
+    Action.resubmit: ActionRule(SUPERVISOR),
+    Action.withdraw_submission: ActionRule(SUPERVISOR),
+    Action.request_transit: ActionRule(UNHCR),
+    Action.authorise_transit: ActionRule(TRANSIT_OFFICER, officer_country=latest_stay_country),
+    Action.refuse_transit: ActionRule(
+        TRANSIT_OFFICER, officer_country=latest_stay_country, leaves_scope=True
+    ),
+    Action.record_transit_entry: ActionRule(TRANSIT_OFFICER, officer_country=latest_stay_country),
+    Action.extend_transit: ActionRule(TRANSIT_OFFICER, officer_country=latest_stay_country),
+    Action.record_departure: ActionRule(
+        UNHCR | TRANSIT_OFFICER, officer_country=latest_stay_country
+    ),
+    Action.confirm_arrival: ActionRule(
+        SUPERVISOR | {Role.resettlement_officer}, officer_country=latest_submission_country
+    ),
+    Action.close: ActionRule(SUPERVISOR),
+    Action.reopen: ActionRule(SUPERVISOR),
 }
 
 
+def roles_for(what: Action | Permission) -> frozenset[Role]:
+    return ACTION_RULES[what].roles if isinstance(what, Action) else PERMISSIONS[what]
+
+
 def allowed(actor: Actor, what: Action | Permission) -> bool:
-    return actor.role in ALLOWED[what]
+    return actor.role in roles_for(what)
 
 
 def require(actor: Actor, what: Action | Permission) -> None:
@@ -96,11 +119,16 @@ def require(actor: Actor, what: Action | Permission) -> None:
         raise Forbidden(f"The {actor.role} role may not {_describe(what)}.")
 
 
+def leaves_scope(action: Action) -> bool:
+    """Whether taking this action removes the case from the caller's scope (answer 204)."""
+    return ACTION_RULES[action].leaves_scope
+
+
 def authorize_action(actor: Actor, action: Action, record: CaseRecord) -> None:
     """Raise Forbidden unless this actor may take this action on this (visible) case."""
     require(actor, action)
     if actor.role in (Role.resettlement_officer, Role.transit_officer):
-        subject = OFFICER_SUBJECT.get(action)
+        subject = ACTION_RULES[action].officer_country
         if subject is None or subject(record) != actor.country:
             raise Forbidden(f"Only the officer of the country concerned may {action}.")
     if action is Action.submit and record.case["drafted_by"] == actor.id:

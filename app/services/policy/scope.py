@@ -23,8 +23,9 @@ from sqlalchemy.orm import aliased
 
 from app.errors import Forbidden
 from app.models import Case, CaseEvent, Submission, TransitStay
+from app.models.transit_stay import STAY_COUNTS
 from app.services.policy.actions import UNHCR, Actor, Permission, require
-from app.vocabulary import LIVE_SUBMISSION, Role, StayStatus
+from app.vocabulary import LIVE_SUBMISSION, Role
 
 #: The bind parameter every scope rule compares with the caller's country.
 SCOPE = bindparam("scope_country", type_=String)
@@ -54,7 +55,7 @@ def visible_cases(role: Role, *, after: BindParameter[Any] | None = None) -> Col
         query = select(TransitStay.id).where(
             TransitStay.case_id == Case.id,
             TransitStay.transit_country == SCOPE,
-            TransitStay.status != StayStatus.refused,
+            STAY_COUNTS,
         )
         if after is not None:
             query = query.where(TransitStay.case_id > after)
