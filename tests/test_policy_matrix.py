@@ -204,6 +204,7 @@ BODIES: dict[str, Json] = {
 }
 READS = ("read", "list", "events", "patch")
 
+
 def test_the_table_covers_every_role_action_and_situation() -> None:
     assert set(TABLE) == set(ROLES)
     for role, rows in TABLE.items():

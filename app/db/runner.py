@@ -11,12 +11,15 @@ from typing import Any, ClassVar, cast
 
 import asyncpg
 import orjson
+from sqlalchemy import BindParameter
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import visitors
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.dml import Insert, Update
 
 from app.config import Settings
+from app.db.dialect import POSTGRESQL, SqlDialect, dialect_named
 from app.db.engine import asyncpg_connect_args, driver_url, make_engine
 
 Row = Mapping[Any, Any]
@@ -67,11 +70,49 @@ def _records(keys: Sequence[str], rows: Any) -> list[Row]:
     return [cast(Row, Record(index, tuple(row))) for row in rows]
 
 
+@dataclass(frozen=True)
+class _Accepted:
+    """The names a statement takes as parameters: its bind parameters, and for an INSERT or
+    UPDATE without VALUES the table's columns."""
+
+    statement: Executable
+    names: frozenset[str]
+
+
+_accepted: dict[int, _Accepted] = {}
+
+
+def check_keys(statement: Executable, params: Mapping[str, Any] | None) -> None:
+    """Refuse a parameter that is neither a column nor a parameter of the statement: a
+    misspelt key must fail, never be dropped silently."""
+    if not params:
+        return
+    known = _accepted.get(id(statement))
+    if known is None or known.statement is not statement:
+        # The statement as written (a clause the compiler folds away, such as ``x AND
+        # false``, still names its parameters).
+        names = {
+            element.key
+            for element in visitors.iterate(cast(Any, statement))
+            if isinstance(element, BindParameter)
+        }
+        if isinstance(statement, Insert | Update):
+            names |= set(statement.table.c.keys())
+        known = _Accepted(statement, frozenset(names))
+        if len(_accepted) > 4096:  # statements built per request would pile up otherwise
+            _accepted.clear()
+        _accepted[id(statement)] = known
+    unknown = params.keys() - known.names
+    if unknown:
+        raise KeyError(f"not a column or parameter of the statement: {', '.join(sorted(unknown))}")
+
+
 class Db:
     """One transaction's worth of database access, the same for every service whatever the
-    database: statements are SQLAlchemy Core objects, values come as parameters."""
+    database: statements are SQLAlchemy Core objects, values come as parameters. A missing
+    parameter or an unknown key raises on every runner."""
 
-    dialect: str
+    dialect: SqlDialect
 
     async def all(self, statement: Executable, params: Params = None) -> Sequence[Row]:
         raise NotImplementedError
@@ -103,17 +144,20 @@ class SqlaDb(Db):
 
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
-        self.dialect = conn.dialect.name
+        self.dialect = dialect_named(conn.dialect.name)
 
     async def all(self, statement: Executable, params: Params = None) -> Sequence[Row]:
+        check_keys(statement, params)
         result = await self.conn.execute(statement, dict(params or {}))
         return _records(list(result.keys()), result.all())
 
     async def run(self, statement: Executable, params: Params = None) -> int:
+        check_keys(statement, params)
         return int((await self.conn.execute(statement, dict(params or {}))).rowcount)
 
     async def run_many(self, statement: Executable, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:
+            check_keys(statement, rows[0])
             await self.conn.execute(statement, [dict(row) for row in rows])
 
 
@@ -134,7 +178,7 @@ class AsyncpgDb(Db):
     and prepared once per connection, so running it costs tens of microseconds instead of
     the hundreds SQLAlchemy's execution layer takes."""
 
-    dialect = "postgresql"
+    dialect = POSTGRESQL
     _plans: ClassVar[dict[tuple[int, tuple[str, ...]], tuple[Executable, _Plan]]] = {}
 
     def __init__(self, conn: asyncpg.Connection, sa_dialect: Dialect) -> None:
@@ -142,6 +186,7 @@ class AsyncpgDb(Db):
         self.sa_dialect = sa_dialect
 
     def _plan(self, statement: Executable, params: Params) -> _Plan:
+        check_keys(statement, params)
         # An INSERT or UPDATE given no VALUES takes its columns from the parameters, as
         # SQLAlchemy does: one plan per set of columns.
         columns: tuple[str, ...] = ()
@@ -167,7 +212,12 @@ class AsyncpgDb(Db):
         plan = _Plan(
             sql=compiled.string,
             names=names,
-            defaults={name: binds[name].effective_value for name in names if name in binds},
+            # a value the statement itself holds; any other parameter must be given
+            defaults={
+                name: binds[name].effective_value
+                for name in names
+                if name in binds and _holds_value(binds[name])
+            },
             binders=tuple(
                 binds[name].type.bind_processor(self.sa_dialect) if name in binds else None
                 for name in names
@@ -184,7 +234,12 @@ class AsyncpgDb(Db):
         given = params or {}
         args = []
         for name, binder in zip(plan.names, plan.binders, strict=True):
-            value = given[name] if name in given else plan.defaults.get(name)
+            if name in given:
+                value = given[name]
+            elif name in plan.defaults:
+                value = plan.defaults[name]
+            else:
+                raise KeyError(f"a value is required for the parameter {name!r}")
             args.append(binder(value) if binder is not None and value is not None else value)
         return args
 
@@ -215,6 +270,10 @@ class AsyncpgDb(Db):
         if rows:
             plan = self._plan(statement, rows[0])
             await self.conn.executemany(plan.sql, [self._args(plan, row) for row in rows])
+
+
+def _holds_value(bind: Any) -> bool:
+    return not bind.required and (bind.value is not None or bind.callable is not None)
 
 
 #: Errors after which asyncpg's view of a connection cannot be trusted: the client side of

@@ -11,13 +11,12 @@ from typing import Any
 from sqlalchemy import ARRAY, Insert, Uuid, bindparam, func, insert, select
 from sqlalchemy.sql.base import Executable
 
-from app.db import Db
+from app.db import Db, SqlDialect
 from app.models import AccessLogCase, AccessLogEntry, User
 from app.schemas.audit import AccessLogItem, AccessLogQuery
 from app.schemas.common import Page
 from app.services import pagination, policy
 from app.services.policy import Actor
-from app.services.sql import in_list
 from app.vocabulary import AccessAction
 
 _ENTRY = {
@@ -56,7 +55,7 @@ async def log_access(
         "log_action": action,
         "log_filters": filters,
     }
-    if db.dialect == "postgresql":
+    if db.dialect.is_postgresql:
         await db.run(_entry_with_cases(), {**entry, "log_cases": list(case_ids)})
         return
     entry_id = await db.scalar(INSERT_ENTRY, entry)
@@ -93,10 +92,10 @@ def _log_query(names: tuple[str, ...], before: bool) -> Executable:
 
 
 @cache
-def _links_query(dialect: str) -> Executable:
+def _links_query(dialect: SqlDialect) -> Executable:
     return (
         select(AccessLogCase.access_log_id, AccessLogCase.case_id)
-        .where(in_list(dialect, AccessLogCase.access_log_id, "entry_ids"))
+        .where(dialect.in_list(AccessLogCase.access_log_id, "entry_ids"))
         .order_by(AccessLogCase.access_log_id, AccessLogCase.case_id)
     )
 
@@ -111,7 +110,7 @@ async def read_access_log(
     params = {f"q_{name}": getattr(query, name) for name in names}
     rows = await db.all(
         _log_query(names, before is not None),
-        {**params, "before": before, "page_size": limit + 1},
+        {**params, **({"before": before} if before is not None else {}), "page_size": limit + 1},
     )
     page, more = rows[:limit], len(rows) > limit
     ids = [row["id"] for row in page]

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.base import Executable
 
-from app.db import Db, Row
+from app.db import Db, Row, SqlDialect
 from app.errors import Conflict
 from app.models import Case, Member, ReferenceCounter
 from app.models.base import uuid7
@@ -38,7 +38,6 @@ from app.services.records import (
     load_record,
     write_case,
 )
-from app.services.sql import in_list, upsert
 from app.vocabulary import AccessAction, Role
 
 INSERT_CASE: Insert = insert(Case).returning(*CASE_COLUMNS)
@@ -47,8 +46,8 @@ DELETE_MEMBERS: Delete = delete(Member).where(Member.case_id == bindparam("of_ca
 
 
 @cache
-def _next_number(dialect: str) -> Executable:
-    statement = upsert(dialect, ReferenceCounter).values(
+def _next_number(dialect: SqlDialect) -> Executable:
+    statement = dialect.upsert(ReferenceCounter).values(
         origin_country=bindparam("origin"), year=bindparam("year"), last_number=1
     )
     return statement.on_conflict_do_update(
@@ -123,11 +122,11 @@ async def read_case(db: Db, actor: Actor, case_id: uuid.UUID, now: datetime) -> 
     return record
 
 
-def _condition(dialect: str, role: Role, name: str) -> ColumnElement[bool]:
+def _condition(dialect: SqlDialect, role: Role, name: str) -> ColumnElement[bool]:
     """What one list filter adds; its value comes as the parameter ``f_<name>``."""
     value: BindParameter[Any] = bindparam(f"f_{name}")
     if name == "stage":
-        return in_list(dialect, Case.status, "f_stage")
+        return dialect.in_list(Case.status, "f_stage")
     if name == "identified_from":
         return Case.identified_at >= value
     if name == "identified_to":
@@ -144,7 +143,7 @@ def _condition(dialect: str, role: Role, name: str) -> ColumnElement[bool]:
 
 @cache
 def _list_query(
-    dialect: str, role: Role, names: tuple[str, ...], after: bool, probe: bool
+    dialect: SqlDialect, role: Role, names: tuple[str, ...], after: bool, probe: bool
 ) -> Executable:
     """The page query for one combination of filters (built once, then reused)."""
     cursor: BindParameter[Any] | None = bindparam("after") if after else None
@@ -185,7 +184,7 @@ def page_params(
     return {
         **_filter_params(filters),
         **policy.scope_params(actor),
-        "after": after,
+        **({"after": after} if after is not None else {}),  # the first page has no cursor
         "page_size": size,
     }
 

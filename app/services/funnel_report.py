@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, bindparam, extract, func, or_, select
 from sqlalchemy.sql.base import Executable
 
-from app.db import Db
+from app.db import Db, SqlDialect
 from app.models import Case, Submission, TransitStay
 from app.models.funnel import ANY_COUNTRY, DAY, MILESTONES, MONTH
 from app.models.transit_stay import STAY_COUNTS
@@ -28,7 +28,6 @@ from app.schemas.reports import (
 )
 from app.services import funnel_rollup, policy
 from app.services.policy import Actor
-from app.services.sql import days_between
 from app.vocabulary import FunnelStage
 
 
@@ -154,8 +153,8 @@ async def _cumulative(db: Db, q: FunnelQuery) -> Tallies:
     params = {
         **_period(q.from_, min(q.to, q.as_of)),
         "transit": q.transit_country or ANY_COUNTRY,
-        "destination": q.resettlement_country or ANY_COUNTRY,
-        "origin": q.origin_country,
+        **({} if by_destination else {"destination": q.resettlement_country or ANY_COUNTRY}),
+        **({"origin": q.origin_country} if q.origin_country is not None else {}),
     }
     tallies: Tallies = {stage: defaultdict(Tally) for stage in FunnelStage}
     for row in await db.all(statement, params):
@@ -170,7 +169,7 @@ async def _cumulative(db: Db, q: FunnelQuery) -> Tallies:
 
 @cache
 def _cohort_query(
-    dialect: str,
+    dialect: SqlDialect,
     stage: FunnelStage,
     group: GroupBy | None,
     origin: bool,
@@ -192,7 +191,7 @@ def _cohort_query(
     keys = _group_columns(
         group, Case.identified_at, Case.origin_country, destinations.c.resettlement_country
     )
-    days = days_between(dialect, milestone, Case.identified_at)
+    days = dialect.days_between(milestone, Case.identified_at)
     where: list[ColumnElement[bool]] = [
         Case.identified_at.between(bindparam("day_from"), bindparam("day_to")),
         milestone.is_not(None),
@@ -228,13 +227,16 @@ def _cohort_query(
 async def _cohort(db: Db, q: FunnelQuery) -> Tallies:
     """From the cases identified in the window (an index range on identified_at), with the
     days each took to reach each stage."""
+    given = {
+        "origin": q.origin_country,
+        "destination": q.resettlement_country,
+        "transit": q.transit_country,
+    }
     params = {
         "day_from": q.from_,
         "day_to": q.to,
         "as_of": q.as_of,
-        "origin": q.origin_country,
-        "destination": q.resettlement_country,
-        "transit": q.transit_country,
+        **{name: value for name, value in given.items() if value is not None},
     }
     tallies: Tallies = {}
     for stage in FunnelStage:

@@ -19,7 +19,6 @@ from app.models import Case, FunnelDelta, FunnelRollup, Submission, TransitStay
 from app.models.funnel import ANY_COUNTRY, DAY, MILESTONES, MONTH
 from app.models.record import CaseRecord
 from app.models.transit_stay import STAY_COUNTS, stay_counts
-from app.services.sql import month_start, upsert
 
 # resettlement country, transit country, grain, day, stage, origin
 Key = tuple[str, str, str, date, str, str]
@@ -104,7 +103,7 @@ def counts_source() -> Any:
 
 async def fold(db: Db) -> int:
     """Add the deltas into the rollup and drop them. Returns how many deltas were folded."""
-    if db.dialect == "postgresql":
+    if db.dialect.is_postgresql:
         locked = await db.scalar(select(func.pg_try_advisory_xact_lock(FOLD_LOCK)))
         if not locked:
             return 0
@@ -121,9 +120,7 @@ async def fold(db: Db) -> int:
         .where(table.c.id <= top)
         .group_by(*(table.c[name] for name in KEY_COLUMNS))
     )
-    statement = upsert(db.dialect, FunnelRollup).from_select(
-        [*KEY_COLUMNS, "cases", "people"], sums
-    )
+    statement = db.dialect.upsert(FunnelRollup).from_select([*KEY_COLUMNS, "cases", "people"], sums)
     statement = statement.on_conflict_do_update(
         index_elements=list(KEY_COLUMNS),
         set_={
@@ -160,7 +157,7 @@ async def rebuild(db: Db) -> None:
     )
     for stage, column in MILESTONES.items():
         milestone = Case.__table__.c[column]
-        for grain, day in ((DAY, milestone), (MONTH, month_start(db.dialect, milestone))):
+        for grain, day in ((DAY, milestone), (MONTH, db.dialect.month_start(milestone))):
             totals = (
                 select(
                     destinations.c.country,

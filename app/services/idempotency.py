@@ -12,9 +12,8 @@ from typing import Any
 from sqlalchemy import Delete, Update, bindparam, delete, select, update
 from sqlalchemy.sql.base import Executable
 
-from app.db import Db, Row
+from app.db import Db, Row, SqlDialect
 from app.models import IdempotencyKey
-from app.services.sql import upsert
 
 KEEP_FOR = timedelta(hours=24)
 COLUMNS = tuple(IdempotencyKey.__table__.columns)
@@ -32,8 +31,8 @@ COMPLETE: Update = update(IdempotencyKey).where(_THE_KEY)
 
 
 @cache
-def _reserve(dialect: str) -> Executable:
-    return upsert(dialect, IdempotencyKey).on_conflict_do_nothing().returning(IdempotencyKey.key)
+def _reserve(dialect: SqlDialect) -> Executable:
+    return dialect.upsert(IdempotencyKey).on_conflict_do_nothing().returning(IdempotencyKey.key)
 
 
 def _params(user_id: uuid.UUID, method: str, path: str, key: str) -> dict[str, Any]:

@@ -12,13 +12,12 @@ from typing import Any
 from sqlalchemy import Update, bindparam, func, literal_column, select, update
 from sqlalchemy.sql.base import Executable
 
-from app.db import Db, Row
+from app.db import Db, Row, SqlDialect
 from app.errors import NotFound, PreconditionFailed, PreconditionRequired
 from app.models import Case, Member, Submission, TransitStay
 from app.models.record import CaseRecord
 from app.services import policy
 from app.services.policy import Actor
-from app.services.sql import in_list
 from app.vocabulary import Role
 
 CASE_COLUMNS = tuple(Case.__table__.columns)
@@ -42,9 +41,9 @@ def _rows_of(table: Any, name: str, *order: str) -> Any:
     return func.array(rows.scalar_subquery()).label(f"_{name}")
 
 
-def case_columns(dialect: str) -> tuple[Any, ...]:
+def case_columns(dialect: SqlDialect) -> tuple[Any, ...]:
     """A case's columns, and on PostgreSQL its members, submissions and stays with them."""
-    if dialect != "postgresql":
+    if not dialect.is_postgresql:
         return CASE_COLUMNS
     return (
         *CASE_COLUMNS,
@@ -55,7 +54,7 @@ def case_columns(dialect: str) -> tuple[Any, ...]:
 
 
 @cache
-def _case_by_id(dialect: str, role: Role, for_update: bool) -> Executable:
+def _case_by_id(dialect: SqlDialect, role: Role, for_update: bool) -> Executable:
     query = select(*case_columns(dialect)).where(
         Case.id == bindparam("case_id"), policy.visible_cases(role)
     )
@@ -89,11 +88,11 @@ async def load_record(
 
 
 @cache
-def _children(dialect: str, many: bool) -> tuple[Executable, Executable, Executable]:
+def _children(dialect: SqlDialect, many: bool) -> tuple[Executable, Executable, Executable]:
     """Members, submissions and stays of one case (``case_id``) or of a page (``case_ids``)."""
 
     def of(column: Any) -> Any:
-        return in_list(dialect, column, "case_ids") if many else column == bindparam("case_id")
+        return dialect.in_list(column, "case_ids") if many else column == bindparam("case_id")
 
     return (
         select(Member).where(of(Member.case_id)).order_by(Member.case_id, Member.position),
@@ -109,7 +108,7 @@ def _children(dialect: str, many: bool) -> tuple[Executable, Executable, Executa
 async def attach(db: Db, rows: Sequence[Row]) -> list[CaseRecord]:
     """These cases with their members, submissions and stays: read with them on PostgreSQL
     (``case_columns``), else loaded by three queries for all of them."""
-    if db.dialect == "postgresql":
+    if db.dialect.is_postgresql:
         return [
             CaseRecord(
                 case=row,

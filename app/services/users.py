@@ -145,7 +145,7 @@ async def _one_attempt_at_a_time(db: Db, username: str, client: str) -> None:
     failures of those before it: guesses sent in parallel get five tries, not one each.
     PostgreSQL: a lock held until the transaction ends; SQLite already runs write
     transactions one at a time (BEGIN IMMEDIATE)."""
-    if db.dialect != "postgresql":
+    if not db.dialect.is_postgresql:
         return
     digest = hashlib.sha256(f"sign-in\x00{username}\x00{client}".encode()).digest()
     pair = int.from_bytes(digest[:8], "big", signed=True)

@@ -33,8 +33,10 @@ SCOPE = bindparam("scope_country", type_=String)
 
 def scope_params(actor: Actor) -> dict[str, Any]:
     """The values the scope rules below need at run time (statements are built once per role
-    and reused with these)."""
-    return {"scope_country": actor.country}
+    and reused with these). Only an officer's rules compare with a country."""
+    if actor.role in (Role.resettlement_officer, Role.transit_officer):
+        return {"scope_country": actor.country}
+    return {}
 
 
 def visible_cases(role: Role, *, after: BindParameter[Any] | None = None) -> ColumnElement[bool]:

@@ -1,0 +1,59 @@
+"""The SQL that differs between PostgreSQL and SQLite, as one object per database (``Db.dialect``)
+instead of a name compared in every service. Statements are built once per shape (cached
+builders take the dialect as part of their key, values come as bind parameters), so
+PostgreSQL runs each as a prepared statement and SQLAlchemy's compiled cache serves SQLite."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from typing import cast as cast_type
+
+from sqlalchemy import ARRAY, ColumnElement, Date, Integer, any_, bindparam, cast, func
+from sqlalchemy.dialects import postgresql, sqlite
+
+
+@dataclass(frozen=True)
+class SqlDialect:
+    name: str
+
+    @property
+    def is_postgresql(self) -> bool:
+        return self.name == "postgresql"
+
+    def upsert(self, table: Any) -> postgresql.Insert | sqlite.Insert:
+        """``INSERT … ON CONFLICT`` for the database (both speak the same dialect)."""
+        return postgresql.insert(table) if self.is_postgresql else sqlite.insert(table)
+
+    def days_between(self, later: Any, earlier: Any) -> Any:
+        """Whole days from one date column to another."""
+        if self.is_postgresql:
+            return later - earlier
+        return cast(func.julianday(later) - func.julianday(earlier), Integer)
+
+    def month_start(self, day: Any) -> Any:
+        """The first day of the month a date column falls in."""
+        if self.is_postgresql:
+            return cast(func.date_trunc("month", day), Date)
+        return func.date(day, "start of month")
+
+    def in_list(self, column: Any, name: str) -> ColumnElement[bool]:
+        """``column`` is one of the list passed as parameter ``name``: ``= ANY($n)`` (one
+        prepared statement whatever the length) on PostgreSQL, an expanding IN on SQLite."""
+        if self.is_postgresql:
+            condition = column == any_(bindparam(name, type_=ARRAY(column.type)))
+        else:
+            condition = column.in_(bindparam(name, expanding=True))
+        return cast_type(ColumnElement[bool], condition)
+
+
+POSTGRESQL = SqlDialect("postgresql")
+SQLITE = SqlDialect("sqlite")
+
+
+def dialect_named(name: str) -> SqlDialect:
+    if name == "postgresql":
+        return POSTGRESQL
+    if name == "sqlite":
+        return SQLITE
+    raise ValueError(f"unsupported database {name!r}")
