@@ -358,12 +358,16 @@ def to_pgbench(
             bodies.append(sql)
             continue
         replacements: dict[int, str] = {}
-        for position, value in enumerate(statement.params, start=1):
-            if value is None:
+        for position, param in enumerate(statement.params, start=1):
+            if param is None:
                 replacements[position] = "NULL"
             else:
-                replacements[position] = source(index, value) or constant(value)
-        bodies.append(PLACEHOLDER.sub(lambda m, r=replacements: r[int(m[1])], sql))
+                replacements[position] = source(index, param) or constant(param)
+
+        def replaced(match: re.Match[str], by: dict[int, str] = replacements) -> str:
+            return by[int(match[1])]
+
+        bodies.append(PLACEHOLDER.sub(replaced, sql))
 
     starts = {first: last for first, last in pipelines(statements)}
     ends = set(starts.values())
@@ -376,8 +380,8 @@ def to_pgbench(
         sql = statement.sql
         if statement.params is not None and WRITES.search(sql) and not is_read(sql):
             target = re.search(r"\b(?:INTO|UPDATE|FROM)\s+\"?(\w+)", sql, re.IGNORECASE)
-            for value in statement.params:
-                if value is not None and UUID.match(value) and value in constants.values():
+            for param in statement.params:
+                if param is not None and UUID.match(param) and param in constants.values():
                     table = target[1] if target else "?"
                     fixed[table] = fixed.get(table, 0) + 1
     for table, count in fixed.items():

@@ -13,9 +13,9 @@ the loaded references, ``POST_LOAD_SQL`` runs, then ``VACUUM ANALYZE``.
 Extending it when the schema grows:
 - a table derived from the others (a funnel rollup, a counter): add its ``INSERT … SELECT`` to
   ``POST_LOAD_SQL`` (it runs after every load, funnel-only loads included);
-- a new column with a default: nothing to do; without a default: add it to ``COLUMNS`` and to
-  the row the simulation writes (``_Case``);
-- a new table filled per case: add it to ``COLUMNS`` and write its rows in ``_Case``;
+- a new column: write it in the row the simulation writes (``_Case``), in the model's column
+  order (``COLUMNS`` is read from ``Base.metadata``, so a forgotten column fails the load);
+- a new table filled per case: add it to ``CASE_TABLES`` and write its rows in ``_Case``;
 - the funnel reads another table: add it to ``FUNNEL_TABLES`` (the 10 M point loads only those).
 
 Case ids are a function of the case's number ``n`` (1…N), time-ordered like the service's own
@@ -48,6 +48,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+
+from app.models import Base
 
 ROOT = Path(__file__).resolve().parent.parent
 PTA = str(Path(sys.executable).with_name("pta"))
@@ -105,37 +107,24 @@ SUMMARIES = (
 )
 
 
-def _names(words: str) -> tuple[str, ...]:
-    return tuple(words.split())
+#: The tables the loader fills per case, in load order.
+CASE_TABLES = ("cases", "members", "submissions", "transit_stays", "case_events")
 
 
-#: The columns the loader writes, per table (others take their defaults).
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "cases": _names(
-        "id reference origin_country pathway status status_before_close processing_priority "
-        "referral_source protection_summary member_count identified_at first_submitted_at "
-        "transit_entered_at departed_at resettled_at closed_at closure_reason created_by "
-        "drafted_by created_at updated_at version"
-    ),
-    "members": _names(
-        "case_id position is_principal given_name family_name sex date_of_birth dob_estimated "
-        "nationality relationship document_number"
-    ),
-    "submissions": _names(
-        "id case_id sequence resettlement_country submission_priority primary_category "
-        "secondary_category status submitted_at submitted_by decided_at decided_by "
-        "decision_reason withdrawn_at withdrawal_reason"
-    ),
-    "transit_stays": _names(
-        "id case_id transit_country status requested_at requested_by authorised_at "
-        "authorisation_note refused_at refusal_reason entered_at authorised_until exited_at "
-        "exit_reason"
-    ),
-    "case_events": _names(
-        "case_id at action from_status to_status user_id role resettlement_country "
-        "transit_country payload"
-    ),
-}
+def _written_columns(table: str) -> tuple[str, ...]:
+    """Every column of the table as the models declare it (``Base.metadata``), in their order,
+    but a key the database numbers itself: a column added to a model must be written by the
+    simulation (``_Case``) too, or the load fails loudly."""
+    columns = Base.metadata.tables[table].columns
+    return tuple(
+        column.name
+        for column in columns
+        if not (column.primary_key and column.autoincrement is True and column.name == "id")
+    )
+
+
+#: The columns the loader writes, per table.
+COLUMNS: dict[str, tuple[str, ...]] = {table: _written_columns(table) for table in CASE_TABLES}
 ALL_TABLES = tuple(COLUMNS)
 #: What the funnel reads (the rollup is rebuilt from these): all a funnel-only (10 M) database
 #: gets — members and events, the bulk of a full load, are left out.

@@ -175,11 +175,11 @@ def markdown(rows: list[Row], extra: Extra) -> str:
             "per statement, lowest concurrency)</summary>"
         )
         out.append("")
-        for key, lines in extra.statement_ms.items():
+        for key, timings in extra.statement_ms.items():
             out.append(f"**{key}**")
             out.append("")
             out.append("```")
-            out += _collapsed(lines)
+            out += _collapsed(timings)
             out.append("```")
             out.append("")
         out.append("</details>")

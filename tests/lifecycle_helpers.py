@@ -11,7 +11,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 import httpx
@@ -19,6 +19,15 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.models import Case
+
+# The cast, today and the problem assert live in tests/common.py; re-exported for the
+# lifecycle tests that import them from here.
+from tests.common import SUBMISSION as SUBMISSION
+from tests.common import Cast as Cast
+from tests.common import assert_problem
+from tests.common import days as days
+from tests.common import make_cast as make_cast
+from tests.common import today as today
 from tests.factories import Factory, TestUser
 
 API = "/api/v1"
@@ -43,59 +52,13 @@ ACTIONS: tuple[str, ...] = (
     "reopen",
 )
 
-SUBMISSION = {
-    "submission_priority": "urgent",
-    "primary_category": "legal_physical_protection_needs",
-    "secondary_category": "women_girls_at_risk",
-}
-
-
-def today() -> date:
-    return datetime.now(UTC).date()
-
 
 def iso(day: date) -> str:
     return day.isoformat()
 
 
-def days(n: int) -> str:
-    """Today plus ``n`` days (negative: the past), as an ISO date."""
-    return iso(today() + timedelta(days=n))
-
-
 def submission(country: str) -> dict[str, Any]:
     return {"resettlement_country": country, **SUBMISSION}
-
-
-@dataclass
-class Cast:
-    worker: TestUser  # caseworker: creates cases and requests review (drafted_by)
-    boss: TestUser  # supervisor: submits, decides UNHCR-side matters
-    boss2: TestUser  # a second supervisor
-    usa: TestUser  # resettlement officer, USA
-    can: TestUser  # resettlement officer, CAN
-    aus: TestUser  # resettlement officer, AUS
-    cri: TestUser  # transit officer, CRI
-    pan: TestUser  # transit officer, PAN
-
-    def resettlement(self, country: str) -> TestUser:
-        return {"USA": self.usa, "CAN": self.can, "AUS": self.aus}[country]
-
-    def transit(self, country: str) -> TestUser:
-        return {"CRI": self.cri, "PAN": self.pan}[country]
-
-
-async def make_cast(make: Factory) -> Cast:
-    return Cast(
-        worker=await make.user("caseworker"),
-        boss=await make.user("supervisor"),
-        boss2=await make.user("supervisor"),
-        usa=await make.user("resettlement_officer", "USA"),
-        can=await make.user("resettlement_officer", "CAN"),
-        aus=await make.user("resettlement_officer", "AUS"),
-        cri=await make.user("transit_officer", "CRI"),
-        pan=await make.user("transit_officer", "PAN"),
-    )
 
 
 def etag_version(response: httpx.Response) -> int:
@@ -184,14 +147,8 @@ class Http:
         return await self.client.patch(f"{API}/cases/{case_id}", json=fields, headers=headers)
 
 
-def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    """Assert a problem+json answer with this status and code; return its body."""
-    assert response.status_code == status, f"{response.status_code} {response.text}"
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body: dict[str, Any] = response.json()
-    assert body["code"] == code, body
-    assert body["status"] == status
-    return body
+#: Every error answer is checked by the one assert of tests/common.py.
+problem = assert_problem
 
 
 # Scenarios -----------------------------------------------------------------------------------
@@ -427,7 +384,7 @@ def fields_for(action: str) -> dict[str, Any]:
 
 def next_status(action: str, case: dict[str, Any], before_close: str | None) -> str:
     """Where a legal action takes the case, by domain.md's table."""
-    status = case["status"]
+    status: str = case["status"]
     moves = {
         "start_assessment": "assessment",
         "request_review": "pending_review",

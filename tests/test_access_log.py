@@ -9,7 +9,8 @@ from typing import Any
 
 import httpx
 
-from tests.access_helpers import HOME_STATE, OTHER_STATE, Builder, Json, cast
+from tests.access_helpers import HOME_STATE, OTHER_STATE, Builder, Json
+from tests.common import make_cast
 from tests.factories import Factory, TestUser
 
 LOG = "/api/v1/audit/access-log"
@@ -32,16 +33,16 @@ async def entries(client: httpx.AsyncClient, reader: TestUser, **params: Any) ->
 async def test_each_read_of_case_data_is_logged_in_the_same_request(
     client: httpx.AsyncClient, make: Factory
 ) -> None:
-    people = await cast(make)
+    people = await make_cast(make)
     builder = Builder(client, make, people)
-    worker, usa = people.caseworker, people.resettlement_officer
+    worker, usa = people.worker, people.usa
     first = await builder.submitted(HOME_STATE)
     second = await make.case(worker)
-    assert await entries(client, people.supervisor) == [], "writes are not reads"
+    assert await entries(client, people.boss) == [], "writes are not reads"
 
     response = await client.get(f"/api/v1/cases/{first['id']}", headers=worker.headers)
     assert response.status_code == 200
-    (view,) = await entries(client, people.supervisor)
+    (view,) = await entries(client, people.boss)
     assert view["action"] == "view"
     assert view["case_ids"] == [first["id"]]
     assert (view["user_id"], view["username"], view["role"]) == (
@@ -97,8 +98,8 @@ async def test_each_read_of_case_data_is_logged_in_the_same_request(
 async def test_the_log_is_filtered_and_paginated_newest_first(
     client: httpx.AsyncClient, make: Factory
 ) -> None:
-    people = await cast(make)
-    worker, boss, usa = people.caseworker, people.supervisor, people.resettlement_officer
+    people = await make_cast(make)
+    worker, boss, usa = people.worker, people.boss, people.usa
     builder = Builder(client, make, people)
     one = await builder.submitted(HOME_STATE)
     two = await builder.submitted(HOME_STATE)
@@ -159,7 +160,7 @@ async def test_the_log_is_filtered_and_paginated_newest_first(
 async def test_only_supervisors_and_admins_read_the_log(
     client: httpx.AsyncClient, make: Factory
 ) -> None:
-    people = await cast(make)
+    people = await make_cast(make)
     for role in ("caseworker", "resettlement_officer", "transit_officer", "manager"):
         problem = await log_page(client, people.role(role), expect=403)
         assert problem["code"] == "forbidden"

@@ -89,12 +89,11 @@ ACTORS = (
 
 
 def _record() -> CaseRecord:
-    case: dict[str, Any] = {"id": uuid.uuid4(), "drafted_by": None, "status": "submitted"}
-    return CaseRecord(
-        case=case,
-        submissions=[{"resettlement_country": "USA", "status": "pending", "sequence": 1}],
-        stays=[{"transit_country": "CRI", "status": "requested"}],
-    )
+    """Only the fields the policy reads (a partial row: the policy must not need more)."""
+    case: Any = {"id": uuid.uuid4(), "drafted_by": None, "status": "submitted"}
+    submission: Any = {"resettlement_country": "USA", "status": "pending", "sequence": 1}
+    stay: Any = {"transit_country": "CRI", "status": "requested"}
+    return CaseRecord(case=case, submissions=[submission], stays=[stay])
 
 
 def test_the_literal_table_covers_every_action() -> None:

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.config import Settings
 from app.db import AsyncpgDb
 from app.services import users
-from tests.asserts import assert_problem
+from tests.common import assert_problem
 from tests.factories import Factory, TestUser, case_body, member
 from tests.live_server import LiveServer, start_server
 
@@ -199,8 +199,8 @@ async def test_wrong_types_in_transitions_and_patches(
         {"action": "drop table cases"},
     ):
         assert_problem(await client.post(f"{url}/transitions", json=body, headers=headers), 422)
-    for body in ({"members": None}, {"version": 9}, {}, {"pathway": 1}):
-        assert_problem(await client.patch(url, json=body, headers=headers), 422)
+    for patch in ({"members": None}, {"version": 9}, {}, {"pathway": 1}):
+        assert_problem(await client.patch(url, json=patch, headers=headers), 422)
     assert (await client.get(url, headers=worker.headers)).json()["version"] == case["version"]
 
 

@@ -410,7 +410,8 @@ async def test_dashboard_in_a_browser(
     await expect(row).to_be_visible()
 
     async def cell(measure: str) -> str:
-        return await row.locator(f"td[data-measure='{measure}']").inner_text()
+        text: str = await row.locator(f"td[data-measure='{measure}']").inner_text()
+        return text
 
     assert as_number(await cell("households")) == cri["households_in_transit"]
     assert as_number(await cell("people")) == cri["people_in_transit"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.asserts import assert_problem
+from tests.common import assert_problem
 from tests.factories import Factory
 
 

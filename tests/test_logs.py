@@ -112,7 +112,7 @@ async def test_anonymous_and_unmatched_requests_are_logged_too(
 async def test_an_unusable_request_id_is_replaced(
     client: httpx.AsyncClient, captured: Lines, given: str
 ) -> None:
-    headers = {"X-Request-ID": given.encode()} if given else {}
+    headers: dict[bytes, bytes] = {b"X-Request-ID": given.encode()} if given else {}
     try:
         response = await client.get("/healthz", headers=headers)
     except httpx.LocalProtocolError:  # httpx refuses to send a newline in a header

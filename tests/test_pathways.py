@@ -19,6 +19,7 @@ from tests.lifecycle_helpers import (
     REVIEW,
     SUBMIT_USA,
     Driver,
+    Step,
     backdate,
     days,
     etag_version,
@@ -539,7 +540,7 @@ async def test_four_eyes(drive: Driver) -> None:
     assert case["status"] == "submitted"
 
 
-START_BY_BOSS = [("boss", "start_assessment", {}), ("boss", "request_review", {})]
+START_BY_BOSS: list[Step] = [("boss", "start_assessment", {}), ("boss", "request_review", {})]
 
 
 async def test_if_match(drive: Driver) -> None:

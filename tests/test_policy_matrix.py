@@ -23,16 +23,8 @@ import uuid
 import httpx
 import pytest
 
-from tests.access_helpers import (
-    ROLES,
-    SUBMISSION,
-    Builder,
-    Json,
-    cast,
-    later,
-    today,
-    without,
-)
+from tests.access_helpers import ROLES, SUBMISSION, Builder, Json, without
+from tests.common import days, make_cast
 from tests.factories import Factory
 
 SITUATIONS = (
@@ -195,10 +187,10 @@ BODIES: dict[str, Json] = {
     "request_transit": {"transit_country": "CRI"},
     "authorise_transit": {},
     "refuse_transit": {"reason": "No capacity this month."},
-    "record_transit_entry": {"entered_at": today()},
-    "extend_transit": {"authorised_until": later(400)},
-    "record_departure": {"departed_at": today()},
-    "confirm_arrival": {"arrived_at": today()},
+    "record_transit_entry": {"entered_at": days(0)},
+    "extend_transit": {"authorised_until": days(400)},
+    "record_departure": {"departed_at": days(0)},
+    "confirm_arrival": {"arrived_at": days(0)},
     "close": {"reason": "other"},
     "reopen": {"reason": "Contact restored."},
 }
@@ -226,7 +218,7 @@ class Probe:
         for situation in SITUATIONS:
             self.cases[situation] = await self.builder.situation(situation)
         response = await self.client.get(
-            f"/api/v1/cases/{uuid.uuid4()}", headers=self.builder.people.caseworker.headers
+            f"/api/v1/cases/{uuid.uuid4()}", headers=self.builder.people.worker.headers
         )
         assert response.status_code == 404
         self.not_found = without(response.json(), "instance", "detail")
@@ -273,7 +265,7 @@ class Probe:
 
 @pytest.mark.parametrize("role", ROLES)
 async def test_policy_table_over_http(client: httpx.AsyncClient, make: Factory, role: str) -> None:
-    probe = Probe(client, Builder(client, make, await cast(make)))
+    probe = Probe(client, Builder(client, make, await make_cast(make)))
     await probe.setup()
     wrong: list[str] = []
     for action, cells in TABLE[role].items():
@@ -288,7 +280,7 @@ async def test_list_for_each_role_holds_exactly_its_scope(
     client: httpx.AsyncClient, make: Factory
 ) -> None:
     """The same scope seen from one list call per role, with all six situations present."""
-    builder = Builder(client, make, await cast(make))
+    builder = Builder(client, make, await make_cast(make))
     ids = {situation: (await builder.situation(situation))["id"] for situation in SITUATIONS}
     for role, rows in TABLE.items():
         user = builder.people.role(role)

@@ -107,7 +107,7 @@ class SpyContext:
     """Records which hashes a password was checked against."""
 
     def __init__(self, inner: Any) -> None:
-        self.inner, self.checked = inner, []
+        self.inner, self.checked = inner, list[Any]()
 
     def verify(self, password: str, password_hash: str) -> Any:
         self.checked.append(password_hash)

@@ -11,9 +11,8 @@ from fastapi import Depends, FastAPI, Header, Request
 from fastapi.responses import Response
 
 from app.api.deps import Ctx
-from app.db import Db
+from app.db import Db, Row
 from app.errors import IdempotencyKeyReused, ValidationFailed
-from app.models.record import Row
 from app.services import idempotency
 from app.services.policy import Actor
 

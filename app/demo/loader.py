@@ -6,6 +6,7 @@ users of the right role. Events, milestones, rules and access checks are therefo
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import sqlite3
 import time
@@ -41,6 +42,7 @@ from app.services import cases, funnel_rollup, lifecycle, users
 from app.services.policy import Actor
 from app.vocabulary import Role
 
+log = logging.getLogger("pta.demo")
 DEFAULT_SEED = 2016
 #: (username, role, country, key the plan uses for the actor)
 DEMO_ACCOUNTS: tuple[tuple[str, Role, str | None, str], ...] = (
@@ -197,8 +199,10 @@ class _RunNow:
         try:
             result = function()
         except BaseException as error:
-            if future is not None:
-                future.set_exception(error)
+            if future is None:  # nobody awaits this call: say what failed rather than lose it
+                log.error("a call without a waiter failed", extra={"error": type(error).__name__})
+                raise
+            future.set_exception(error)
         else:
             if future is not None:
                 future.set_result(result)

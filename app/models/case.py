@@ -39,10 +39,10 @@ class Case(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
     reference: Mapped[str] = mapped_column(String(32), unique=True)
     origin_country: Mapped[str] = mapped_column(String(3))
-    pathway: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16))
-    status_before_close: Mapped[str | None] = mapped_column(String(16))
-    processing_priority: Mapped[str] = mapped_column(String(16))
+    pathway: Mapped[Pathway] = mapped_column(String(16))
+    status: Mapped[CaseStatus] = mapped_column(String(16))
+    status_before_close: Mapped[CaseStatus | None] = mapped_column(String(16))
+    processing_priority: Mapped[Priority] = mapped_column(String(16))
     referral_source: Mapped[str | None] = mapped_column(Text)
     protection_summary: Mapped[str | None] = mapped_column(Text)
     member_count: Mapped[int]
@@ -52,7 +52,7 @@ class Case(Base):
     departed_at: Mapped[date | None]
     resettled_at: Mapped[date | None]
     closed_at: Mapped[datetime | None]
-    closure_reason: Mapped[str | None] = mapped_column(String(32))
+    closure_reason: Mapped[ClosureReason | None] = mapped_column(String(32))
     created_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     drafted_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -84,7 +84,7 @@ class Member(Base):
     is_principal: Mapped[bool]
     given_name: Mapped[str] = mapped_column(String(100))
     family_name: Mapped[str] = mapped_column(String(100))
-    sex: Mapped[str] = mapped_column(String(8))
+    sex: Mapped[Sex] = mapped_column(String(8))
     date_of_birth: Mapped[date]
     dob_estimated: Mapped[bool] = mapped_column(server_default=text("false"), default=False)
     nationality: Mapped[str] = mapped_column(String(3))

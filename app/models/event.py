@@ -30,10 +30,10 @@ class CaseEvent(Base):
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     at: Mapped[datetime]
     action: Mapped[str] = mapped_column(String(32))
-    from_status: Mapped[str | None] = mapped_column(String(16))
-    to_status: Mapped[str] = mapped_column(String(16))
+    from_status: Mapped[CaseStatus | None] = mapped_column(String(16))
+    to_status: Mapped[CaseStatus] = mapped_column(String(16))
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
-    role: Mapped[str] = mapped_column(String(32))
+    role: Mapped[Role] = mapped_column(String(32))
     resettlement_country: Mapped[str | None] = mapped_column(String(3))
     transit_country: Mapped[str | None] = mapped_column(String(3))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -2,39 +2,36 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from app.models.lifecycle import Snapshot
+from app.models.rows import CaseRow, MemberRow, StayRow, SubmissionRow
 from app.vocabulary import ACTIVE_STAY, CaseStatus, Pathway, StayStatus, SubmissionStatus
-
-Row = Mapping[Any, Any]
 
 
 @dataclass
 class CaseRecord:
-    case: Row
-    members: list[Row] = field(default_factory=list)
+    case: CaseRow
+    members: list[MemberRow] = field(default_factory=list)
     #: oldest first (by sequence)
-    submissions: list[Row] = field(default_factory=list)
+    submissions: list[SubmissionRow] = field(default_factory=list)
     #: oldest first (by request time)
-    stays: list[Row] = field(default_factory=list)
+    stays: list[StayRow] = field(default_factory=list)
 
     @property
     def status(self) -> CaseStatus:
         return CaseStatus(self.case["status"])
 
     @property
-    def latest_submission(self) -> Row | None:
+    def latest_submission(self) -> SubmissionRow | None:
         return self.submissions[-1] if self.submissions else None
 
     @property
-    def latest_stay(self) -> Row | None:
+    def latest_stay(self) -> StayRow | None:
         return self.stays[-1] if self.stays else None
 
     @property
-    def active_stay(self) -> Row | None:
+    def active_stay(self) -> StayRow | None:
         stay = self.latest_stay
         return stay if stay is not None and stay["status"] in ACTIVE_STAY else None
 

@@ -30,14 +30,14 @@ class Submission(Base):
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     sequence: Mapped[int]
     resettlement_country: Mapped[str] = mapped_column(String(3))
-    submission_priority: Mapped[str] = mapped_column(String(16))
-    primary_category: Mapped[str] = mapped_column(String(48))
-    secondary_category: Mapped[str] = mapped_column(String(48))
-    status: Mapped[str] = mapped_column(String(16))
+    submission_priority: Mapped[Priority] = mapped_column(String(16))
+    primary_category: Mapped[Category] = mapped_column(String(48))
+    secondary_category: Mapped[Category] = mapped_column(String(48))
+    status: Mapped[SubmissionStatus] = mapped_column(String(16))
     submitted_at: Mapped[datetime]
     submitted_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[datetime | None]
     decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     decision_reason: Mapped[str | None] = mapped_column(Text)
     withdrawn_at: Mapped[datetime | None]
-    withdrawal_reason: Mapped[str | None] = mapped_column(String(32))
+    withdrawal_reason: Mapped[WithdrawalReason | None] = mapped_column(String(32))

@@ -34,7 +34,7 @@ class TransitStay(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
     case_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
     transit_country: Mapped[str] = mapped_column(String(3))
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[StayStatus] = mapped_column(String(16))
     requested_at: Mapped[datetime]
     requested_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     authorised_at: Mapped[datetime | None]
@@ -44,7 +44,7 @@ class TransitStay(Base):
     entered_at: Mapped[date | None]
     authorised_until: Mapped[date | None]
     exited_at: Mapped[date | None]
-    exit_reason: Mapped[str | None] = mapped_column(String(32))
+    exit_reason: Mapped[ExitReason | None] = mapped_column(String(32))
 
 
 #: A refused stay never took the household to that country: it does not count wherever a stay

@@ -26,7 +26,7 @@ class User(Base):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(32))
+    role: Mapped[Role] = mapped_column(String(32))
     country: Mapped[str | None] = mapped_column(String(3))
     active: Mapped[bool] = mapped_column(server_default=text("true"), default=True)
     #: Bumped when the password changes: tokens issued before stop working.

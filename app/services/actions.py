@@ -11,7 +11,8 @@ from typing import Any
 
 from app.errors import Conflict
 from app.models.base import uuid7
-from app.models.record import CaseRecord, Row
+from app.models.record import CaseRecord
+from app.models.rows import StayRow, SubmissionRow
 from app.schemas import transitions as t
 from app.services.policy import Actor
 from app.vocabulary import (
@@ -47,14 +48,14 @@ class Effect:
 Handler = Callable[[CaseRecord, Any, Actor, datetime], Effect]
 
 
-def _latest_submission(record: CaseRecord) -> Row:
+def _latest_submission(record: CaseRecord) -> SubmissionRow:
     submission = record.latest_submission
     if submission is None:  # the state machine's guard rules this out
         raise RuntimeError("no submission")
     return submission
 
 
-def _latest_stay(record: CaseRecord) -> Row:
+def _latest_stay(record: CaseRecord) -> StayRow:
     stay = record.latest_stay
     if stay is None:  # the state machine's guard rules this out
         raise RuntimeError("no stay")
@@ -63,12 +64,8 @@ def _latest_stay(record: CaseRecord) -> Row:
 
 def _not_before_previous_milestone(record: CaseRecord, day: date, what: str) -> None:
     case = record.case
-    milestones = [
-        case[name]
-        for name in ("identified_at", "first_submitted_at", "transit_entered_at", "departed_at")
-        if case[name] is not None
-    ]
-    previous = max(milestones)
+    later = (case["first_submitted_at"], case["transit_entered_at"], case["departed_at"])
+    previous = max([case["identified_at"], *(day for day in later if day is not None)])
     if day < previous:
         raise Conflict(
             f"{what} ({day}) cannot be before the case's previous milestone ({previous})."
@@ -209,7 +206,10 @@ def _extend_transit(
     record: CaseRecord, command: t.ExtendTransit, _actor: Actor, _now: datetime
 ) -> Effect:
     stay = _latest_stay(record)
-    if command.authorised_until <= stay["authorised_until"]:
+    current_end = stay["authorised_until"]
+    if current_end is None:  # the state machine's guard rules this out (a stay in transit)
+        raise RuntimeError("a stay in transit has an end")
+    if command.authorised_until <= current_end:
         raise Conflict(
             f"An extension must end after the current end of stay ({stay['authorised_until']})."
         )

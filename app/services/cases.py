@@ -21,12 +21,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.base import Executable
 
-from app.db import Db, Row, SqlDialect
+from app.db import Db, SqlDialect
 from app.errors import Conflict
 from app.models import Case, Member, ReferenceCounter
 from app.models.base import uuid7
 from app.models.lifecycle import INITIAL_STATUS, STAGE_STATUSES
 from app.models.record import CaseRecord
+from app.models.rows import CaseRow, MemberRow
 from app.schemas.cases import CaseCreate, CaseFilters, CaseUpdate, MemberIn
 from app.services import audit, funnel_rollup, history, pagination, policy
 from app.services.policy import Actor, Permission
@@ -63,9 +64,11 @@ async def next_reference(db: Db, origin: str, year: int) -> str:
     return f"PTA-{origin}-{year}-{number:06d}"
 
 
-async def _insert_members(db: Db, case_id: uuid.UUID, members: Sequence[MemberIn]) -> list[Row]:
-    rows: list[Row] = [
-        {"case_id": case_id, "position": position, **member.model_dump()}
+async def _insert_members(
+    db: Db, case_id: uuid.UUID, members: Sequence[MemberIn]
+) -> list[MemberRow]:
+    rows = [
+        cast(MemberRow, {"case_id": case_id, "position": position, **member.model_dump()})
         for position, member in enumerate(members, start=1)
     ]
     await db.run_many(INSERT_MEMBERS, rows)
@@ -92,7 +95,7 @@ async def create_case(db: Db, actor: Actor, data: CaseCreate, now: datetime) -> 
         "updated_at": now,
         "version": 1,
     }
-    row = await db.one(INSERT_CASE, values)
+    row = cast(CaseRow, await db.one(INSERT_CASE, values))
     members = await _insert_members(db, case_id, data.members)
     record = CaseRecord(case=row, members=members)
     await funnel_rollup.record_change(db, None, record)

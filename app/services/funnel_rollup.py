@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Insert, delete, func, insert, literal, select, union, union_all
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -37,7 +37,7 @@ FOLD_LOCK = 0x7074_6166  # "ptaf"
 
 
 def _signature(record: CaseRecord) -> tuple[Any, ...]:
-    case = record.case
+    case = cast(Mapping[str, Any], record.case)  # read by milestone column name
     return (
         case["member_count"],
         case["origin_country"],
@@ -50,7 +50,7 @@ def _signature(record: CaseRecord) -> tuple[Any, ...]:
 def contributions(record: CaseRecord) -> dict[Key, tuple[int, int]]:
     """What one case adds to the rollup: for each stage reached, one case and its current
     members, under "any" and under each of its destinations and transit countries."""
-    case = record.case
+    case = cast(Mapping[str, Any], record.case)  # read by milestone column name
     destinations = {ANY_COUNTRY} | {s["resettlement_country"] for s in record.submissions}
     transits = {ANY_COUNTRY} | {
         s["transit_country"] for s in record.stays if stay_counts(s["status"])

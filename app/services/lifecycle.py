@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Insert, Update, bindparam, insert, select, update
 
@@ -20,6 +20,7 @@ from app.models.lifecycle import (
     step_for,
 )
 from app.models.record import CaseRecord
+from app.models.rows import StayRow, SubmissionRow
 from app.schemas.transitions import Transition
 from app.services import funnel_rollup, history, policy
 from app.services.actions import HANDLERS, Effect
@@ -34,6 +35,13 @@ def _invalid(record: CaseRecord, action: Action) -> InvalidTransition:
         f"{action} is not available for a case in status {record.status}. "
         f"Allowed now: {', '.join(allowed) if allowed else 'none'}."
     )
+
+
+def _status_before_close(record: CaseRecord) -> CaseStatus:
+    before = record.case["status_before_close"]
+    if before is None:  # closing always records it
+        raise RuntimeError("a closed case without the status before closing")
+    return CaseStatus(before)
 
 
 async def apply_transition(
@@ -55,7 +63,7 @@ async def apply_transition(
         raise _invalid(record, action)
     effect = HANDLERS[action](record, command, actor, now)
 
-    to_status = step.to or CaseStatus(record.case["status_before_close"])
+    to_status = step.to or _status_before_close(record)
     case_values: dict[str, Any] = {
         **effect.case,
         "status": to_status,
@@ -81,33 +89,35 @@ async def apply_transition(
     return after
 
 
-async def _move_submission(db: Db, record: CaseRecord, action: Action, effect: Effect) -> list[Row]:
+async def _move_submission(
+    db: Db, record: CaseRecord, action: Action, effect: Effect
+) -> list[SubmissionRow]:
     """The submission sub-machine's step: a new submission, or the latest one moved on."""
     submissions = list(record.submissions)
     if effect.new_submission is not None:
         new = {**effect.new_submission, "status": NEW_SUBMISSION[action]}
-        submissions.append(await _insert(db, Submission, new))
+        submissions.append(cast(SubmissionRow, await _insert(db, Submission, new)))
         return submissions
     current = record.snapshot().submission
     to = next_submission_status(current, action, effect.submission_choice)
     if to is not None:
         changes = {**(effect.submission_update or {}), "status": to}
-        submissions[-1] = await _update_latest(db, Submission, record.case["id"], changes)
+        changed = await _update_latest(db, Submission, record.case["id"], changes)
+        submissions[-1] = cast(SubmissionRow, changed)
     return submissions
 
 
-async def _move_stay(db: Db, record: CaseRecord, action: Action, effect: Effect) -> list[Row]:
+async def _move_stay(db: Db, record: CaseRecord, action: Action, effect: Effect) -> list[StayRow]:
     """The stay sub-machine's step: a new stay, or the latest one moved on."""
     stays = list(record.stays)
     if effect.new_stay is not None:
-        stays.append(
-            await _insert(db, TransitStay, {**effect.new_stay, "status": NEW_STAY[action]})
-        )
+        new = {**effect.new_stay, "status": NEW_STAY[action]}
+        stays.append(cast(StayRow, await _insert(db, TransitStay, new)))
         return stays
     to = next_stay_status(record.snapshot().stay, action)
     if to is not None:
         changes = {**(effect.stay_update or {}), "status": to}
-        stays[-1] = await _update_latest(db, TransitStay, record.case["id"], changes)
+        stays[-1] = cast(StayRow, await _update_latest(db, TransitStay, record.case["id"], changes))
     return stays
 
 

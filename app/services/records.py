@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Update, bindparam, func, literal_column, select, update
 from sqlalchemy.sql.base import Executable
@@ -16,6 +16,7 @@ from app.db import Db, Row, SqlDialect
 from app.errors import NotFound, PreconditionFailed, PreconditionRequired
 from app.models import Case, Member, Submission, TransitStay
 from app.models.record import CaseRecord
+from app.models.rows import CaseRow, MemberRow, StayRow, SubmissionRow
 from app.services import policy
 from app.services.policy import Actor
 from app.vocabulary import Role
@@ -111,25 +112,25 @@ async def attach(db: Db, rows: Sequence[Row]) -> list[CaseRecord]:
     if db.dialect.is_postgresql:
         return [
             CaseRecord(
-                case=row,
+                case=cast(CaseRow, row),
                 members=list(row["_members"]),
                 submissions=list(row["_submissions"]),
                 stays=list(row["_stays"]),
             )
             for row in rows
         ]
-    records = {row["id"]: CaseRecord(case=row) for row in rows}
+    records = {row["id"]: CaseRecord(case=cast(CaseRow, row)) for row in rows}
     if not records:
         return []
     many = len(records) > 1
     params = {"case_ids": list(records)} if many else {"case_id": rows[0]["id"]}
     members, submissions, stays = _children(db.dialect, many)
     for member in await db.all(members, params):
-        records[member["case_id"]].members.append(member)
+        records[member["case_id"]].members.append(cast(MemberRow, member))
     for submission in await db.all(submissions, params):
-        records[submission["case_id"]].submissions.append(submission)
+        records[submission["case_id"]].submissions.append(cast(SubmissionRow, submission))
     for stay in await db.all(stays, params):
-        records[stay["case_id"]].stays.append(stay)
+        records[stay["case_id"]].stays.append(cast(StayRow, stay))
     return list(records.values())
 
 
@@ -156,7 +157,7 @@ WRITE_CASE: Update = (
 )
 
 
-async def write_case(db: Db, case: Row, values: dict[str, Any], now: datetime) -> Row:
+async def write_case(db: Db, case: CaseRow, values: dict[str, Any], now: datetime) -> CaseRow:
     """Update a case only if nobody else has since its version was read: of two concurrent
     writers with one version, exactly one wins; the other gets 412 and changes nothing."""
     row = await db.first(
@@ -165,4 +166,4 @@ async def write_case(db: Db, case: Row, values: dict[str, Any], now: datetime) -
     )
     if row is None:
         raise PreconditionFailed("The case was changed by someone else just now: read it again.")
-    return row
+    return cast(CaseRow, row)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from app.models.record import CaseRecord, Row
+from app.models.record import CaseRecord
+from app.models.rows import StayRow, SubmissionRow
 from app.services.policy.actions import CASE_READERS, UNHCR, Actor
 from app.vocabulary import LIVE_SUBMISSION, Role
 
@@ -12,7 +13,7 @@ def sees_stay_lines(actor: Actor) -> bool:
     return actor.role in CASE_READERS
 
 
-def visible_submissions(actor: Actor, record: CaseRecord) -> list[Row]:
+def visible_submissions(actor: Actor, record: CaseRecord) -> list[SubmissionRow]:
     """UNHCR sees all; a resettlement officer its own state's; a transit officer the live one."""
     if actor.role is Role.resettlement_officer:
         return [s for s in record.submissions if s["resettlement_country"] == actor.country]
@@ -22,7 +23,7 @@ def visible_submissions(actor: Actor, record: CaseRecord) -> list[Row]:
     return list(record.submissions) if actor.role in UNHCR else []
 
 
-def visible_stays(actor: Actor, record: CaseRecord) -> list[Row]:
+def visible_stays(actor: Actor, record: CaseRecord) -> list[StayRow]:
     """A transit officer sees only its own country's stays; UNHCR and resettlement states all."""
     if actor.role is Role.transit_officer:
         return [s for s in record.stays if s["transit_country"] == actor.country]
