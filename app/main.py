@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -29,9 +29,9 @@ from app.db import Database
 from app.services import funnel_rollup
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or get_settings()
-    signing_key = settings.signing_key()  # refuse to start without a usable key
+def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The databases (a read replica for reports, if configured) and the background work of
+    one worker process, for as long as it serves."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -60,6 +60,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for each in {database, reports}:
                 await each.close()
 
+    return lifespan
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    signing_key = settings.signing_key()  # refuse to start without a usable key
+
     app = FastAPI(
         title="PTA case service",
         version="1.0.0",
@@ -68,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "at imminent risk, submits them to a resettlement state, moves them through a "
             "transit country and resettles them. Errors are application/problem+json."
         ),
-        lifespan=lifespan,
+        lifespan=_lifespan(settings),
         docs_url="/docs" if settings.docs else None,
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs else None,
