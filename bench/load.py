@@ -18,6 +18,13 @@ Extending it when the schema grows:
 - a new table filled per case: add it to ``CASE_TABLES`` and write its rows in ``_Case``;
 - the funnel reads another table: add it to ``FUNNEL_TABLES`` (the 10 M point loads only those).
 
+Why its own simulation and not the demo's planner (app/demo): the demo plays every case through
+the service's own create and transition functions — real events, ≈ 200 cases a second — which
+would take hours for 1 M cases; here the rows are generated directly and COPYed (≈ 10 minutes).
+What both need to agree on is read from one place or checked against it: the columns come from
+``Base.metadata``, and tests/test_bench_loader.py checks that every step a loaded sample took is
+one the service's state machine (``TRANSITIONS``) allows.
+
 Case ids are a function of the case's number ``n`` (1…N), time-ordered like the service's own
 UUIDv7 ids (``case_id(n)``; ``case_id_sql(":n")`` is the same in SQL for pgbench scripts).
 Every case with ``n % TARGET_MOD == TARGET_RESIDUE`` is submitted to ``TARGET_STATE`` with that

@@ -10,6 +10,8 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
+from app.models.lifecycle import TRANSITIONS
+from app.vocabulary import Action, CaseStatus
 from bench import capture, load
 from bench.capture import Statement
 
@@ -184,6 +186,15 @@ async def test_the_loader_fills_a_consistent_database_at_1k_cases() -> None:
         }
         for name, sql in checks.items():
             assert await conn.fetchval(sql) == 0, name
+        # every simulated step is one the service's state machine allows
+        steps = await conn.fetch(
+            "SELECT DISTINCT from_status, action, to_status FROM case_events "
+            "WHERE action NOT IN ('create', 'update')"
+        )
+        for from_status, action, to_status in steps:
+            step = TRANSITIONS.get((CaseStatus(from_status), Action(action)))
+            assert step is not None, (from_status, action)
+            assert step.to in (None, CaseStatus(to_status)), (from_status, action, to_status)
         submitted = await conn.fetchval(
             "SELECT count(*) FROM cases WHERE first_submitted_at IS NOT NULL"
         )
