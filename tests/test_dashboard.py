@@ -116,7 +116,7 @@ def test_every_label_is_translated() -> None:
 
 def test_static_files_are_package_data() -> None:
     pyproject = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
-    assert re.search(r'\[tool\.setuptools\.package-data\]\s*app = \["dashboard/\*"\]', pyproject)
+    assert re.search(r"\[tool\.setuptools\.package-data\]\s*app = \[\"dashboard/\*\"", pyproject)
 
 
 # ---------- the real service in a real browser ----------

@@ -42,10 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     serving = args.command == "serve"
     logs.configure("INFO")
 
-    def say(level: str, reason: str) -> None:
+    def say(level: str, reason: str, message: str = "configuration refused") -> None:
         if serving:
             if level == "error":
-                log.error("cannot start", extra={"reason": reason})
+                log.error(message, extra={"reason": reason})
             else:
                 log.warning("configuration", extra={"reason": reason})
         else:
@@ -76,5 +76,5 @@ def main(argv: list[str] | None = None) -> int:
         reason = database_problem(error, settings.database_url)
         if reason is None:
             raise
-        say("error", reason)
+        say("error", reason, "database unusable")
         return 2
