@@ -12,7 +12,6 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
@@ -21,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.cli import build_parser
 from app.config import Settings
 from tests.live_server import free_port
+from tests.test_migrations import empty_database  # noqa: F401 (a fixture)
 
 PTA = [sys.executable, "-m", "app.cli"]
 KEY = "cli-errors-test-secret-key-0123456789abcdef"
@@ -111,39 +111,21 @@ def test_a_database_that_does_not_exist_is_one_line(
     assert_one_clear_line(done, "'pta_no_such_database_17' does not exist", "createdb")
 
 
-@pytest.fixture
-def empty_database(settings: Settings, tmp_path: Path) -> Iterator[str]:
-    """A database without the schema: a folder without pta.db, or an empty PostgreSQL one."""
-    server = _server(settings)
-    if server is None:
-        yield ""  # the default sqlite:///./pta.db, in an empty folder
-        return
-    name = f"{make_url(settings.database_url).database}_empty"
-    import asyncio
-
-    async def admin(statement: str) -> None:
-        conn = await asyncpg.connect(server)
-        try:
-            await conn.execute(statement)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}"'))
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.rsplit("/", 1)[0] + "/" + name
-    finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
 @pytest.mark.parametrize("command", COMMANDS[:5], ids=" ".join)
 def test_an_unmigrated_database_says_run_db_upgrade(
-    empty_database: str, tmp_path: Path, command: list[str]
+    empty_database: str,  # noqa: F811 (the fixture imported above)
+    tmp_path: Path,
+    command: list[str],
 ) -> None:
-    env = {"PTA_DATABASE_URL": empty_database} if empty_database else {}
-    done = pta(command, tmp_path, env, "a good long password\n")
-    assert_one_clear_line(done, "pta db upgrade")
-    assert list(tmp_path.iterdir()) == []  # no pta.db appears in the folder
+    """An empty PostgreSQL database, or (SQLite) a file that does not exist yet."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    for env in ({"PTA_DATABASE_URL": empty_database}, {}):  # {}: the default ./pta.db
+        done = pta(command, folder, env, "a good long password\n")
+        assert_one_clear_line(done, "pta db upgrade")
+        assert list(folder.iterdir()) == []  # no pta.db appears in the folder
+    path = make_url(empty_database).database
+    assert empty_database.startswith("postgres") or not Path(str(path)).exists()
 
 
 def test_pydantic_wording_stays_out_of_messages(migrated: Settings, tmp_path: Path) -> None:
