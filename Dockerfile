@@ -21,17 +21,17 @@ RUN /opt/venv/bin/pip install --no-cache-dir .
 
 # Runtime stage: the virtual environment, the migrations, and nothing else; not root.
 FROM python:3.11-slim-bookworm AS runtime
-# PTA_HOST/PTA_PORT: where `pta serve` listens (and what the health check asks); the SQLite
-# file, when no PostgreSQL is configured, lives in the data directory prepared below.
+# PTA_HOST/PTA_PORT: where `pta serve` listens (and what the health check asks). Without
+# PTA_DATABASE_URL the SQLite file (./pta.db) and its key land in the working directory, the
+# data directory prepared below; the migrations are found through PTA_MIGRATIONS_DIR.
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
-    PTA_HOST=0.0.0.0 PTA_PORT=8000 PTA_DATABASE_URL=sqlite:////srv/pta/data/pta.db
+    PTA_HOST=0.0.0.0 PTA_PORT=8000 PTA_MIGRATIONS_DIR=/srv/pta/migrations
 RUN useradd --system --uid 10001 --user-group --home-dir /srv/pta --create-home pta \
  && mkdir /srv/pta/data && chown 10001:10001 /srv/pta/data
-WORKDIR /srv/pta
 COPY --from=build /opt/venv /opt/venv
-# app/migrate.py finds migrations/ (and alembic.ini) in the working directory.
 COPY --from=build /src/alembic.ini /srv/pta/alembic.ini
 COPY --from=build /src/migrations /srv/pta/migrations
+WORKDIR /srv/pta/data
 VOLUME ["/srv/pta/data"]
 # Numeric, so that Kubernetes' runAsNonRoot can check it is not root.
 USER 10001:10001

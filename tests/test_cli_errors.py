@@ -226,7 +226,7 @@ def test_serve_listens_on_pta_port_and_says_where(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        for _ in range(150):
+        for _ in range(600):
             try:
                 if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
                     break

@@ -39,7 +39,7 @@ IMAGE = "localhost/pta-case-service:test"
 def test_dockerfile_runs_as_a_numeric_user_with_its_data_directory() -> None:
     users = re.findall(r"^USER (\S+)", DOCKERFILE, flags=re.M)
     assert users and re.fullmatch(r"[1-9]\d*:[1-9]\d*", users[-1])  # runAsNonRoot can check it
-    assert "PTA_DATABASE_URL=sqlite:////srv/pta/data/pta.db" in DOCKERFILE
+    assert re.findall(r"^WORKDIR (\S+)", DOCKERFILE, flags=re.M)[-1] == "/srv/pta/data"  # ./pta.db
     assert "chown 10001:10001 /srv/pta/data" in DOCKERFILE
     (healthcheck,) = re.findall(r"^HEALTHCHECK .*\n.*", DOCKERFILE, flags=re.M)
     assert "PTA_PORT" in healthcheck and ":8000" not in healthcheck
@@ -123,7 +123,7 @@ def buildah(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Buildah]:
         [
             debootstrap,
             "--variant=minbase",
-            "--include=python3,python3-venv,python-is-python3,ca-certificates",
+            "--include=python3,python3-venv,python-is-python3,ca-certificates,passwd",
             "bookworm",
             str(rootfs),
             "http://deb.debian.org/debian",
@@ -139,7 +139,14 @@ def buildah(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Buildah]:
     try:
         base = tool("from", "scratch")
         tool("copy", base, str(rootfs), "/")
-        tool("config", "--env", "PATH=/usr/local/bin:/usr/bin:/bin", "--cmd", "python3", base)
+        tool(
+            "config",
+            "--env",
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "--cmd",
+            "python3",
+            base,
+        )
         # the Dockerfile's own base name, so that it builds unchanged (nothing is pulled)
         tool("commit", "--rm", base, f"docker.io/library/{BASE}")
         shutil.rmtree(rootfs)
