@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+## where `make run` listens: make run PORT=8080 (HOST=0.0.0.0 to be reachable from elsewhere)
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
 
 .PHONY: install run test lint check bench reliability clean
 
@@ -14,11 +17,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## Serve on the embedded SQLite database at http://127.0.0.1:8000 (demo data loaded on first start)
+## Serve on the embedded SQLite database at http://$(HOST):$(PORT) (demo data loaded on first start)
 run: install
 	$(BIN)/pta db upgrade
-	$(BIN)/pta demo load --if-empty
-	$(BIN)/pta serve
+	PTA_HOST=$(HOST) PTA_PORT=$(PORT) $(BIN)/pta demo load --if-empty
+	$(BIN)/pta serve --host $(HOST) --port $(PORT)
 
 ## The whole test suite (SQLite by default; PostgreSQL when TEST_DATABASE_URL is set)
 test: install

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
+import os
 import secrets
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 MIN_SECRET_KEY_BYTES = 32
+ENV_PREFIX = "PTA_"
+#: read from the working directory when present; the environment wins over it
+ENV_FILE = ".env"
+DATABASE_SCHEMES = ("postgresql", "postgres", "sqlite")
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -28,9 +38,18 @@ def _split(value: object) -> list[str]:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="PTA_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=ENV_FILE,
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
 
     database_url: str = "sqlite:///./pta.db"
+    #: where `pta serve` listens unless --host/--port say otherwise (and the URLs it prints)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
     reports_database_url: str | None = None
     secret_key: SecretStr | None = None
     token_minutes: int = Field(default=30, ge=1, le=24 * 60)
@@ -53,6 +72,25 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("database_url", "reports_database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            urlsplit(value)  # unbalanced brackets in the host, …
+            scheme = make_url(value).get_backend_name()
+        except (ArgumentError, ValueError):
+            raise ValueError(
+                "not a database URL: write postgresql://user:password@host:5432/name "
+                "or sqlite:///path/to/file.db"
+            ) from None
+        if scheme not in DATABASE_SCHEMES:
+            raise ValueError(
+                f"{scheme}:// databases are not supported: use postgresql://… or sqlite:///…"
+            )
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod
@@ -123,3 +161,21 @@ def _embedded_key(db_path: Path | None) -> str:
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+def misspelt_variables(environ: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """``PTA_`` variables (in the environment or .env) that are no setting but look like one:
+    (given, the closest known name)."""
+    given = set(os.environ if environ is None else environ)
+    if environ is None and Path(ENV_FILE).is_file():
+        from dotenv import dotenv_values  # a dependency of pydantic-settings
+
+        given |= set(dotenv_values(ENV_FILE))
+    known = [ENV_PREFIX + name.upper() for name in Settings.model_fields]
+    found = []
+    for name in sorted(given):
+        if name.upper().startswith(ENV_PREFIX) and name.upper() not in known:
+            close = difflib.get_close_matches(name.upper(), known, n=1, cutoff=0.8)
+            if close:
+                found.append((name, close[0]))
+    return found

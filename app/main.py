@@ -15,6 +15,7 @@ from app.api import (
     auth,
     cases,
     dashboard,
+    docs,
     idempotency,
     metrics,
     openapi,
@@ -76,7 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             "transit country and resettles them. Errors are application/problem+json."
         ),
         lifespan=_lifespan(settings),
-        docs_url="/docs" if settings.docs else None,
+        docs_url=None,  # app/api/docs.py serves Swagger UI's files itself (no CDN)
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs else None,
     )
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ops.router,
         metrics.router,
         dashboard.router,
+        *([docs.router] if settings.docs else []),
     ]
     for router in routers:
         app.include_router(router)

@@ -116,7 +116,7 @@ def test_every_label_is_translated() -> None:
 
 def test_static_files_are_package_data() -> None:
     pyproject = (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
-    assert re.search(r'\[tool\.setuptools\.package-data\]\s*app = \["dashboard/\*"\]', pyproject)
+    assert re.search(r"\[tool\.setuptools\.package-data\]\s*app = \[\"dashboard/\*\"", pyproject)
 
 
 # ---------- the real service in a real browser ----------
@@ -550,4 +550,55 @@ async def test_spanish_on_first_load_by_accept_language(
     empty_cri = page.locator("#transit-body tr[data-country='CRI'] td[data-measure]")
     await expect(empty_cri).to_have_text(["0", "0", "50", "0 %", "0", "0"])
     await expect(page.locator("#funnel-head th")).to_have_text(["Etapa", "Casos", "Personas"])
+    await context.close()
+
+
+async def test_what_a_new_user_trips_over(
+    service: Service, manager: str, browser: Any, make: Factory, engine: AsyncEngine
+) -> None:
+    """Fields are red only after someone typed; "As of" only on the cohort basis; shares of
+    people identified only on the cohort basis; a bad country marked on its field; the
+    in-country pathway explained; every scrollable table reachable by keyboard."""
+    from playwright.async_api import expect
+
+    await build_history(make, engine)
+    context = await browser.new_context(locale="en-GB", base_url=service.url)
+    page = await context.new_page()
+    await page.goto("/dashboard")
+
+    def border(selector: str) -> Any:
+        return page.eval_on_selector(selector, "n => getComputedStyle(n).borderTopColor")
+
+    untouched = await border("#username")
+    await page.fill("#username", "x")
+    await page.fill("#username", "")
+    await page.focus("#password")
+    assert await border("#username") != untouched  # red once typed into and left empty
+    await page.fill("#username", MANAGER)
+    await page.fill("#password", MANAGER_PASSWORD)
+    await page.click("#sign-in-button")
+    await expect(page.locator("#dashboard-view")).to_be_visible()
+
+    await expect(page.locator("#funnel-chart svg text.value").first).to_be_visible()
+    assert await page.is_disabled("#f-as-of")  # cumulative: "as of" does not apply
+    await expect(page.locator("#funnel-chart tspan.rate")).to_have_count(0)
+    await expect(page.locator("#in-country-note")).to_contain_text("in-country pathway")
+    await page.select_option("#f-basis", "cohort")
+    assert await page.is_enabled("#f-as-of")
+    await page.click("#apply")
+    await expect(page.locator("#funnel-chart tspan.rate")).to_have_count(3)
+
+    await page.fill("#f-origin", "S1")
+    await page.click("#apply")
+    await expect(page.locator("#f-origin")).to_have_attribute("aria-invalid", "true")
+    await page.fill("#f-origin", "SLV")
+    await page.click("#apply")
+    await expect(page.locator("#f-origin")).to_have_attribute("aria-invalid", "false")
+
+    wraps = await page.eval_on_selector_all(
+        ".table-wrap",
+        "nodes => nodes.map(n => [n.tabIndex, n.getAttribute('role'),"
+        " document.getElementById(n.getAttribute('aria-labelledby'))?.id ?? null])",
+    )
+    assert len(wraps) == 3 and all(w[0] == 0 and w[1] == "region" and w[2] for w in wraps), wraps
     await context.close()

@@ -74,9 +74,9 @@ DEMO_USERS = {
 }
 
 
-def pta(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    """The real ``pta`` command on the test database."""
-    env = {**os.environ, "PTA_DATABASE_URL": settings.database_url}
+def pta(settings: Settings, *args: str, port: int = 8000) -> subprocess.CompletedProcess[str]:
+    """The real ``pta`` command on the test database (``make run PORT=…`` sets PTA_PORT)."""
+    env = {**os.environ, "PTA_DATABASE_URL": settings.database_url, "PTA_PORT": str(port)}
     return subprocess.run(
         [sys.executable, "-m", "app.cli", *args],
         cwd=ROOT,
@@ -107,10 +107,10 @@ async def _empty(settings: Settings) -> None:
 
 @pytest.fixture(scope="module")
 async def first_start(migrated: Settings) -> AsyncIterator[FirstStart]:
-    """``pta demo load --if-empty`` on an empty database, as ``make run`` starts."""
+    """``pta demo load --if-empty`` on an empty database, as ``make run PORT=8123`` starts."""
     await _empty(migrated)
     today = datetime.now(UTC).date()
-    result = pta(migrated, "demo", "load", "--if-empty")
+    result = pta(migrated, "demo", "load", "--if-empty", port=8123)
     passwords = dict(re.findall(r"^(demo_\w+)\s+\w+\s+\S+\s+(\S+)$", result.stdout, re.M))
     yield FirstStart(result, passwords, today)
     await _empty(migrated)
@@ -153,7 +153,8 @@ def test_first_start_loads_and_prints_the_demo_users_once(first_start: FirstStar
     assert set(first_start.passwords) == set(DEMO_USERS)
     assert all(len(password) >= 12 for password in first_start.passwords.values())
     assert len(set(first_start.passwords.values())) == len(DEMO_USERS)
-    assert "http://127.0.0.1:8000/docs" in result.stdout
+    assert "http://127.0.0.1:8123/docs" in result.stdout  # the URLs follow the port chosen
+    assert "http://127.0.0.1:8123/dashboard" in result.stdout
 
 
 async def test_published_figures_between_2016_01_01_and_2019_09_30(

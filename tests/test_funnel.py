@@ -174,6 +174,9 @@ async def test_csv_long_format_with_hxl(
         "indicator",
         "households",
         "individuals",
+        "basis",
+        "as_of",
+        "transit_country",
     ]
     assert rows[1] == [
         "#date+start",
@@ -183,8 +186,23 @@ async def test_csv_long_format_with_hxl(
         "#indicator+code",
         "#indicator+num+hh",
         "#indicator+num+ind",
+        "#meta+basis",
+        "#date+reported",
+        "#country+code+transit",
     ]
-    assert ["2017-01-01", "2017-12-31", "", "", "identified", "2", "5"] in rows
+    as_of = rows[2][-2]
+    assert [
+        "2017-01-01",
+        "2017-12-31",
+        "",
+        "",
+        "identified",
+        "2",
+        "5",
+        "cumulative",
+        as_of,
+        "",
+    ] in rows
     as_param = await client.get(
         URL,
         params={"format": "csv", "group_by": "year", "to": "2018-12-31"},

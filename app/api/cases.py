@@ -102,7 +102,7 @@ async def export_cases(request: Request, ctx: Ctx, filters: Filters) -> Streamin
     return StreamingResponse(
         exports.export_cases(request.app.state.database, ctx.actor, filters),
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="cases.csv"'},
+        headers={"Content-Disposition": exports.attachment(exports.export_filename(ctx.now))},
     )
 
 

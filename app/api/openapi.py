@@ -83,8 +83,16 @@ def install(app: FastAPI) -> None:
 
 def _bearer_tokens(schema: dict[str, Any]) -> None:
     """Every /api/v1 operation but signing in needs a bearer token (checked by the request
-    context dependency, app/api/deps.py, which FastAPI cannot see as a security scheme)."""
-    schema["components"].setdefault("securitySchemes", {})["HTTPBearer"] = {
+    context dependency, app/api/deps.py, which FastAPI cannot see as a security scheme). The
+    token comes from the OAuth2 password flow (so /docs' Authorize asks for a username and
+    password) or is pasted as it is."""
+    schemes = schema["components"].setdefault("securitySchemes", {})
+    schemes["OAuth2Password"] = {
+        "type": "oauth2",
+        "description": "Sign in with your username and password",
+        "flows": {"password": {"tokenUrl": "/api/v1/auth/token", "scopes": {}}},
+    }
+    schemes["HTTPBearer"] = {
         "type": "http",
         "scheme": "bearer",
         "description": "A token from POST /api/v1/auth/token",
@@ -92,7 +100,7 @@ def _bearer_tokens(schema: dict[str, Any]) -> None:
     for path, operations in schema["paths"].items():
         if path.startswith("/api/v1/") and path != "/api/v1/auth/token":
             for operation in operations.values():
-                operation["security"] = [{"HTTPBearer": []}]
+                operation["security"] = [{"OAuth2Password": []}, {"HTTPBearer": []}]
 
 
 def _problems_only(schema: dict[str, Any]) -> None:

@@ -34,7 +34,11 @@ async def funnel(
 ) -> Response:
     report = await funnel_report.funnel(db, ctx.actor, query)
     if format == "csv" or (format is None and accept is not None and "text/csv" in accept):
-        return Response(exports.funnel_csv(report), media_type="text/csv; charset=utf-8")
+        return Response(
+            exports.funnel_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": exports.attachment(exports.funnel_filename(report))},
+        )
     return Response(report.model_dump_json(by_alias=True), media_type="application/json")
 
 

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from datetime import UTC, datetime
 
-from app import migrate
-from app.cli.common import log, prepare
+from app.cli.common import log, public_url
 from app.config import Settings
 from app.db import SqlaDb
 from app.demo import loader as demo
@@ -37,7 +35,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         action="store_true",
         help="load only into a database without cases; otherwise say so and exit 0",
     )
-    load.set_defaults(handler=cmd_demo_load)
+    load.set_defaults(handler=cmd_demo_load, needs_schema=True)
 
 
 DEMO_DESCRIPTION = """\
@@ -60,16 +58,10 @@ figures come out exactly again. Users and the access log are kept."""
 
 
 def cmd_demo_load(args: argparse.Namespace, settings: Settings) -> int:
-    prepare(settings)
-    head = migrate.head_revision(settings)
 
-    async def main() -> demo.Loaded | str | None:
+    async def main() -> demo.Loaded | None:
         engine = demo.loader_engine(settings)
         try:
-            async with engine.connect() as conn:
-                revision = await migrate.current_revision(conn)
-            if revision != head:
-                return "schema"
             async with engine.begin() as conn:
                 db = SqlaDb(conn)
                 if args.if_empty and await demo.count_cases(db):
@@ -83,13 +75,7 @@ def cmd_demo_load(args: argparse.Namespace, settings: Settings) -> int:
             await engine.dispose()
 
     loaded = asyncio.run(main())
-    if loaded == "schema":
-        print(
-            "error: the database is not at the newest schema: run `pta db upgrade` first",
-            file=sys.stderr,
-        )
-        return 2
-    if not isinstance(loaded, demo.Loaded):
+    if loaded is None:
         path = settings.sqlite_path()
         again = f"rm {path}*" if path is not None else "pta demo load --force"
         print(
@@ -115,7 +101,7 @@ def cmd_demo_load(args: argparse.Namespace, settings: Settings) -> int:
     )
     print(demo.users_table(loaded.users))
     print(
-        "\nSign in at http://127.0.0.1:8000/docs (the Authorize button) with one of these "
-        "usernames and passwords."
+        f"\nSign in at {public_url(settings)}/docs (the Authorize button) or "
+        f"{public_url(settings)}/dashboard with one of these usernames and passwords."
     )
     return 0

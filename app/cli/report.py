@@ -24,16 +24,29 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     funnel.add_argument("--from", dest="from_", help="first day (YYYY-MM-DD; programme start)")
     funnel.add_argument("--to", help="last day (YYYY-MM-DD; today)")
-    funnel.add_argument("--basis", choices=["cumulative", "cohort"], default="cumulative")
+    funnel.add_argument(
+        "--basis",
+        choices=["cumulative", "cohort"],
+        default="cumulative",
+        help="cumulative: what happened in the period; cohort: what became of the cases "
+        "identified in it (default: cumulative)",
+    )
     funnel.add_argument("--as-of", help="cohort: reached by this day (YYYY-MM-DD; today)")
     funnel.add_argument("--origin-country", help="ISO 3166-1 alpha-3")
     funnel.add_argument("--resettlement-country", help="cases with a submission to it")
     funnel.add_argument("--transit-country", help="cases with a stay in it")
     funnel.add_argument(
-        "--group-by", choices=["month", "quarter", "year", "origin_country", "resettlement_country"]
+        "--group-by",
+        choices=["month", "quarter", "year", "origin_country", "resettlement_country"],
+        help="one row group per period or country",
     )
-    funnel.add_argument("--format", choices=["table", "csv", "json"], default="table")
-    funnel.set_defaults(handler=cmd_report_funnel)
+    funnel.add_argument(
+        "--format",
+        choices=["table", "csv", "json"],
+        default="table",
+        help="table (default), csv (as the API's, HXL-tagged) or json (as the API's)",
+    )
+    funnel.set_defaults(handler=cmd_report_funnel, needs_schema=True)
 
 
 def cmd_report_funnel(args: argparse.Namespace, settings: Settings) -> int:

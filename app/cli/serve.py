@@ -5,15 +5,29 @@ from __future__ import annotations
 import argparse
 
 from app import logs, migrate
-from app.cli.common import log, prepare
+from app.cli.common import log, prepare, public_url
 from app.config import ConfigurationError, Settings
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    serve = commands.add_parser("serve", help="migrate the database, then serve the API")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve = commands.add_parser(
+        "serve",
+        help="migrate the database, then serve the API",
+        description="Migrate the database to the newest schema, then serve the API, /docs "
+        "and /dashboard. Logs are JSON lines on stderr.",
+    )
+    serve.add_argument(
+        "--host", help="address to listen on (default: PTA_HOST, or 127.0.0.1; 0.0.0.0 for all)"
+    )
+    serve.add_argument(
+        "--port", type=int, help="TCP port to listen on (default: PTA_PORT, or 8000)"
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes behind one socket; one per core is a good start (default: 1)",
+    )
     serve.set_defaults(handler=cmd_serve)
 
 
@@ -40,14 +54,16 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     for stale in metrics_dir.glob("*.db"):
         stale.unlink()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
-    where = {"host": args.host, "port": args.port, "workers": args.workers}
-    log.info("serving", extra={**where, "metrics_dir": str(metrics_dir)})
+    host, port = args.host or settings.host, args.port or settings.port
+    where = {"host": host, "port": port, "workers": args.workers}
+    url = public_url(settings, host, port)
+    log.info("serving", extra={**where, "url": url, "metrics_dir": str(metrics_dir)})
     try:
         uvicorn.run(
             "app.main:create_app",
             factory=True,
-            host=args.host,
-            port=args.port,
+            host=host,
+            port=port,
             workers=args.workers,
             log_config=logs.uvicorn_log_config(settings.log_level),
             access_log=False,

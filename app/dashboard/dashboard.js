@@ -323,11 +323,20 @@
     $("f-group-by").value = "";
     for (const id of ["f-origin", "f-resettlement", "f-transit"]) $(id).value = "";
     for (const id of ["f-from", "f-to", "f-as-of"]) $(id).max = today;
+    syncAsOf();
+  }
+
+  /* "As of" only means something for a cohort (cumulative counts end on the last day) */
+  function syncAsOf() {
+    $("f-as-of").disabled = $("f-basis").value !== "cohort";
   }
 
   function currentParams() {
     const form = $("filters");
-    for (const input of form.querySelectorAll("input.country")) input.value = input.value.trim().toUpperCase();
+    for (const input of form.querySelectorAll("input.country")) {
+      input.value = input.value.trim().toUpperCase();
+      input.setAttribute("aria-invalid", String(!input.checkValidity()));
+    }
     if (!form.reportValidity()) return null;
     const params = {};
     for (const [name, value] of new FormData(form).entries()) {
@@ -379,7 +388,7 @@
     if (filters.length) caption.push(t("captionFilters", { filters: filters.join("; ") }));
     $("funnel-caption").textContent = caption.join(" ");
     $("funnel-result").dataset.basis = report.basis;
-    renderChart(report.stages, caption.join(" "));
+    renderChart(report.stages, caption.join(" "), cohort);
     renderTotals(report.stages, cohort);
     renderGroups(report, cohort);
   }
@@ -443,7 +452,7 @@
     $("groups-wrap").hidden = false;
   }
 
-  function renderChart(stages, caption) {
+  function renderChart(stages, caption, cohort) {
     const width = 600;
     const left = 8;
     const valueRoom = 96;
@@ -480,7 +489,9 @@
       const row = svgElement("g", { class: "stage", "data-stage": stage.stage });
       const label = svgElement("text", { x: left, y: top + 16, class: "stage-label" });
       label.appendChild(svgElement("tspan", {}, t("stage_" + stage.stage)));
-      if (stage.stage !== "identified" && identified && identified.people > 0) {
+      /* "of people identified" means something only for one cohort: on the cumulative basis
+         the people resettled in a period were mostly identified before it */
+      if (cohort && stage.stage !== "identified" && identified && identified.people > 0) {
         label.appendChild(
           svgElement("tspan", { class: "rate", dx: 10 }, t("ofIdentified", { percent: percent(stage.people / identified.people) }))
         );
@@ -628,6 +639,12 @@
       loadFunnel();
     });
     $("download").addEventListener("click", downloadCsv);
+    $("f-basis").addEventListener("change", syncAsOf);
+    /* a bad country is marked on its own field, for assistive technology too */
+    document.querySelectorAll("input.country").forEach(function (input) {
+      input.addEventListener("invalid", () => input.setAttribute("aria-invalid", "true"));
+      input.addEventListener("input", () => input.setAttribute("aria-invalid", String(!input.checkValidity())));
+    });
     document.querySelectorAll("button.lang").forEach((button) => button.addEventListener("click", chooseLanguage));
     document.body.dataset.ready = "true";
   }

@@ -1,12 +1,14 @@
 """CSV: the case export (streamed page by page, columns of the caller's view) and the funnel
-in long format with its HXL hashtag row."""
+in long format, each with an HXL hashtag row under its header, a file name that says what it
+holds, timestamps as in JSON (UTC, ``Z``), and every cell a spreadsheet would run as a
+formula neutralised (OWASP "CSV injection")."""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections.abc import AsyncIterator, Iterable, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any, get_origin
 
 from app.db import Database
@@ -28,6 +30,9 @@ FUNNEL_HEADER = (
     "indicator",
     "households",
     "individuals",
+    "basis",
+    "as_of",
+    "transit_country",
 )
 FUNNEL_HXL = (
     "#date+start",
@@ -37,15 +42,68 @@ FUNNEL_HXL = (
     "#indicator+code",
     "#indicator+num+hh",
     "#indicator+num+ind",
+    "#meta+basis",
+    "#date+reported",
+    "#country+code+transit",
 )
+#: HXL hashtags of the case export's columns; a column not named here gets ``#date+<name>``
+#: (``…_at``) or ``#meta+<name>``
+CASE_HXL = {
+    "id": "#meta+id",
+    "reference": "#meta+reference",
+    "origin_country": "#country+code+origin",
+    "status": "#status+code",
+    "stage": "#status+stage",
+    "protection_summary": "#description+protection",
+    "first_submitted_at": "#date+submitted",
+    "transit_entered_at": "#date+transit",
+}
+#: what a spreadsheet reads as the start of a formula (OWASP): such a cell gets a leading '
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+        return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
 
 
 def _line(values: Iterable[Any]) -> str:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerow(
-        "" if v is None else v.isoformat() if isinstance(v, date | datetime) else v for v in values
-    )
+    csv.writer(buffer, lineterminator="\r\n").writerow(_cell(v) for v in values)
     return buffer.getvalue()
+
+
+def case_hxl(column: str) -> str:
+    if column in CASE_HXL:
+        return CASE_HXL[column]
+    stem = column.removesuffix("_at")
+    return f"#date+{stem}" if stem != column else f"#meta+{column}"
+
+
+def attachment(filename: str) -> str:
+    """A ``Content-Disposition`` for a name made of ASCII letters, digits and ``-_.:``."""
+    return f'attachment; filename="{filename}"'
+
+
+def export_filename(now: datetime) -> str:
+    return f"pta-cases-{now.astimezone(UTC):%Y-%m-%dT%H%MZ}.csv"
+
+
+def funnel_filename(report: FunnelReport) -> str:
+    """Basis, period, "as of" day and filters: two different funnels never share a name."""
+    parts = ["pta-funnel", report.basis, f"{report.from_}-to-{report.to}", f"as-of-{report.as_of}"]
+    parts += [f"{key.split('_')[0]}-{value}" for key, value in sorted(report.filters.items())]
+    if report.group_by:
+        parts.append(f"by-{report.group_by}")
+    return "_".join(parts) + ".csv"
 
 
 def export_columns(actor: Actor) -> list[str]:
@@ -66,6 +124,7 @@ async def export_cases(
     policy.require(actor, Permission.read_cases)
     columns = export_columns(actor)
     yield _line(columns)
+    yield _line(case_hxl(name) for name in columns)
     async with database.transaction(read_only=True) as db:
         after = None
         while True:
@@ -94,6 +153,7 @@ def funnel_csv(report: FunnelReport) -> str:
     end = report.to if report.basis == "cohort" else min(report.to, report.as_of)
     origin = report.filters.get("origin_country")
     destination = report.filters.get("resettlement_country")
+    transit = report.filters.get("transit_country")
     out: list[Sequence[Any]] = [FUNNEL_HEADER, FUNNEL_HXL]
     groups: list[FunnelGroup | None] = list(report.groups) if report.group_by else [None]
     for group in groups:
@@ -115,6 +175,9 @@ def funnel_csv(report: FunnelReport) -> str:
                     stage.stage,
                     stage.cases,
                     stage.people,
+                    report.basis,
+                    report.as_of,
+                    transit,
                 )
             )
     return "".join(_line(row) for row in out)

@@ -185,6 +185,14 @@ async def list_users(
     return Page(items=page, next_cursor=pagination.encode_id(page[-1]["id"]) if more else None)
 
 
+async def user_by_name(db: Db, actor: Actor, username: str) -> dict[str, Any]:
+    policy.require(actor, Permission.manage_users)
+    row = await db.first(USER_BY_NAME, {"name": username})
+    if row is None:
+        raise NotFound(f"No user named {username!r}.")
+    return dict(row)
+
+
 async def update_user(
     db: Db, actor: Actor, user_id: uuid.UUID, data: UserUpdate, now: datetime
 ) -> dict[str, Any]:
