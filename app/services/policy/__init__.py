@@ -15,6 +15,7 @@ from app.services.policy.actions import (
     authorize_action,
     require,
 )
+from app.services.policy.four_eyes import FOUR_EYES_ACTIONS, check_four_eyes
 from app.services.policy.scope import (
     OFFICER_FILTERS,
     SCOPE,
@@ -39,6 +40,7 @@ from app.services.policy.visibility import (
 __all__ = [
     "ALLOWED",
     "CASE_READERS",
+    "FOUR_EYES_ACTIONS",
     "OFFICER_FILTERS",
     "OFFICER_SUBJECT",
     "SCOPE",
@@ -50,6 +52,7 @@ __all__ = [
     "cases_staying_in",
     "cases_submitted_to",
     "check_filters",
+    "check_four_eyes",
     "probes_elsewhere",
     "report_slice",
     "require",
