@@ -55,6 +55,10 @@ def actor_from_row(row: Any) -> Actor:
 
 USER_BY_ID: Executable = select(*USER_COLUMNS).where(User.id == bindparam("user_id"))
 USER_BY_NAME: Executable = select(*USER_COLUMNS).where(User.username == bindparam("name"))
+#: Usernames are unique ignoring case: "Ana" is taken once "ana" exists.
+NAME_TAKEN: Executable = select(User.id).where(
+    func.lower(User.username) == func.lower(bindparam("name"))
+)
 RECENT_FAILURES: Executable = (
     select(SignInFailure.at)
     .where(
@@ -82,10 +86,10 @@ ATTEMPT_LOCK: Executable = select(
 )
 
 
-async def authenticate(db: Db, token: str, key: str) -> Actor:
+async def authenticate(db: Db, token: str, key: str, max_minutes: int) -> Actor:
     """The actor behind a bearer token, as the user row says now."""
     try:
-        claims = security.decode_token(token, key)
+        claims = security.decode_token(token, key, max_minutes)
     except security.InvalidToken:
         raise Unauthorized("The token is invalid or has expired.") from None
     row = await db.first(USER_BY_ID, {"user_id": claims.user_id})
@@ -155,7 +159,7 @@ async def _one_attempt_at_a_time(db: Db, username: str, client: str) -> None:
 async def create_user(db: Db, actor: Actor, data: UserCreate, now: datetime) -> dict[str, Any]:
     policy.require(actor, Permission.manage_users)
     password_hash = await anyio.to_thread.run_sync(security.hash_password, data.password)
-    if await db.first(USER_BY_NAME, {"name": data.username}) is not None:
+    if await db.first(NAME_TAKEN, {"name": data.username}) is not None:
         raise Conflict(f"The username {data.username!r} is already taken.")
     values = {
         "id": uuid7(),
