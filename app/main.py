@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs" if settings.docs else None,
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs else None,
+        redirect_slashes=False,  # a trailing slash is a 404, never a redirect to the Host given
     )
     app.state.settings = settings
     app.state.signing_key = signing_key
@@ -104,5 +105,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key"],
             expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After"],
         )
-    app.add_middleware(RequestMiddleware)
+    app.add_middleware(RequestMiddleware, max_requests=settings.max_concurrent_requests)
     return app
