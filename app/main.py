@@ -15,7 +15,6 @@ from app.api import (
     auth,
     cases,
     dashboard,
-    idempotency,
     metrics,
     openapi,
     ops,
@@ -95,7 +94,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.routes = [route for router in routers for route in router.routes]
 
     problems.install(app)
-    idempotency.install(app)
     openapi.install(app)
     if settings.cors_origins:
         app.add_middleware(

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.base import Executable
 
 from app import security
-from app.db import Db
+from app.db import Database, Db
 from app.errors import Conflict, NotFound, RateLimited, Unauthorized, ValidationFailed
 from app.models import SignInFailure, User
 from app.models.base import uuid7
@@ -96,6 +96,14 @@ async def authenticate(db: Db, token: str, key: str, max_minutes: int) -> Actor:
     if row is None or not row["active"] or row["token_generation"] != claims.generation:
         raise Unauthorized("The token is invalid or has expired.")
     return actor_from_row(row)
+
+
+async def still_the_same(database: Database, actor: Actor) -> bool:
+    """For long answers (a streamed export): the user is still active, in the same role and
+    country — read in a transaction of its own, which sees what committed since."""
+    async with database.transaction(read_only=True) as db:
+        row = await db.first(USER_BY_ID, {"user_id": actor.id})
+    return row is not None and row["active"] and actor_from_row(row) == actor
 
 
 @dataclass(frozen=True)
