@@ -72,8 +72,9 @@ async def test_one_line_per_request_with_ids_role_route_status_duration(
     worker = await make.user("caseworker")
     case = await make.case(worker)
     captured.lines.clear()
+    given = "0b9e3a52-8a51-4c3e-9d1f-2c7a1e0f4b6d"
     response = await client.get(
-        f"/api/v1/cases/{case['id']}", headers={**worker.headers, "X-Request-ID": "0b9e3a52-8a51-4c3e-9d1f-2c7a1e0f4b6d"}
+        f"/api/v1/cases/{case['id']}", headers={**worker.headers, "X-Request-ID": given}
     )
     assert response.status_code == 200
     assert response.headers["x-request-id"] == "0b9e3a52-8a51-4c3e-9d1f-2c7a1e0f4b6d"

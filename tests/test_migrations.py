@@ -147,5 +147,5 @@ def test_0004_keeps_users_that_differ_only_by_case(empty_database: str) -> None:
             )
         )
 
-    with pytest.raises(Exception, match="(?i)unique"):
+    with pytest.raises(Exception, match=r"(?i)unique"):
         asyncio.run(run(add_again))

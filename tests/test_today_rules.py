@@ -102,9 +102,7 @@ async def test_a_replay_after_a_demotion_is_a_404(
     assert again.status_code == 201 and again.json() == first.json()
     assert again.headers["Location"] == first.headers["Location"]
     async with engine.begin() as conn:
-        await conn.execute(
-            update(User).where(User.id == worker.id).values(role="manager")
-        )
+        await conn.execute(update(User).where(User.id == worker.id).values(role="manager"))
     demoted = await client.post(f"{API}/cases", json=body, headers=headers)
     assert_problem(demoted, 404, "not_found")
     assert "given_name" not in demoted.text
@@ -129,9 +127,10 @@ async def test_an_officer_replaying_a_decision_sees_todays_view(
     assert again.status_code == 200 and again.headers["ETag"] == first.headers["ETag"]
     view = again.json()
     assert view["status"] == "closed" and view.get("protection_summary") is None
-    assert again.json() == (
-        await client.get(f"{API}/cases/{case['id']}", headers=officer.headers)
-    ).json()
+    assert (
+        again.json()
+        == (await client.get(f"{API}/cases/{case['id']}", headers=officer.headers)).json()
+    )
 
 
 # Streams --------------------------------------------------------------------------------------
