@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     migrations_dir: Path | None = None
     #: how often each worker folds funnel deltas into the rollup (0: never, e.g. in tests)
     funnel_fold_seconds: float = Field(default=15, ge=0)
+    #: API requests one worker serves at once; beyond, 503 with Retry-After (a flood waits
+    #: in the client's retry, not in this worker's memory and database pool)
+    max_concurrent_requests: int = Field(default=100, ge=1)
 
     @field_validator("secret_key", "reports_database_url", mode="before")
     @classmethod

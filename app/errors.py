@@ -63,6 +63,10 @@ class ValidationFailed(DomainError):
         self.errors = errors or []
 
 
+class UnsupportedMediaType(DomainError):
+    code = "unsupported_media_type"
+
+
 class IdempotencyKeyReused(DomainError):
     code = "idempotency_key_reused"
 

@@ -16,7 +16,6 @@ from app.api import (
     cases,
     dashboard,
     docs,
-    idempotency,
     metrics,
     openapi,
     ops,
@@ -80,6 +79,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # app/api/docs.py serves Swagger UI's files itself (no CDN)
         redoc_url=None,
         openapi_url="/openapi.json" if settings.docs else None,
+        redirect_slashes=False,  # a trailing slash is a 404, never a redirect to the Host given
     )
     app.state.settings = settings
     app.state.signing_key = signing_key
@@ -103,7 +103,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.routes = [route for router in routers for route in router.routes]
 
     problems.install(app)
-    idempotency.install(app)
     openapi.install(app)
     if settings.cors_origins:
         app.add_middleware(
@@ -113,5 +112,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "If-Match", "Idempotency-Key"],
             expose_headers=["ETag", "Location", "X-Request-ID", "Retry-After"],
         )
-    app.add_middleware(RequestMiddleware)
+    app.add_middleware(RequestMiddleware, max_requests=settings.max_concurrent_requests)
     return app

@@ -78,18 +78,26 @@ def create_token(
     return str(jwt.encode(claims, key, algorithm=ALGORITHM))
 
 
-def decode_token(token: str, key: str) -> TokenClaims:
+#: Clocks differ: an ``iat`` up to this many seconds ahead of ours is not "in the future".
+LEEWAY_SECONDS = 60
+
+
+def decode_token(token: str, key: str, max_minutes: int) -> TokenClaims:
     """The claims of a valid token. Verifying a signature costs more than the rest of a read
     request's Python work: a token already verified with this key is remembered (by its exact
-    text) until it expires; the expiry is checked on every use."""
-    claims, expires = _verified(token, key)
-    if expires <= time.time():
+    text) until it expires; the expiry is checked on every use. ``exp`` and ``iat`` must be
+    integers, ``iat`` not in the future, and the lifetime at most ``max_minutes``."""
+    claims, issued, expires = _verified(token, key)
+    now = time.time()
+    if expires <= now:
         raise InvalidToken("expired")
+    if issued > now + LEEWAY_SECONDS or expires - issued > max_minutes * 60:
+        raise InvalidToken("issued in the future or living too long")
     return claims
 
 
 @lru_cache(maxsize=4096)
-def _verified(token: str, key: str) -> tuple[TokenClaims, float]:
+def _verified(token: str, key: str) -> tuple[TokenClaims, int, int]:
     try:
         claims = jwt.decode(
             token,
@@ -99,11 +107,14 @@ def _verified(token: str, key: str) -> tuple[TokenClaims, float]:
             issuer=ISSUER,
             options={f"require_{claim}": True for claim in REQUIRED_CLAIMS},
         )
+        issued, expires = claims["iat"], claims["exp"]
+        if not all(type(value) is int for value in (issued, expires)):  # not "1e10", not true
+            raise InvalidToken("iat and exp must be integers")
         verified = TokenClaims(
             user_id=uuid.UUID(str(claims["sub"])),
             role=str(claims["role"]),
             generation=int(claims["gen"]),
         )
-        return verified, float(claims["exp"])
+        return verified, issued, expires
     except (JWTError, KeyError, ValueError, TypeError, AttributeError) as error:
         raise InvalidToken(str(error)) from None

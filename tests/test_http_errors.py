@@ -91,7 +91,8 @@ async def test_body_over_one_mebibyte_is_413(client: httpx.AsyncClient, make: Fa
 
 
 async def test_request_id_is_returned(client: httpx.AsyncClient) -> None:
-    mine = await client.get("/healthz", headers={"X-Request-ID": "abc-123"})
-    assert mine.headers["X-Request-ID"] == "abc-123"
+    given = "7f3c9a1e-2b4d-4e6f-8a0b-1c2d3e4f5a6b"
+    mine = await client.get("/healthz", headers={"X-Request-ID": given})
+    assert mine.headers["X-Request-ID"] == given
     made = await client.get("/healthz")
     assert len(made.headers["X-Request-ID"]) >= 16

@@ -161,14 +161,17 @@ async def test_transition_replay_changes_nothing(drive: Driver) -> None:
 
     again = await drive.post(c.worker, case["id"], "start_assessment", 1, key="t-1")
     same_answer(first, again)
-    # The case moves on; the replay still answers the first answer and changes nothing,
-    # before If-Match is looked at (the stored answer is version 2, the case is now at 3).
+    # The case moves on; the replay still answers the first answer's status and headers and
+    # changes nothing, before If-Match is looked at (the stored answer is version 2, the case
+    # is now at 3) — with the case as it is now (replays see today's rules).
     moved = await drive.act(c.worker, {"id": case["id"], "version": 2}, "request_review")
     assert moved["version"] == 3
-    again = await drive.post(c.worker, case["id"], "start_assessment", 1, key="t-1")
-    same_answer(first, again)
-    again = await drive.post(c.worker, case["id"], "start_assessment", None, key="t-1")
-    same_answer(first, again)
+    for if_match in (1, None):
+        again = await drive.post(c.worker, case["id"], "start_assessment", if_match, key="t-1")
+        assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+        for name in REPLAYED:
+            assert again.headers.get(name) == first.headers.get(name), name
+        assert again.json() == moved
     now = await drive.get(case["id"])
     assert (now["status"], now["version"]) == ("pending_review", 3)
     assert [e["action"] for e in await drive.events(case["id"])] == [

@@ -72,13 +72,14 @@ async def test_one_line_per_request_with_ids_role_route_status_duration(
     worker = await make.user("caseworker")
     case = await make.case(worker)
     captured.lines.clear()
+    given = "0b9e3a52-8a51-4c3e-9d1f-2c7a1e0f4b6d"
     response = await client.get(
-        f"/api/v1/cases/{case['id']}", headers={**worker.headers, "X-Request-ID": "trace-42.a"}
+        f"/api/v1/cases/{case['id']}", headers={**worker.headers, "X-Request-ID": given}
     )
     assert response.status_code == 200
-    assert response.headers["x-request-id"] == "trace-42.a"
+    assert response.headers["x-request-id"] == "0b9e3a52-8a51-4c3e-9d1f-2c7a1e0f4b6d"
     [line] = captured.requests()
-    assert line["request_id"] == "trace-42.a"
+    assert line["request_id"] == "0b9e3a52-8a51-4c3e-9d1f-2c7a1e0f4b6d"
     assert line["user_id"] == str(worker.id)
     assert line["role"] == "caseworker"
     assert line["method"] == "GET"
@@ -107,7 +108,17 @@ async def test_anonymous_and_unmatched_requests_are_logged_too(
 
 @pytest.mark.parametrize(
     "given",
-    ["", "has spaces", "x" * 129, "new\nline", "semi;colon", "ünïcode"],
+    [
+        "",
+        "has spaces",
+        "x" * 129,
+        "new\nline",
+        "semi;colon",
+        "ünïcode",
+        "trace-42.a",
+        "A1234567-1987-11-23",  # a document number and a date of birth: never logged
+        "0b9e3a528a514c3e9d1f2c7a1e0f4b6d",  # a UUID without its hyphens is not kept either
+    ],
 )
 async def test_an_unusable_request_id_is_replaced(
     client: httpx.AsyncClient, captured: Lines, given: str
@@ -118,9 +129,12 @@ async def test_an_unusable_request_id_is_replaced(
     except httpx.LocalProtocolError:  # httpx refuses to send a newline in a header
         return
     made = response.headers["x-request-id"]
-    assert made != given and re.fullmatch(r"[0-9a-f]{32}", made)
+    assert made != given and re.fullmatch(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", made)
     [line] = captured.requests()
     assert line["request_id"] == made
+
+
+BIG_ID = "5d0c2f4e-7b1a-4e8e-a0c3-6f9b2d1e8a70"
 
 
 async def test_every_answer_carries_a_request_id(client: httpx.AsyncClient) -> None:
@@ -130,9 +144,9 @@ async def test_every_answer_carries_a_request_id(client: httpx.AsyncClient) -> N
         seen.add(response.headers["x-request-id"])
     assert len(seen) == 4  # a new one each time
     big = await client.post(
-        "/api/v1/cases", content=b"x" * (1024 * 1024 + 1), headers={"X-Request-ID": "big-1"}
+        "/api/v1/cases", content=b"x" * (1024 * 1024 + 1), headers={"X-Request-ID": BIG_ID}
     )
-    assert big.status_code == 413 and big.headers["x-request-id"] == "big-1"
+    assert big.status_code == 413 and big.headers["x-request-id"] == BIG_ID
 
 
 async def test_no_personal_data_in_any_log_line(

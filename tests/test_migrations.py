@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import insert, inspect
 from sqlalchemy.engine import Connection, make_url
 
 from app import migrate
@@ -81,3 +81,67 @@ def test_upgrade_matches_models_and_downgrade_empties(empty_database: str) -> No
 
     migrate.downgrade(settings, revision="base")
     assert _inspect(empty_database, settings, _tables) <= {"alembic_version"}
+
+
+@pytest.mark.reliability
+def test_0004_keeps_users_that_differ_only_by_case(empty_database: str) -> None:
+    """A database at 0003 holding "Ana" and later "ana": after 0004 both are still there
+    (ids, roles, password hashes untouched), the older keeps its name, the later one is
+    renamed <name>-<first 8 hex digits of its id>, and "ANA" can no longer be added."""
+    import asyncio
+
+    settings = Settings(database_url=empty_database, secret_key=SECRET)
+    migrate.upgrade(settings, revision="0003")
+    older, later, other = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    rows = [
+        (older, "Ana", "2026-01-01 10:00:00"),
+        (later, "ana", "2026-02-01 10:00:00"),
+        (other, "bob", "2026-01-15 10:00:00"),
+    ]
+
+    async def run(statements: Any) -> Any:
+        engine = make_engine(empty_database, settings, pool_size=1)
+        try:
+            async with engine.begin() as conn:
+                return await statements(conn)
+        finally:
+            await engine.dispose()
+
+    async def fill(conn: Any) -> None:
+        from datetime import datetime
+
+        from app.models import User
+
+        for user_id, name, at in rows:
+            values = {"id": user_id, "username": name, "password_hash": f"hash-{name}"}
+            values |= {"role": "caseworker", "active": True, "token_generation": 0}
+            stamp = datetime.fromisoformat(at + "+00:00")
+            await conn.execute(insert(User).values(**values, created_at=stamp, updated_at=stamp))
+
+    asyncio.run(run(fill))
+    migrate.upgrade(settings)
+
+    async def read(conn: Any) -> Any:
+        from sqlalchemy import select
+
+        from app.models import User
+
+        result = await conn.execute(select(User.id, User.username, User.password_hash))
+        return {row[0]: (row[1], row[2]) for row in result}
+
+    users = asyncio.run(run(read))
+    assert users == {
+        older: ("Ana", "hash-Ana"),
+        later: (f"ana-{later.hex[:8]}", "hash-ana"),
+        other: ("bob", "hash-bob"),
+    }
+
+    async def add_again(conn: Any) -> None:
+        from app.models import User
+
+        await conn.execute(
+            insert(User).values(id=uuid.uuid4(), username="ANA", password_hash="x", role="manager")
+        )
+
+    with pytest.raises(Exception, match=r"(?i)unique"):
+        asyncio.run(run(add_again))

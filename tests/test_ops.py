@@ -156,16 +156,20 @@ def test_a_case_is_logged_by_ids_only_and_the_request_id_round_trips(
         f"{server.url}/api/v1/cases",
         method="POST",
         json=body,
-        headers={**auth, "X-Request-ID": "ops-create-1"},
+        headers={**auth, "X-Request-ID": "6c1f0b2e-3d4a-4b5c-8e9f-0a1b2c3d4e5f"},
     )
     assert created.status_code == 201, created.text
-    assert created.headers["x-request-id"] == "ops-create-1"
+    assert created.headers["x-request-id"] == "6c1f0b2e-3d4a-4b5c-8e9f-0a1b2c3d4e5f"
     case_id = created.json()["id"]
     got = close(f"{server.url}/api/v1/cases/{case_id}", headers=auth)
     assert got.status_code == 200 and got.json()["members"][0]["given_name"] == GIVEN
 
     time.sleep(0.2)
-    [line] = [e for e in server.request_lines() if e.get("request_id") == "ops-create-1"]
+    [line] = [
+        e
+        for e in server.request_lines()
+        if e.get("request_id") == "6c1f0b2e-3d4a-4b5c-8e9f-0a1b2c3d4e5f"
+    ]
     assert line["route"] == "/api/v1/cases" and line["method"] == "POST"
     assert line["status"] == 201 and line["duration_ms"] > 0
     assert line["user_id"] == signed_in["user_id"] and line["role"] == "caseworker"
@@ -183,12 +187,19 @@ def test_metrics_add_up_across_two_workers(server: Server) -> None:
     for _ in range(200):  # until both workers have answered some (bounded)
         for _ in range(10):
             assert (
-                close(f"{server.url}/healthz", headers={"X-Request-ID": "ops-hz"}).status_code
+                close(
+                    f"{server.url}/healthz",
+                    headers={"X-Request-ID": "0e4b6a2c-9f1d-4c8e-b7a5-3d2f1e0c9b8a"},
+                ).status_code
                 == 200
             )
             sent += 1
         time.sleep(0.1)
-        pids = {e["pid"] for e in server.request_lines() if e.get("request_id") == "ops-hz"}
+        pids = {
+            e["pid"]
+            for e in server.request_lines()
+            if e.get("request_id") == "0e4b6a2c-9f1d-4c8e-b7a5-3d2f1e0c9b8a"
+        }
         if len(pids) == 2:
             break
     assert len(pids) == 2, "one worker took every connection"
@@ -216,7 +227,7 @@ def test_sigterm_lets_the_request_in_flight_finish(
     head = (
         "POST /api/v1/auth/token HTTP/1.1\r\nHost: 127.0.0.1\r\n"
         "Content-Type: application/x-www-form-urlencoded\r\n"
-        f"Content-Length: {len(form)}\r\nX-Request-ID: ops-in-flight\r\n\r\n"
+        f"Content-Length: {len(form)}\r\nX-Request-ID: 3a7c5e91-2b4d-4f6a-8c0e-1d3f5b7a9c2e\r\n\r\n"
     ).encode()
     with socket.create_connection(("127.0.0.1", server.port), timeout=30) as conn:
         conn.sendall(head + form[:10])
@@ -241,7 +252,10 @@ def test_sigterm_lets_the_request_in_flight_finish(
     messages = " ".join(str(e["message"]) for e in entries)
     assert "migrating the database" in messages and "Started server process" in messages
     assert "Application shutdown complete" in messages
-    assert any(e.get("request_id") == "ops-in-flight" and e["status"] == 200 for e in entries)
+    assert any(
+        e.get("request_id") == "3a7c5e91-2b4d-4f6a-8c0e-1d3f5b7a9c2e" and e["status"] == 200
+        for e in entries
+    )
     everything = "\n".join(lines)
     for secret in (GIVEN, FAMILY, DOCUMENT, BIRTH, PASSWORD):
         assert secret not in everything, secret

@@ -66,6 +66,8 @@ Filters = Annotated[CaseFilters, Depends(case_filters)]
     summary="Register a case (household)",
 )
 async def create_case(request: Request, ctx: Ctx, idem: Idempotency) -> Response:
+    if idem.replay is not None:
+        return idem.replay
     data = await parse_body(request, adapter_for(CaseCreate))
     record = await cases.create_case(ctx.db, ctx.actor, data, ctx.now)
     location = f"{request.url.path}/{record.case['id']}"
@@ -151,6 +153,8 @@ async def transition(
     case_id: uuid.UUID,
     if_match: Annotated[str | None, IF_MATCH] = None,
 ) -> Response:
+    if idem.replay is not None:
+        return idem.replay
     command = await parse_body(request, transition_adapter)
     record = await lifecycle.apply_transition(
         ctx.db, ctx.actor, case_id, command, if_match, ctx.now

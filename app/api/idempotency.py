@@ -1,28 +1,39 @@
 """``Idempotency-Key`` on POST /cases and transitions: a retry with the same key and body
-gets the first 2xx answer again; the same key with another body is a 422."""
+gets the first 2xx answer again — its status and headers, with the case as the caller may see
+it now (a case it can no longer see is a 404); the same key with another body is a 422."""
 
 from __future__ import annotations
 
 import hashlib
+import uuid
 from typing import Annotated
 
 import orjson
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Depends, Header, Request
 from fastapi.responses import Response
 
-from app.api.deps import Ctx
+from app.api.deps import Context, Ctx
+from app.api.responses import json_bytes
 from app.db import Db, Row
 from app.errors import IdempotencyKeyReused, ValidationFailed
-from app.services import idempotency
+from app.services import cases, idempotency
 from app.services.policy import Actor
+from app.services.views import present_case
 
 REPLAYED_HEADERS = ("etag", "location", "content-type")
 
 
-class Replay(Exception):
-    def __init__(self, row: Row) -> None:
-        super().__init__("replay")
-        self.row = row
+async def replayed(ctx: Context, row: Row) -> Response:
+    """The first answer's status and headers; the case rendered by today's rules: the
+    caller's role and country now, the case as it is now (read, and logged, like a GET)."""
+    headers = dict(row["response_headers"] or {})
+    headers["Idempotent-Replayed"] = "true"
+    body = row["response_body"] or b""
+    if body:
+        case_id = uuid.UUID(str(orjson.loads(body)["id"]))
+        record = await cases.read_case(ctx.db, ctx.actor, case_id, ctx.now)
+        body = json_bytes(present_case(ctx.actor, record))
+    return Response(content=body, status_code=row["status_code"], headers=headers)
 
 
 def _fingerprint(body: bytes) -> str:
@@ -35,8 +46,19 @@ def _fingerprint(body: bytes) -> str:
 
 
 class IdempotentRequest:
-    def __init__(self, db: Db, actor: Actor, method: str, path: str, key: str | None) -> None:
+    def __init__(
+        self,
+        db: Db,
+        actor: Actor,
+        method: str,
+        path: str,
+        key: str | None,
+        replay: Response | None = None,
+    ) -> None:
         self.db, self.actor, self.method, self.path, self.key = db, actor, method, path, key
+        #: the answer to a retry: routers return it before doing anything else (not raised,
+        #: so the request's transaction commits the access log of the case it shows)
+        self.replay = replay
 
     async def store(self, response: Response) -> Response:
         """Keep a 2xx answer for retries (in the request's own transaction)."""
@@ -94,21 +116,8 @@ async def idempotent_request(
                 raise IdempotencyKeyReused(
                     "This Idempotency-Key was already used with a different request body."
                 )
-            raise Replay(row)
+            return IdempotentRequest(db, actor, method, path, key, await replayed(ctx, row))
     return IdempotentRequest(db, actor, method, path, key)
 
 
 Idempotency = Annotated[IdempotentRequest, Depends(idempotent_request)]
-
-
-def install(app: FastAPI) -> None:
-    @app.exception_handler(Replay)
-    async def _replay(_request: Request, replay: Replay) -> Response:
-        row = replay.row
-        headers = dict(row["response_headers"] or {})
-        headers["Idempotent-Replayed"] = "true"
-        return Response(
-            content=row["response_body"] or b"",
-            status_code=row["status_code"],
-            headers=headers,
-        )

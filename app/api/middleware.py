@@ -1,6 +1,7 @@
-"""The outermost layer of every request: request id, body size limit, catch-all for bugs, the
-request metrics, and one JSON log line (ids, role, route template, status, duration — nothing
-personal: the route is the template, never the path or the query)."""
+"""The outermost layer of every request: request id, body size limit, a bound on concurrent
+API requests per worker, ``HEAD`` for every ``GET``, the no-store/nosniff headers, catch-all
+for bugs, the request metrics, and one JSON log line (ids, role, route template, status,
+duration — nothing personal: the route is the template, never the path or the query)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,13 @@ from app import logs, metrics
 from app.api.problems import internal_error, problem
 
 MAX_BODY_BYTES = 1024 * 1024
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+#: A caller's request id is kept only when it is a UUID: anything else may be a document
+#: number or a date of birth, and it goes into every log line.
+_REQUEST_ID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+API_PREFIX = "/api/v1"
+#: Every API answer: case data must not sit in a proxy's or browser's cache (RFC 6749 §5.1
+#: requires it for tokens), and a browser must not guess another content type.
+API_HEADERS = [(b"cache-control", b"no-store"), (b"x-content-type-options", b"nosniff")]
 
 log = logging.getLogger("pta.request")
 
@@ -26,8 +33,11 @@ class _TooLarge(Exception):
 
 
 class RequestMiddleware:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, max_requests: int | None = None) -> None:
         self.app = app
+        #: API requests this worker serves at once; beyond, 503 with Retry-After
+        self.max_requests = max_requests
+        self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -36,29 +46,49 @@ class RequestMiddleware:
         started = time.perf_counter()
         headers = dict(scope["headers"])
         given = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+        request_id = given if _REQUEST_ID.match(given) else str(uuid.uuid4())
         request_id_header = (b"x-request-id", request_id.encode())
         log_context = logs.request_id.set(request_id)
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
         status = 500
         response_started = False
+        api = scope["path"].startswith(API_PREFIX)
+        extra_headers = [request_id_header, *(API_HEADERS if api else [])]
+        head = scope["method"] == "HEAD"
+        if head:  # answered as the GET would be, without its body (RFC 9110 §9.3.2)
+            scope = {**scope, "method": "GET"}
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
-                message["headers"] = [*message.get("headers", []), request_id_header]
+                message["headers"] = [*message.get("headers", []), *extra_headers]
+            elif head and message["type"] == "http.response.body":
+                message = {**message, "body": b""}
             await send(message)
 
         try:
             length = int(headers.get(b"content-length", b"0") or 0)
         except ValueError:
             length = 0
+        counted = api and self.max_requests is not None
         try:
             if length > MAX_BODY_BYTES:
                 raise _TooLarge
+            if counted and self.in_flight >= (self.max_requests or 0):
+                counted = False
+                await problem(
+                    503,
+                    "service_unavailable",
+                    "The service is serving as many requests as it can; try again shortly.",
+                    instance=scope["path"],
+                    headers={"Retry-After": "1"},
+                )(scope, receive, send_with_id)
+                return
+            if counted:
+                self.in_flight += 1
             await self.app(scope, _limited(receive), send_with_id)
         except _TooLarge:
             if not response_started:
@@ -72,6 +102,8 @@ class RequestMiddleware:
             if not response_started:
                 await internal_error(scope["path"], error)(scope, receive, send_with_id)
         finally:
+            if counted:
+                self.in_flight -= 1
             duration = time.perf_counter() - started
             route = route_template(scope)
             metrics.observe_request(scope["method"], route, status, duration)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
+from itertools import islice
 from typing import Any
 
 import asyncpg
@@ -41,7 +42,11 @@ STATUS_OF_CODE: Mapping[str, int] = {
     "rate_limited": 429,
     "internal_error": 500,
     "service_unavailable": 503,
+    "headers_too_large": 431,
 }
+
+#: A 422 lists at most this many errors (a body of 90,000 unknown keys answers 50, not 90,000).
+MAX_ERRORS = 50
 
 CODE_OF_STATUS: Mapping[int, str] = {
     400: "validation_error",
@@ -92,7 +97,7 @@ def clean_errors(errors: Iterable[Any]) -> list[dict[str, Any]]:
             "msg": str(error.get("msg", "")),
             "type": str(error.get("type", "")),
         }
-        for error in errors
+        for error in islice(errors, MAX_ERRORS)
     ]
 
 
@@ -130,6 +135,8 @@ def allowed_methods(request: Request) -> list[str]:
     for route in request.app.state.routes:
         if route.methods and route.path_regex.match(path):
             methods |= set(route.methods)
+    if "GET" in methods:
+        methods.add("HEAD")  # answered for every GET route (by the request middleware)
     return sorted(methods)
 
 

@@ -39,6 +39,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     import uvicorn
 
+    from app.cli.protocol import GuardedH11Protocol
+
     logs.capture_everything()  # stray prints and tracebacks become JSON lines too
     if settings.is_sqlite and settings.sqlite_path() is None:
         raise ConfigurationError("pta serve needs a database file or server, not :memory:")
@@ -69,6 +71,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             access_log=False,
             proxy_headers=False,
             server_header=False,
+            http=GuardedH11Protocol,  # 431 over 32 KiB of head, 10 s to send it, problem+json
             timeout_graceful_shutdown=20,  # in-flight requests finish after SIGTERM
             timeout_keep_alive=75,  # longer than the usual proxy idle timeout (60 s)
         )

@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, String, text
+from sqlalchemy import CheckConstraint, Index, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, one_of, utcnow, uuid7
@@ -21,6 +21,8 @@ class User(Base):
             name="country_for_officers",
         ),
         CheckConstraint("length(country) = 3", name="country_code"),
+        #: usernames are unique ignoring case ("Ana" and "ana" would be one person to a reader)
+        Index("ix_users_username_lower", func.lower(text("username")), unique=True),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid7)

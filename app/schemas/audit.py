@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from app.schemas.common import IsoTimestamp
 from app.vocabulary import AccessAction, Role
 
 
@@ -13,8 +14,8 @@ class AccessLogQuery(BaseModel):
     user_id: uuid.UUID | None = None
     case_id: uuid.UUID | None = None
     action: AccessAction | None = None
-    from_: datetime | None = None
-    to: datetime | None = None
+    from_: IsoTimestamp | None = None
+    to: IsoTimestamp | None = None
 
 
 class AccessLogItem(BaseModel):

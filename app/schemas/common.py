@@ -50,6 +50,29 @@ def _iso_timestamp_text(value: Any) -> Any:
     return value
 
 
+#: Dates and timestamps the service accepts (in bodies and query parameters alike): nothing
+#: in this programme lies outside them, and beyond them databases disagree (PostgreSQL
+#: stores 9999-12-31 as infinity, SQLite's date functions stop at year 9999).
+EARLIEST, LATEST = date(1900, 1, 1), date(2100, 12, 31)
+_RANGE = f"must lie between {EARLIEST} and {LATEST}"
+
+
+def _date_in_range(value: date) -> date:
+    if not EARLIEST <= value <= LATEST:
+        raise ValueError(_RANGE)
+    return value
+
+
+def _timestamp_in_range(value: datetime) -> datetime:
+    """Judged in UTC (an offset of hours can move a timestamp across a year's edge)."""
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(_RANGE) from None
+    _date_in_range(utc.date())
+    return value
+
+
 def _not_future(value: date) -> date:
     if value > today():
         raise ValueError("must not be in the future")
@@ -62,10 +85,14 @@ CountryCode = Annotated[
     AfterValidator(_country),
     Field(examples=["SLV"], json_schema_extra={"pattern": "^[A-Z]{3}$"}),
 ]
-IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
-#: A timestamp with its offset (a bare number is not read as seconds since 1970).
-IsoTimestamp = Annotated[AwareDatetime, BeforeValidator(_iso_timestamp_text)]
-PastDate = Annotated[date, BeforeValidator(_iso_date_text), AfterValidator(_not_future)]
+#: The one date type: ``YYYY-MM-DD`` between EARLIEST and LATEST.
+IsoDate = Annotated[date, BeforeValidator(_iso_date_text), AfterValidator(_date_in_range)]
+#: The one timestamp type: with its offset (a bare number is not read as seconds since
+#: 1970), between EARLIEST and LATEST in UTC.
+IsoTimestamp = Annotated[
+    AwareDatetime, BeforeValidator(_iso_timestamp_text), AfterValidator(_timestamp_in_range)
+]
+PastDate = Annotated[IsoDate, AfterValidator(_not_future)]
 #: Texts hold no NUL character: it is never meaningful here, and PostgreSQL cannot store one.
 NO_NUL = r"^[^\x00]*$"
 ShortText = Annotated[

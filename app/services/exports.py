@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, get_origin
@@ -15,13 +16,15 @@ from app.db import Database
 from app.schemas.case_views import case_view_for
 from app.schemas.cases import CaseFilters
 from app.schemas.reports import PERIODS, FunnelGroup, FunnelReport, GroupBy
-from app.services import policy
+from app.services import policy, users
 from app.services.cases import page_params, page_query
 from app.services.policy import Actor, Permission
 from app.services.records import attach
 from app.services.views import present_case
 
 EXPORT_PAGE = 500
+#: A streamed export re-checks its user at least this often (seconds).
+CHECK_USER_SECONDS = 1.0
 FUNNEL_HEADER = (
     "date_start",
     "date_end",
@@ -124,17 +127,27 @@ async def export_cases(
     policy.require(actor, Permission.read_cases)
     columns = export_columns(actor)
     yield _line(columns)
-    yield _line(case_hxl(name) for name in columns)
+    # Each line is held back until the next one is ready: when the user stops being who it
+    # was, the last line goes out without its newline, so a reader sees the file is truncated.
+    held = _line(case_hxl(name) for name in columns)
+    checked = time.monotonic()
     async with database.transaction(read_only=True) as db:
         after = None
         while True:
             query = page_query(db, actor, filters, after)
             rows = await db.all(query, page_params(actor, filters, after, EXPORT_PAGE))
             if not rows:
+                yield held
                 return
             for record in await attach(db, rows):
+                if time.monotonic() - checked >= CHECK_USER_SECONDS:
+                    if not await users.still_the_same(database, actor):
+                        yield held.removesuffix("\r\n")
+                        return
+                    checked = time.monotonic()
+                yield held
                 view = present_case(actor, record)
-                yield _line(view[name] for name in columns)
+                held = _line(view[name] for name in columns)
             after = rows[-1]["id"]
 
 

@@ -14,9 +14,11 @@ from sqlalchemy import ColumnElement, and_, bindparam, extract, func, or_, selec
 from sqlalchemy.sql.base import Executable
 
 from app.db import Db, SqlDialect
-from app.models import Case, Submission, TransitStay
+from app.errors import ValidationFailed
+from app.models import Case, TransitStay
 from app.models.funnel import ANY_COUNTRY, DAY, MILESTONES, MONTH
 from app.models.transit_stay import STAY_COUNTS
+from app.schemas.common import today
 from app.schemas.reports import (
     PERIODS,
     Basis,
@@ -28,7 +30,7 @@ from app.schemas.reports import (
 )
 from app.services import funnel_rollup, policy
 from app.services.policy import Actor
-from app.vocabulary import FunnelStage
+from app.vocabulary import FunnelStage, Role
 
 
 @dataclass
@@ -37,9 +39,9 @@ class Tally:
     people: int = 0
     days: Counter[int] = field(default_factory=Counter)
 
-    def stage(self, stage: FunnelStage, cohort: bool) -> StageCount:
+    def stage(self, stage: FunnelStage, cohort: bool, min_cases: int = 1) -> StageCount:
         median = None
-        if cohort and self.cases:
+        if cohort and self.cases >= max(min_cases, 1):
             median = float(statistics.median(self.days.elements()))
         return StageCount(stage=stage, cases=self.cases, people=self.people, median_days=median)
 
@@ -168,46 +170,36 @@ async def _cumulative(db: Db, q: FunnelQuery) -> Tallies:
 
 
 @cache
-def _cohort_query(
+def _case_query(
     dialect: SqlDialect,
     stage: FunnelStage,
     group: GroupBy | None,
     origin: bool,
     destination: bool,
     transit: bool,
+    cohort: bool,
+    live_only: bool,
 ) -> Executable:
-    """Cases identified in a window and how many days each took to reach ``stage``."""
+    """Counted case by case: for a cohort, the cases identified in a window and how many days
+    each took to reach ``stage``; otherwise the cases that reached ``stage`` in the window.
+    ``live_only``: destinations are only each case's live submission (a transit officer's)."""
     milestone = Case.__table__.c[MILESTONES[stage]]
-    destinations = (
-        select(Submission.case_id, Submission.resettlement_country)
-        .where(
-            Submission.resettlement_country == bindparam("destination")
-            if destination
-            else Submission.resettlement_country.is_not(None)
-        )
-        .distinct()
-        .subquery()
-    )
+    destinations = policy.report_submissions(Role.transit_officer if live_only else Role.caseworker)
+    period_day = Case.identified_at if cohort else milestone
     keys = _group_columns(
-        group, Case.identified_at, Case.origin_country, destinations.c.resettlement_country
+        group, period_day, Case.origin_country, destinations.c.resettlement_country
     )
     days = dialect.days_between(milestone, Case.identified_at)
-    where: list[ColumnElement[bool]] = [
-        Case.identified_at.between(bindparam("day_from"), bindparam("day_to")),
-        milestone.is_not(None),
-        milestone <= bindparam("as_of"),
-    ]
+    window: tuple[Any, Any] = bindparam("day_from"), bindparam("day_to")
+    where: list[ColumnElement[bool]] = [milestone.is_not(None)]
+    if cohort:
+        where += [Case.identified_at.between(*window), milestone <= bindparam("as_of")]
+    else:
+        where.append(milestone.between(*window))
     if origin:
         where.append(Case.origin_country == bindparam("origin"))
     if destination:
-        where.append(
-            select(Submission.id)
-            .where(
-                Submission.case_id == Case.id,
-                Submission.resettlement_country == bindparam("destination"),
-            )
-            .exists()
-        )
+        where.append(destinations.c.resettlement_country == bindparam("destination"))
     if transit:
         where.append(
             select(TransitStay.id)
@@ -219,34 +211,37 @@ def _cohort_query(
             .exists()
         )
     statement = select(*keys, days, func.count(), func.sum(Case.member_count)).select_from(Case)
-    if group is GroupBy.resettlement_country:
+    if destination or group is GroupBy.resettlement_country:
         statement = statement.join(destinations, destinations.c.case_id == Case.id)
     return statement.where(*where).group_by(*keys, days)
 
 
-async def _cohort(db: Db, q: FunnelQuery) -> Tallies:
-    """From the cases identified in the window (an index range on identified_at), with the
+async def _per_case(db: Db, q: FunnelQuery, live_only: bool) -> Tallies:
+    """From the cases themselves (an index range on identified_at for a cohort), with the
     days each took to reach each stage."""
+    cohort = q.basis is Basis.cohort
     given = {
+        "as_of": q.as_of if cohort else None,
         "origin": q.origin_country,
         "destination": q.resettlement_country,
         "transit": q.transit_country,
     }
     params = {
         "day_from": q.from_,
-        "day_to": q.to,
-        "as_of": q.as_of,
+        "day_to": q.to if cohort else min(q.to, q.as_of),
         **{name: value for name, value in given.items() if value is not None},
     }
     tallies: Tallies = {}
     for stage in FunnelStage:
-        statement = _cohort_query(
+        statement = _case_query(
             db.dialect,
             stage,
             q.group_by,
             q.origin_country is not None,
             q.resettlement_country is not None,
             q.transit_country is not None,
+            cohort,
+            live_only,
         )
         tallies[stage] = defaultdict(Tally)
         for row in await db.all(statement, params):
@@ -258,17 +253,55 @@ async def _cohort(db: Db, q: FunnelQuery) -> Tallies:
     return tallies
 
 
+OFFICERS = frozenset({Role.resettlement_officer, Role.transit_officer})
+
+
+def _officer_query(query: FunnelQuery, today: date) -> FunnelQuery:
+    """Officers see no more in a report than in their case views, where they cannot learn a
+    case's identification day: whole months only (``from`` the first, ``to`` the last day of
+    a month; ``to`` defaults to the end of this month, counts stopping at today), and an
+    ``as_of`` that is the last day of a month or today."""
+    to = query.to if "to" in query.model_fields_set else _next_month(today) - timedelta(days=1)
+    problems = []
+    if query.from_.day != 1:
+        problems.append(("from", "must be the first day of a month for an officer"))
+    if _next_month(to) - timedelta(days=1) != to:
+        problems.append(("to", "must be the last day of a month for an officer"))
+    as_of = query.as_of
+    if as_of != today and _next_month(as_of) - timedelta(days=1) != as_of:
+        problems.append(("as_of", "must be the last day of a month, or today, for an officer"))
+    if problems:
+        raise ValidationFailed(
+            f"{problems[0][0]}: {problems[0][1]}",
+            [{"loc": ["query", name], "msg": msg, "type": "value_error"} for name, msg in problems],
+        )
+    return query.model_copy(update={"to": to, "as_of": min(as_of, today)})
+
+
 async def funnel(db: Db, actor: Actor, query: FunnelQuery) -> FunnelReport:
     resettlement, transit = policy.report_slice(
         actor, query.resettlement_country, query.transit_country
     )
     q = query.model_copy(update={"resettlement_country": resettlement, "transit_country": transit})
+    officer = actor.role in OFFICERS
+    if officer:
+        q = _officer_query(q, today())
+    min_cases = policy.OFFICER_MEDIAN_MIN_CASES if officer else 1
     cohort = q.basis is Basis.cohort
-    count = _cohort if cohort else _cumulative
-    by_stage = await count(db, q)
+    by_destination = (
+        q.resettlement_country is not None or q.group_by is GroupBy.resettlement_country
+    )
+    live_only = by_destination and not policy.report_sees_all_submissions(actor.role)
+
+    async def count(query: FunnelQuery) -> Tallies:
+        if cohort or live_only:
+            return await _per_case(db, query, live_only)
+        return await _cumulative(db, query)
+
+    by_stage = await count(q)
     if q.group_by is GroupBy.resettlement_country:
         # A case submitted to two states is in both groups, and once in the totals.
-        overall = await count(db, q.model_copy(update={"group_by": None}))
+        overall = await count(q.model_copy(update={"group_by": None}))
     else:
         overall = by_stage
     totals = []
@@ -278,14 +311,16 @@ async def funnel(db: Db, actor: Actor, query: FunnelQuery) -> FunnelReport:
             total.cases += tally.cases
             total.people += tally.people
             total.days.update(tally.days)
-        totals.append(total.stage(stage, cohort))
+        totals.append(total.stage(stage, cohort, min_cases))
     groups: list[FunnelGroup] = []
     if q.group_by is not None:
         keys = sorted({key for tallies in by_stage.values() for key in tallies}, key=str)
         groups = [
             FunnelGroup(
                 key=key,
-                stages=[by_stage[s].get(key, Tally()).stage(s, cohort) for s in FunnelStage],
+                stages=[
+                    by_stage[s].get(key, Tally()).stage(s, cohort, min_cases) for s in FunnelStage
+                ],
             )
             for key in keys
         ]

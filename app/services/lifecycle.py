@@ -56,6 +56,9 @@ async def apply_transition(
     record = await load_record(db, actor, case_id, for_update=True)
     action = Action(command.action)
     policy.authorize_action(actor, action, record)
+    if action in policy.FOUR_EYES_ACTIONS:
+        changed = await history.changed_since_review(db, case_id)
+        policy.check_four_eyes(actor, action, record, changed)
     check_if_match(if_match, record.case["version"])
     status = record.status
     step = step_for(status, action, record.snapshot())

@@ -136,12 +136,12 @@ async def attach(db: Db, rows: Sequence[Row]) -> list[CaseRecord]:
 
 def check_if_match(if_match: str | None, version: int) -> None:
     """Optimistic concurrency: the client must name the version it read."""
-    if if_match is None or if_match.strip() in ("", "*"):
+    if if_match is None or if_match.strip() in ("", "*") or "," in if_match:
         raise PreconditionRequired(
-            'Send If-Match with the case\'s current ETag (for example If-Match: "3").'
+            "Send If-Match with exactly one entity-tag: the case's current ETag (for example "
+            'If-Match: "3").'
         )
-    tags = {tag.strip().strip('"') for tag in if_match.split(",")}
-    if str(version) not in tags:
+    if if_match.strip().strip('"') != str(version):
         raise PreconditionFailed(
             f"The case has changed since you read it: it is now at version {version}. "
             "Read it again and retry."

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.base import Executable
 
 from app import security
-from app.db import Db
+from app.db import Database, Db
 from app.errors import Conflict, NotFound, RateLimited, Unauthorized, ValidationFailed
 from app.models import SignInFailure, User
 from app.models.base import uuid7
@@ -55,6 +55,10 @@ def actor_from_row(row: Any) -> Actor:
 
 USER_BY_ID: Executable = select(*USER_COLUMNS).where(User.id == bindparam("user_id"))
 USER_BY_NAME: Executable = select(*USER_COLUMNS).where(User.username == bindparam("name"))
+#: Usernames are unique ignoring case: "Ana" is taken once "ana" exists.
+NAME_TAKEN: Executable = select(User.id).where(
+    func.lower(User.username) == func.lower(bindparam("name"))
+)
 RECENT_FAILURES: Executable = (
     select(SignInFailure.at)
     .where(
@@ -82,16 +86,24 @@ ATTEMPT_LOCK: Executable = select(
 )
 
 
-async def authenticate(db: Db, token: str, key: str) -> Actor:
+async def authenticate(db: Db, token: str, key: str, max_minutes: int) -> Actor:
     """The actor behind a bearer token, as the user row says now."""
     try:
-        claims = security.decode_token(token, key)
+        claims = security.decode_token(token, key, max_minutes)
     except security.InvalidToken:
         raise Unauthorized("The token is invalid or has expired.") from None
     row = await db.first(USER_BY_ID, {"user_id": claims.user_id})
     if row is None or not row["active"] or row["token_generation"] != claims.generation:
         raise Unauthorized("The token is invalid or has expired.")
     return actor_from_row(row)
+
+
+async def still_the_same(database: Database, actor: Actor) -> bool:
+    """For long answers (a streamed export): the user is still active, in the same role and
+    country — read in a transaction of its own, which sees what committed since."""
+    async with database.transaction(read_only=True) as db:
+        row = await db.first(USER_BY_ID, {"user_id": actor.id})
+    return row is not None and row["active"] and actor_from_row(row) == actor
 
 
 @dataclass(frozen=True)
@@ -155,7 +167,7 @@ async def _one_attempt_at_a_time(db: Db, username: str, client: str) -> None:
 async def create_user(db: Db, actor: Actor, data: UserCreate, now: datetime) -> dict[str, Any]:
     policy.require(actor, Permission.manage_users)
     password_hash = await anyio.to_thread.run_sync(security.hash_password, data.password)
-    if await db.first(USER_BY_NAME, {"name": data.username}) is not None:
+    if await db.first(NAME_TAKEN, {"name": data.username}) is not None:
         raise Conflict(f"The username {data.username!r} is already taken.")
     values = {
         "id": uuid7(),

@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from app.errors import Forbidden, FourEyes
+from app.errors import Forbidden
 from app.models.record import CaseRecord
 from app.vocabulary import Action, Role
 
@@ -131,8 +131,6 @@ def authorize_action(actor: Actor, action: Action, record: CaseRecord) -> None:
         subject = ACTION_RULES[action].officer_country
         if subject is None or subject(record) != actor.country:
             raise Forbidden(f"Only the officer of the country concerned may {action}.")
-    if action is Action.submit and record.case["drafted_by"] == actor.id:
-        raise FourEyes("The user who requested review may not submit the case (four eyes).")
 
 
 def _describe(what: Action | Permission) -> str:

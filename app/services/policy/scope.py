@@ -103,16 +103,42 @@ def cases_submitted_to(role: Role, country: BindParameter[Any]) -> ColumnElement
         Submission.case_id == Case.id, Submission.resettlement_country == country
     )
     if role is Role.transit_officer:
-        newer = aliased(Submission)
-        query = query.where(
-            or_(*(Submission.status == status for status in sorted(LIVE_SUBMISSION))),
-            ~exists(
-                select(newer.id).where(
-                    newer.case_id == Submission.case_id, newer.sequence > Submission.sequence
-                )
-            ),
-        )
+        query = query.where(_is_live_submission())
     return exists(query)
+
+
+def _is_live_submission() -> ColumnElement[bool]:
+    """The submission is the case's latest and pending, information requested, on hold or
+    accepted: the only one a transit officer's view shows."""
+    newer = aliased(Submission)
+    return and_(
+        or_(*(Submission.status == status for status in sorted(LIVE_SUBMISSION))),
+        ~exists(
+            select(newer.id).where(
+                newer.case_id == Submission.case_id, newer.sequence > Submission.sequence
+            )
+        ),
+    )
+
+
+#: An officer's report gives a median of days only for a group of at least this many cases.
+OFFICER_MEDIAN_MIN_CASES = 5
+
+
+def report_submissions(role: Role) -> Any:
+    """The submissions a role's report may filter or group by, as ``(case_id,
+    resettlement_country)``: a transit officer's only the live one (the one its view shows),
+    so a report never reveals a denial or withdrawal its case view hides."""
+    query = select(Submission.case_id, Submission.resettlement_country)
+    if role is Role.transit_officer:
+        query = query.where(_is_live_submission())
+    return query.distinct().subquery()
+
+
+def report_sees_all_submissions(role: Role) -> bool:
+    """Whether the rollup (which counts every state a case was ever submitted to) may answer
+    this role's report when it filters or groups by resettlement country."""
+    return role is not Role.transit_officer
 
 
 def cases_staying_in(country: BindParameter[Any]) -> ColumnElement[bool]:
