@@ -152,22 +152,22 @@ problem = assert_problem
 
 
 # Scenarios -----------------------------------------------------------------------------------
-Step = tuple[str, str, dict[str, Any]]  # (cast member, action, fields)
+ScenarioStep = tuple[str, str, dict[str, Any]]  # (cast member, action, fields)
 
-START: list[Step] = [("worker", "start_assessment", {})]
-REVIEW: list[Step] = [*START, ("worker", "request_review", {})]
-SUBMIT_USA: list[Step] = [*REVIEW, ("boss", "submit", submission("USA"))]
-REQUEST_CRI: Step = ("worker", "request_transit", {"transit_country": "CRI"})
-AUTHORISE_CRI: Step = ("cri", "authorise_transit", {"note": "cleared"})
-ENTER_CRI: Step = ("cri", "record_transit_entry", {"entered_at": "<today>"})
-IN_TRANSIT: list[Step] = [*SUBMIT_USA, REQUEST_CRI, AUTHORISE_CRI, ENTER_CRI]
-ACCEPT: Step = ("usa", "decide", {"decision": "accepted"})
-DENY: Step = ("usa", "decide", {"decision": "denied", "reason": "Not eligible"})
-HOLD: Step = ("usa", "decide", {"decision": "on_hold", "reason": "Security check"})
-WITHDRAW: Step = ("boss", "withdraw_submission", {"reason": "error"})
-CLOSE: Step = ("boss", "close", {"reason": "other", "note": "test"})
-REOPEN: Step = ("boss", "reopen", {"reason": "new information"})
-DEPART: Step = ("worker", "record_departure", {"departed_at": "<today>"})
+START: list[ScenarioStep] = [("worker", "start_assessment", {})]
+REVIEW: list[ScenarioStep] = [*START, ("worker", "request_review", {})]
+SUBMIT_USA: list[ScenarioStep] = [*REVIEW, ("boss", "submit", submission("USA"))]
+REQUEST_CRI: ScenarioStep = ("worker", "request_transit", {"transit_country": "CRI"})
+AUTHORISE_CRI: ScenarioStep = ("cri", "authorise_transit", {"note": "cleared"})
+ENTER_CRI: ScenarioStep = ("cri", "record_transit_entry", {"entered_at": "<today>"})
+IN_TRANSIT: list[ScenarioStep] = [*SUBMIT_USA, REQUEST_CRI, AUTHORISE_CRI, ENTER_CRI]
+ACCEPT: ScenarioStep = ("usa", "decide", {"decision": "accepted"})
+DENY: ScenarioStep = ("usa", "decide", {"decision": "denied", "reason": "Not eligible"})
+HOLD: ScenarioStep = ("usa", "decide", {"decision": "on_hold", "reason": "Security check"})
+WITHDRAW: ScenarioStep = ("boss", "withdraw_submission", {"reason": "error"})
+CLOSE: ScenarioStep = ("boss", "close", {"reason": "other", "note": "test"})
+REOPEN: ScenarioStep = ("boss", "reopen", {"reason": "new information"})
+DEPART: ScenarioStep = ("worker", "record_departure", {"departed_at": "<today>"})
 
 
 @dataclass(frozen=True)
@@ -175,7 +175,7 @@ class Scenario:
     """A case state reached by ``steps`` from a new case on ``pathway``; ``expect`` is
     ``(status, latest submission status, latest stay status)`` as the contract says it is."""
 
-    steps: Sequence[Step]
+    steps: Sequence[ScenarioStep]
     expect: tuple[str, str | None, str | None]
     pathway: str = "transit"
     #: for a closed case: the status before closing (reopen goes back to it)
@@ -281,7 +281,7 @@ class Driver(Http):
     async def new_case(self, **overrides: Any) -> dict[str, Any]:
         return await self.make.case(self.cast.worker, **overrides)
 
-    async def run(self, case: dict[str, Any], steps: Sequence[Step]) -> dict[str, Any]:
+    async def run(self, case: dict[str, Any], steps: Sequence[ScenarioStep]) -> dict[str, Any]:
         current = {"id": case["id"], "version": case["version"]}
         for who, action, fields in steps:
             body = await self.act(getattr(self.cast, who), current, action, **_fill(fields))

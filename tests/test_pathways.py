@@ -19,7 +19,7 @@ from tests.lifecycle_helpers import (
     REVIEW,
     SUBMIT_USA,
     Driver,
-    Step,
+    ScenarioStep,
     backdate,
     days,
     etag_version,
@@ -540,7 +540,10 @@ async def test_four_eyes(drive: Driver) -> None:
     assert case["status"] == "submitted"
 
 
-START_BY_BOSS: list[Step] = [("boss", "start_assessment", {}), ("boss", "request_review", {})]
+START_BY_BOSS: list[ScenarioStep] = [
+    ("boss", "start_assessment", {}),
+    ("boss", "request_review", {}),
+]
 
 
 async def test_if_match(drive: Driver) -> None:
@@ -569,8 +572,10 @@ async def test_if_match(drive: Driver) -> None:
     problem(response, 422, "validation_error")  # 422 before 428
     await unchanged(drive, case)
 
-    # The ETag names the version; a list of tags or an unquoted tag is understood.
+    # The ETag names the version; a list of tags is refused (api.md: exactly one entity-tag).
     response = await drive.post(c.boss, case["id"], "submit", '"2", "3"', **submission("USA"))
+    problem(response, 428, "precondition_required")
+    response = await drive.post(c.boss, case["id"], "submit", '"3"', **submission("USA"))
     assert response.status_code == 200, response.text
     assert etag_version(response) == response.json()["version"] == 4
     response = await drive.client.get(f"/api/v1/cases/{case['id']}", headers=c.boss.headers)

@@ -59,7 +59,7 @@ def officer(country: str) -> str:
 
 
 @dataclass(frozen=True)
-class Step:
+class PlannedStep:
     """One action: when it is taken (the ``now`` of the service call), by whom, and the body
     of ``POST /cases/{id}/transitions``."""
 
@@ -82,7 +82,7 @@ class CasePlan:
     referral_source: str
     protection_summary: str
     created_at: datetime
-    steps: list[Step]
+    steps: list[PlannedStep]
     size: int = 1
     members: list[dict[str, Any]] = field(default_factory=list)
 
@@ -434,10 +434,10 @@ class _Timeline:
         return bool(decided) and decided[-1].command.get("decision") in ("accepted", "denied")
 
 
-def _timed(rng: random.Random, events: Sequence[_Event]) -> list[Step]:
+def _timed(rng: random.Random, events: Sequence[_Event]) -> list[PlannedStep]:
     """Give each action a time in Central American office hours (UTC-6), increasing through
     the day and always within the same UTC date."""
-    steps: list[Step] = []
+    steps: list[PlannedStep] = []
     previous: datetime | None = None
     for event in events:
         start = datetime.combine(event.day, time(14, 0), UTC) + timedelta(
@@ -446,7 +446,7 @@ def _timed(rng: random.Random, events: Sequence[_Event]) -> list[Step]:
         if previous is not None and previous.date() == event.day:
             start = max(start, previous + timedelta(minutes=rng.randint(3, 40)))
             start = min(start, datetime.combine(event.day, time(23, 59), UTC))
-        steps.append(Step(start, event.actor, event.command))
+        steps.append(PlannedStep(start, event.actor, event.command))
         previous = start
     return steps
 

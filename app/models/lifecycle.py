@@ -26,22 +26,19 @@ from app.vocabulary import (
     SubmissionStatus,
 )
 
-S = CaseStatus
-A = Action
-
 STAGE_OF_STATUS: Mapping[CaseStatus, Stage] = {
-    S.identified: Stage.identification,
-    S.assessment: Stage.identification,
-    S.pending_review: Stage.identification,
-    S.submitted: Stage.submission,
-    S.in_transit: Stage.transit,
-    S.departed: Stage.resettlement,
-    S.resettled: Stage.resettlement,
-    S.closed: Stage.closed,
+    CaseStatus.identified: Stage.identification,
+    CaseStatus.assessment: Stage.identification,
+    CaseStatus.pending_review: Stage.identification,
+    CaseStatus.submitted: Stage.submission,
+    CaseStatus.in_transit: Stage.transit,
+    CaseStatus.departed: Stage.resettlement,
+    CaseStatus.resettled: Stage.resettlement,
+    CaseStatus.closed: Stage.closed,
 }
 
 #: Statuses a case can be closed from.
-CLOSABLE = frozenset(S) - {S.resettled, S.closed}
+CLOSABLE = frozenset(CaseStatus) - {CaseStatus.resettled, CaseStatus.closed}
 
 
 @dataclass(frozen=True)
@@ -70,7 +67,7 @@ class Guard:
 
 
 @dataclass(frozen=True)
-class Step:
+class Next:
     #: The next status; ``None`` means "the status before closing" (reopen).
     to: CaseStatus | None
     guard: Guard = Guard()
@@ -83,28 +80,28 @@ DECISIONS = frozenset(
     {SubmissionStatus.accepted, SubmissionStatus.denied, SubmissionStatus.on_hold}
 )
 SUBMISSION_TRANSITIONS: Mapping[tuple[SubmissionStatus, Action], frozenset[SubmissionStatus]] = {
-    (SubmissionStatus.pending, A.decide): DECISIONS,
-    (SubmissionStatus.on_hold, A.decide): DECISIONS,
-    (SubmissionStatus.pending, A.withdraw_submission): frozenset({SubmissionStatus.withdrawn}),
-    (SubmissionStatus.on_hold, A.withdraw_submission): frozenset({SubmissionStatus.withdrawn}),
-    **{(live, A.close): frozenset({SubmissionStatus.withdrawn}) for live in LIVE_SUBMISSION},
+    (SubmissionStatus.pending, Action.decide): DECISIONS,
+    (SubmissionStatus.on_hold, Action.decide): DECISIONS,
+    (SubmissionStatus.pending, Action.withdraw_submission): frozenset({SubmissionStatus.withdrawn}),
+    (SubmissionStatus.on_hold, Action.withdraw_submission): frozenset({SubmissionStatus.withdrawn}),
+    **{(live, Action.close): frozenset({SubmissionStatus.withdrawn}) for live in LIVE_SUBMISSION},
 }
 NEW_SUBMISSION: Mapping[Action, SubmissionStatus] = {
-    A.submit: SubmissionStatus.pending,
-    A.resubmit: SubmissionStatus.pending,
+    Action.submit: SubmissionStatus.pending,
+    Action.resubmit: SubmissionStatus.pending,
 }
 
 #: The transit stay sub-machine: ``(the latest stay's status, action) → its next status``.
 #: ``NEW_STAY``: actions that request a new stay, and its first status.
 STAY_TRANSITIONS: Mapping[tuple[StayStatus, Action], StayStatus] = {
-    (StayStatus.requested, A.authorise_transit): StayStatus.authorised,
-    (StayStatus.requested, A.refuse_transit): StayStatus.refused,
-    (StayStatus.authorised, A.record_transit_entry): StayStatus.in_transit,
-    (StayStatus.in_transit, A.extend_transit): StayStatus.in_transit,
-    **{(active, A.record_departure): StayStatus.exited for active in ACTIVE_STAY},
-    **{(active, A.close): StayStatus.exited for active in ACTIVE_STAY},
+    (StayStatus.requested, Action.authorise_transit): StayStatus.authorised,
+    (StayStatus.requested, Action.refuse_transit): StayStatus.refused,
+    (StayStatus.authorised, Action.record_transit_entry): StayStatus.in_transit,
+    (StayStatus.in_transit, Action.extend_transit): StayStatus.in_transit,
+    **{(active, Action.record_departure): StayStatus.exited for active in ACTIVE_STAY},
+    **{(active, Action.close): StayStatus.exited for active in ACTIVE_STAY},
 }
-NEW_STAY: Mapping[Action, StayStatus] = {A.request_transit: StayStatus.requested}
+NEW_STAY: Mapping[Action, StayStatus] = {Action.request_transit: StayStatus.requested}
 
 
 def submission_from(action: Action) -> frozenset[SubmissionStatus | None]:
@@ -141,46 +138,56 @@ def next_stay_status(current: StayStatus | None, action: Action) -> StayStatus |
 
 ANY = Guard()
 #: Guards on the sub-machines: the action needs a latest submission / stay it can move.
-SUBMISSION_UNDECIDED = Guard(submission=submission_from(A.decide))
-SUBMISSION_WITHDRAWABLE = Guard(submission=submission_from(A.withdraw_submission))
+SUBMISSION_UNDECIDED = Guard(submission=submission_from(Action.decide))
+SUBMISSION_WITHDRAWABLE = Guard(submission=submission_from(Action.withdraw_submission))
 SUBMISSION_ENDED = Guard(
     submission=frozenset({SubmissionStatus.denied, SubmissionStatus.withdrawn})
 )
 NO_ACTIVE_STAY_ON_TRANSIT = Guard(
     stay=frozenset({None, *(frozenset(StayStatus) - ACTIVE_STAY)}), pathway=Pathway.transit
 )
-STAY_REQUESTED = Guard(stay=stay_from(A.authorise_transit) & stay_from(A.refuse_transit))
-STAY_AUTHORISED = Guard(stay=stay_from(A.record_transit_entry))
-STAY_IN_TRANSIT = Guard(stay=stay_from(A.extend_transit))
+STAY_REQUESTED = Guard(stay=stay_from(Action.authorise_transit) & stay_from(Action.refuse_transit))
+STAY_AUTHORISED = Guard(stay=stay_from(Action.record_transit_entry))
+STAY_IN_TRANSIT = Guard(stay=stay_from(Action.extend_transit))
 SUBMISSION_ACCEPTED = frozenset({SubmissionStatus.accepted})
 
-TRANSITIONS: Mapping[tuple[CaseStatus, Action], Step] = {
-    (S.identified, A.start_assessment): Step(S.assessment),
-    (S.assessment, A.request_review): Step(S.pending_review),
-    (S.pending_review, A.return_to_assessment): Step(S.assessment),
-    (S.pending_review, A.submit): Step(S.submitted),
-    (S.submitted, A.decide): Step(S.submitted, SUBMISSION_UNDECIDED),
-    (S.in_transit, A.decide): Step(S.in_transit, SUBMISSION_UNDECIDED),
-    (S.submitted, A.resubmit): Step(S.submitted, SUBMISSION_ENDED),
-    (S.in_transit, A.resubmit): Step(S.in_transit, SUBMISSION_ENDED),
-    (S.submitted, A.withdraw_submission): Step(S.pending_review, SUBMISSION_WITHDRAWABLE),
-    (S.in_transit, A.withdraw_submission): Step(S.in_transit, SUBMISSION_WITHDRAWABLE),
-    (S.submitted, A.request_transit): Step(S.submitted, NO_ACTIVE_STAY_ON_TRANSIT),
-    (S.submitted, A.authorise_transit): Step(S.submitted, STAY_REQUESTED),
-    (S.submitted, A.refuse_transit): Step(S.submitted, STAY_REQUESTED),
-    (S.submitted, A.record_transit_entry): Step(S.in_transit, STAY_AUTHORISED),
-    (S.in_transit, A.extend_transit): Step(S.in_transit, STAY_IN_TRANSIT),
-    (S.submitted, A.record_departure): Step(
-        S.departed, Guard(submission=SUBMISSION_ACCEPTED, pathway=Pathway.in_country)
+TRANSITIONS: Mapping[tuple[CaseStatus, Action], Next] = {
+    (CaseStatus.identified, Action.start_assessment): Next(CaseStatus.assessment),
+    (CaseStatus.assessment, Action.request_review): Next(CaseStatus.pending_review),
+    (CaseStatus.pending_review, Action.return_to_assessment): Next(CaseStatus.assessment),
+    (CaseStatus.pending_review, Action.submit): Next(CaseStatus.submitted),
+    (CaseStatus.submitted, Action.decide): Next(CaseStatus.submitted, SUBMISSION_UNDECIDED),
+    (CaseStatus.in_transit, Action.decide): Next(CaseStatus.in_transit, SUBMISSION_UNDECIDED),
+    (CaseStatus.submitted, Action.resubmit): Next(CaseStatus.submitted, SUBMISSION_ENDED),
+    (CaseStatus.in_transit, Action.resubmit): Next(CaseStatus.in_transit, SUBMISSION_ENDED),
+    (CaseStatus.submitted, Action.withdraw_submission): Next(
+        CaseStatus.pending_review, SUBMISSION_WITHDRAWABLE
     ),
-    (S.in_transit, A.record_departure): Step(S.departed, Guard(submission=SUBMISSION_ACCEPTED)),
-    (S.departed, A.confirm_arrival): Step(S.resettled),
-    **{(status, A.close): Step(S.closed) for status in CLOSABLE},
-    (S.closed, A.reopen): Step(None),
+    (CaseStatus.in_transit, Action.withdraw_submission): Next(
+        CaseStatus.in_transit, SUBMISSION_WITHDRAWABLE
+    ),
+    (CaseStatus.submitted, Action.request_transit): Next(
+        CaseStatus.submitted, NO_ACTIVE_STAY_ON_TRANSIT
+    ),
+    (CaseStatus.submitted, Action.authorise_transit): Next(CaseStatus.submitted, STAY_REQUESTED),
+    (CaseStatus.submitted, Action.refuse_transit): Next(CaseStatus.submitted, STAY_REQUESTED),
+    (CaseStatus.submitted, Action.record_transit_entry): Next(
+        CaseStatus.in_transit, STAY_AUTHORISED
+    ),
+    (CaseStatus.in_transit, Action.extend_transit): Next(CaseStatus.in_transit, STAY_IN_TRANSIT),
+    (CaseStatus.submitted, Action.record_departure): Next(
+        CaseStatus.departed, Guard(submission=SUBMISSION_ACCEPTED, pathway=Pathway.in_country)
+    ),
+    (CaseStatus.in_transit, Action.record_departure): Next(
+        CaseStatus.departed, Guard(submission=SUBMISSION_ACCEPTED)
+    ),
+    (CaseStatus.departed, Action.confirm_arrival): Next(CaseStatus.resettled),
+    **{(status, Action.close): Next(CaseStatus.closed) for status in CLOSABLE},
+    (CaseStatus.closed, Action.reopen): Next(None),
 }
 
 
-def step_for(status: CaseStatus, action: Action, snapshot: Snapshot) -> Step | None:
+def step_for(status: CaseStatus, action: Action, snapshot: Snapshot) -> Next | None:
     """The step this action takes from here, or None when it is not available."""
     step = TRANSITIONS.get((status, action))
     return step if step is not None and step.guard.holds(snapshot) else None
@@ -190,7 +197,7 @@ def available_actions(status: CaseStatus, snapshot: Snapshot) -> list[Action]:
     return [action for action in Action if step_for(status, action, snapshot) is not None]
 
 
-INITIAL_STATUS = S.identified
+INITIAL_STATUS = CaseStatus.identified
 
 #: The statuses of each stage (the ``stage`` filter).
 STAGE_STATUSES: Mapping[Stage, frozenset[CaseStatus]] = {

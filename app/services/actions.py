@@ -13,7 +13,7 @@ from app.errors import Conflict
 from app.models.base import uuid7
 from app.models.record import CaseRecord
 from app.models.rows import StayRow, SubmissionRow
-from app.schemas import transitions as t
+from app.schemas import transitions as commands
 from app.services.policy import Actor
 from app.vocabulary import (
     Action,
@@ -77,18 +77,20 @@ def _plain(_record: CaseRecord, _command: Any, _actor: Actor, _now: datetime) ->
 
 
 def _request_review(
-    record: CaseRecord, _c: t.RequestReview, actor: Actor, _now: datetime
+    record: CaseRecord, _c: commands.RequestReview, actor: Actor, _now: datetime
 ) -> Effect:
     return Effect(case={"drafted_by": actor.id})
 
 
 def _return_to_assessment(
-    _record: CaseRecord, command: t.ReturnToAssessment, _actor: Actor, _now: datetime
+    _record: CaseRecord, command: commands.ReturnToAssessment, _actor: Actor, _now: datetime
 ) -> Effect:
     return Effect(payload={"reason": command.reason})
 
 
-def _submit(record: CaseRecord, command: t.SubmissionFields, actor: Actor, now: datetime) -> Effect:
+def _submit(
+    record: CaseRecord, command: commands.SubmissionFields, actor: Actor, now: datetime
+) -> Effect:
     country = command.resettlement_country
     if any(
         s["resettlement_country"] == country and s["status"] == SubmissionStatus.denied
@@ -113,7 +115,7 @@ def _submit(record: CaseRecord, command: t.SubmissionFields, actor: Actor, now: 
     return effect
 
 
-def _decide(record: CaseRecord, command: t.Decide, actor: Actor, now: datetime) -> Effect:
+def _decide(record: CaseRecord, command: commands.Decide, actor: Actor, now: datetime) -> Effect:
     submission = _latest_submission(record)
     return Effect(
         payload={"decision": command.decision, "reason": command.reason},
@@ -128,7 +130,7 @@ def _decide(record: CaseRecord, command: t.Decide, actor: Actor, now: datetime) 
 
 
 def _withdraw_submission(
-    record: CaseRecord, command: t.WithdrawSubmission, _actor: Actor, now: datetime
+    record: CaseRecord, command: commands.WithdrawSubmission, _actor: Actor, now: datetime
 ) -> Effect:
     submission = _latest_submission(record)
     return Effect(
@@ -142,7 +144,7 @@ def _withdraw_submission(
 
 
 def _request_transit(
-    record: CaseRecord, command: t.RequestTransit, actor: Actor, now: datetime
+    record: CaseRecord, command: commands.RequestTransit, actor: Actor, now: datetime
 ) -> Effect:
     return Effect(
         payload={"transit_country": command.transit_country},
@@ -158,7 +160,7 @@ def _request_transit(
 
 
 def _authorise_transit(
-    record: CaseRecord, command: t.AuthoriseTransit, _actor: Actor, now: datetime
+    record: CaseRecord, command: commands.AuthoriseTransit, _actor: Actor, now: datetime
 ) -> Effect:
     return Effect(
         payload={"note": command.note} if command.note else {},
@@ -171,7 +173,7 @@ def _authorise_transit(
 
 
 def _refuse_transit(
-    record: CaseRecord, command: t.RefuseTransit, _actor: Actor, now: datetime
+    record: CaseRecord, command: commands.RefuseTransit, _actor: Actor, now: datetime
 ) -> Effect:
     return Effect(
         payload={"reason": command.reason},
@@ -184,7 +186,7 @@ def _refuse_transit(
 
 
 def _record_transit_entry(
-    record: CaseRecord, command: t.RecordTransitEntry, _actor: Actor, _now: datetime
+    record: CaseRecord, command: commands.RecordTransitEntry, _actor: Actor, _now: datetime
 ) -> Effect:
     entered = command.entered_at
     _not_before_previous_milestone(record, entered, "The entry date")
@@ -203,7 +205,7 @@ def _record_transit_entry(
 
 
 def _extend_transit(
-    record: CaseRecord, command: t.ExtendTransit, _actor: Actor, _now: datetime
+    record: CaseRecord, command: commands.ExtendTransit, _actor: Actor, _now: datetime
 ) -> Effect:
     stay = _latest_stay(record)
     current_end = stay["authorised_until"]
@@ -221,7 +223,7 @@ def _extend_transit(
 
 
 def _record_departure(
-    record: CaseRecord, command: t.RecordDeparture, _actor: Actor, _now: datetime
+    record: CaseRecord, command: commands.RecordDeparture, _actor: Actor, _now: datetime
 ) -> Effect:
     # The state machine's guard makes sure the latest submission is accepted.
     departed = command.departed_at
@@ -236,7 +238,7 @@ def _record_departure(
 
 
 def _confirm_arrival(
-    record: CaseRecord, command: t.ConfirmArrival, _actor: Actor, _now: datetime
+    record: CaseRecord, command: commands.ConfirmArrival, _actor: Actor, _now: datetime
 ) -> Effect:
     arrived = command.arrived_at
     _not_before_previous_milestone(record, arrived, "The arrival date")
@@ -246,7 +248,7 @@ def _confirm_arrival(
     return effect
 
 
-def _close(record: CaseRecord, command: t.Close, _actor: Actor, now: datetime) -> Effect:
+def _close(record: CaseRecord, command: commands.Close, _actor: Actor, now: datetime) -> Effect:
     # A live submission is withdrawn and an active stay exits: the sub-machines' steps.
     return Effect(
         case={"closed_at": now, "closure_reason": command.reason},
@@ -256,7 +258,7 @@ def _close(record: CaseRecord, command: t.Close, _actor: Actor, now: datetime) -
     )
 
 
-def _reopen(_record: CaseRecord, command: t.Reopen, _actor: Actor, _now: datetime) -> Effect:
+def _reopen(_record: CaseRecord, command: commands.Reopen, _actor: Actor, _now: datetime) -> Effect:
     return Effect(
         case={"closed_at": None, "closure_reason": None}, payload={"reason": command.reason}
     )
