@@ -134,6 +134,54 @@ class _Families(Collector):
         return iter(self.families)
 
 
+def _case_gauges(counts: DomainCounts) -> Metric:
+    cases = GaugeMetricFamily(
+        "pta_cases",
+        "Cases by current status and the stage it belongs to.",
+        labels=["stage", "status"],
+    )
+    statuses = {status.value: 0 for status in CaseStatus} | dict(counts.cases_by_status)
+    for status, count in sorted(statuses.items()):
+        known = status in _STATUSES
+        stage = STAGE_OF_STATUS[CaseStatus(status)].value if known else "unknown"
+        cases.add_metric([stage, status], count)
+    return cases
+
+
+def _transit_gauges(counts: DomainCounts, capacity: Mapping[str, int]) -> list[Metric]:
+    households = GaugeMetricFamily(
+        "pta_households_in_transit",
+        "Households in a transit country now (stays entered and not exited).",
+        labels=["transit_country"],
+    )
+    people = GaugeMetricFamily(
+        "pta_people_in_transit",
+        "People (members of the households) in a transit country now.",
+        labels=["transit_country"],
+    )
+    overstays = GaugeMetricFamily(
+        "pta_transit_overstays",
+        "Households in transit past their authorised_until date (UTC today).",
+        labels=["transit_country"],
+    )
+    for country in sorted(set(counts.transit) | set(capacity)):
+        line = counts.transit.get(country, TransitCounts())
+        households.add_metric([country], line.households)
+        people.add_metric([country], line.people)
+        overstays.add_metric([country], line.overstays)
+    families: list[Metric] = [households, people, overstays]
+    if capacity:
+        limit = GaugeMetricFamily(
+            "pta_transit_capacity",
+            "Configured places per transit country (PTA_TRANSIT_CAPACITY).",
+            labels=["transit_country"],
+        )
+        for country, places in sorted(capacity.items()):
+            limit.add_metric([country], places)
+        families.append(limit)
+    return families
+
+
 def render_domain(counts: DomainCounts | None, capacity: Mapping[str, int]) -> bytes:
     """The domain gauges in the text format; only ``pta_domain_metrics_up 0`` when the
     database could not be read (no stale numbers)."""
@@ -143,46 +191,7 @@ def render_domain(counts: DomainCounts | None, capacity: Mapping[str, int]) -> b
     up.add_metric([], 1 if counts is not None else 0)
     families: list[Metric] = [up]
     if counts is not None:
-        cases = GaugeMetricFamily(
-            "pta_cases",
-            "Cases by current status and the stage it belongs to.",
-            labels=["stage", "status"],
-        )
-        statuses = {status.value: 0 for status in CaseStatus} | dict(counts.cases_by_status)
-        for status, count in sorted(statuses.items()):
-            known = status in _STATUSES
-            stage = STAGE_OF_STATUS[CaseStatus(status)].value if known else "unknown"
-            cases.add_metric([stage, status], count)
-        households = GaugeMetricFamily(
-            "pta_households_in_transit",
-            "Households in a transit country now (stays entered and not exited).",
-            labels=["transit_country"],
-        )
-        people = GaugeMetricFamily(
-            "pta_people_in_transit",
-            "People (members of the households) in a transit country now.",
-            labels=["transit_country"],
-        )
-        overstays = GaugeMetricFamily(
-            "pta_transit_overstays",
-            "Households in transit past their authorised_until date (UTC today).",
-            labels=["transit_country"],
-        )
-        for country in sorted(set(counts.transit) | set(capacity)):
-            line = counts.transit.get(country, TransitCounts())
-            households.add_metric([country], line.households)
-            people.add_metric([country], line.people)
-            overstays.add_metric([country], line.overstays)
-        families += [cases, households, people, overstays]
-        if capacity:
-            limit = GaugeMetricFamily(
-                "pta_transit_capacity",
-                "Configured places per transit country (PTA_TRANSIT_CAPACITY).",
-                labels=["transit_country"],
-            )
-            for country, places in sorted(capacity.items()):
-                limit.add_metric([country], places)
-            families.append(limit)
+        families += [_case_gauges(counts), *_transit_gauges(counts, capacity)]
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Families(families))
     return generate_latest(registry)

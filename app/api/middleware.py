@@ -11,6 +11,7 @@ import time
 import uuid
 from typing import Any
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app import logs, metrics
@@ -45,8 +46,7 @@ class RequestMiddleware:
             return
         started = time.perf_counter()
         headers = dict(scope["headers"])
-        given = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _REQUEST_ID.match(given) else str(uuid.uuid4())
+        request_id = _request_id(headers)
         request_id_header = (b"x-request-id", request_id.encode())
         log_context = logs.request_id.set(request_id)
         state: dict[str, Any] = scope.setdefault("state", {})
@@ -69,23 +69,14 @@ class RequestMiddleware:
                 message = {**message, "body": b""}
             await send(message)
 
-        try:
-            length = int(headers.get(b"content-length", b"0") or 0)
-        except ValueError:
-            length = 0
+        length = _declared_length(headers)
         counted = api and self.max_requests is not None
         try:
             if length > MAX_BODY_BYTES:
                 raise _TooLarge
             if counted and self.in_flight >= (self.max_requests or 0):
                 counted = False
-                await problem(
-                    503,
-                    "service_unavailable",
-                    "The service is serving as many requests as it can; try again shortly.",
-                    instance=scope["path"],
-                    headers={"Retry-After": "1"},
-                )(scope, receive, send_with_id)
+                await _busy(scope["path"])(scope, receive, send_with_id)
                 return
             if counted:
                 self.in_flight += 1
@@ -104,22 +95,52 @@ class RequestMiddleware:
         finally:
             if counted:
                 self.in_flight -= 1
-            duration = time.perf_counter() - started
-            route = route_template(scope)
-            metrics.observe_request(scope["method"], route, status, duration)
-            log.info(
-                "request",
-                extra={
-                    "request_id": request_id,
-                    "method": scope["method"],
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(duration * 1000, 2),
-                    "user_id": state.get("user_id"),
-                    "role": state.get("role"),
-                },
-            )
+            _account(scope, state, request_id, status, time.perf_counter() - started)
             logs.request_id.reset(log_context)
+
+
+def _request_id(headers: dict[bytes, bytes]) -> str:
+    """The caller's X-Request-ID if it is a UUID (anything else could carry personal data
+    into the logs), else a new one."""
+    given = headers.get(b"x-request-id", b"").decode("latin-1")
+    return given if _REQUEST_ID.match(given) else str(uuid.uuid4())
+
+
+def _declared_length(headers: dict[bytes, bytes]) -> int:
+    try:
+        return int(headers.get(b"content-length", b"0") or 0)
+    except ValueError:
+        return 0
+
+
+def _busy(path: str) -> Response:
+    return problem(
+        503,
+        "service_unavailable",
+        "The service is serving as many requests as it can; try again shortly.",
+        instance=path,
+        headers={"Retry-After": "1"},
+    )
+
+
+def _account(
+    scope: Scope, state: dict[str, Any], request_id: str, status: int, duration: float
+) -> None:
+    """One metrics observation and one JSON log line per request."""
+    route = route_template(scope)
+    metrics.observe_request(scope["method"], route, status, duration)
+    log.info(
+        "request",
+        extra={
+            "request_id": request_id,
+            "method": scope["method"],
+            "route": route,
+            "status": status,
+            "duration_ms": round(duration * 1000, 2),
+            "user_id": state.get("user_id"),
+            "role": state.get("role"),
+        },
+    )
 
 
 def route_template(scope: Scope) -> str | None:

@@ -58,23 +58,7 @@ figures come out exactly again. Users and the access log are kept."""
 
 
 def cmd_demo_load(args: argparse.Namespace, settings: Settings) -> int:
-
-    async def main() -> demo.Loaded | None:
-        engine = demo.loader_engine(settings)
-        try:
-            async with engine.begin() as conn:
-                db = SqlaDb(conn)
-                if args.if_empty and await demo.count_cases(db):
-                    return None
-                print("Loading the demo data (about half a minute)...", flush=True)
-                now = datetime.now(UTC)
-                return await demo.load(
-                    db, seed=args.seed, today=now.date(), now=now, replace=args.force
-                )
-        finally:
-            await engine.dispose()
-
-    loaded = asyncio.run(main())
+    loaded = asyncio.run(_load(args, settings))
     if loaded is None:
         path = settings.sqlite_path()
         again = f"rm {path}*" if path is not None else "pta demo load --force"
@@ -83,6 +67,29 @@ def cmd_demo_load(args: argparse.Namespace, settings: Settings) -> int:
             f"passwords were printed then). To start over: {again}"
         )
         return 0
+    _report(args, settings, loaded)
+    return 0
+
+
+async def _load(args: argparse.Namespace, settings: Settings) -> demo.Loaded | None:
+    """The demo data in one transaction; None when --if-empty finds cases already."""
+    engine = demo.loader_engine(settings)
+    try:
+        async with engine.begin() as conn:
+            db = SqlaDb(conn)
+            if args.if_empty and await demo.count_cases(db):
+                return None
+            print("Loading the demo data (about half a minute)...", flush=True)
+            now = datetime.now(UTC)
+            return await demo.load(
+                db, seed=args.seed, today=now.date(), now=now, replace=args.force
+            )
+    finally:
+        await engine.dispose()
+
+
+def _report(args: argparse.Namespace, settings: Settings, loaded: demo.Loaded) -> None:
+    """What was loaded, and the demo users' passwords, printed once."""
     log.info(
         "demo data loaded",
         extra={
@@ -104,4 +111,3 @@ def cmd_demo_load(args: argparse.Namespace, settings: Settings) -> int:
         f"\nSign in at {public_url(settings)}/docs (the Authorize button) or "
         f"{public_url(settings)}/dashboard with one of these usernames and passwords."
     )
-    return 0
