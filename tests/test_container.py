@@ -10,8 +10,9 @@ the image's own CMD as the image's user, with the environment the image sets. Th
 checks ``/healthz`` and ``/readyz`` answer 200 from the host, the image's HEALTHCHECK command
 succeeds inside, the user is 10001, and the SQLite file is in the data directory.
 
-It is skipped, saying why, where buildah or debootstrap is missing or not run as root; CI
-(.ci/run) installs both and runs it (README: "The container", with the measured time)."""
+It is skipped, saying why, where buildah or debootstrap is missing or not run as root. CI
+(.ci/run) does not install them yet: the build has not been timed on CI's machine (issue 17
+stays open for it)."""
 
 from __future__ import annotations
 
