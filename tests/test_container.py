@@ -157,7 +157,7 @@ def buildah(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Buildah]:
         subprocess.run(["rm", "-rf", str(folder)], check=False)
 
 
-def test_the_image_builds_and_serves(buildah: Buildah) -> None:
+def test_the_image_builds_and_serves(buildah: Buildah, tmp_path: Path) -> None:
     started = time.monotonic()
     buildah(
         "bud",
@@ -179,7 +179,13 @@ def test_the_image_builds_and_serves(buildah: Buildah) -> None:
     container = buildah("from", "--pull-never", IMAGE)
     # what `docker run -e PTA_PORT=…` does: the image's environment, one variable changed
     buildah("config", "--env", f"PTA_PORT={port}", container)
-    server = buildah.popen("run", "--isolation", "chroot", container, "--", *config["Cmd"])
+    # The data directory is a VOLUME: `buildah run` gives each run a fresh one unless a host
+    # folder is mounted there, as `docker run -v` would.
+    data = tmp_path / "data"
+    data.mkdir()
+    os.chown(data, 10001, 10001)
+    volume = ["--volume", f"{data}:/srv/pta/data"]
+    server = buildah.popen("run", "--isolation", "chroot", *volume, container, "--", *config["Cmd"])
     try:
         answers: dict[str, int] = {}
         deadline = time.monotonic() + 90
@@ -200,8 +206,7 @@ def test_the_image_builds_and_serves(buildah: Buildah) -> None:
         buildah(*inside, *health[1:])  # the HEALTHCHECK passes on the configured port
         uid = buildah(*inside, "python", "-c", "import os; print(os.getuid(), os.getgid())")
         assert uid == "10001 10001"
-        files = buildah(*inside, "ls", "/srv/pta/data")
-        assert {"pta.db", "pta.db.key"} <= set(files.split())
+        assert {"pta.db", "pta.db.key"} <= {path.name for path in data.iterdir()}
     finally:
         server.terminate()
         try:

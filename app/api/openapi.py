@@ -108,6 +108,11 @@ def _problems_only(schema: dict[str, Any]) -> None:
     problem = {"application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}}
     for path in schema["paths"].values():
         for operation in path.values():
+            content = operation.get("requestBody", {}).get("content", {})
+            if "application/json" in content:  # any other Content-Type answers 415
+                operation.setdefault("responses", {})["415"] = {
+                    "description": "Unsupported Media Type"
+                }
             for status, response in operation.get("responses", {}).items():
                 if status.isdigit() and int(status) >= 400:
                     response["content"] = problem

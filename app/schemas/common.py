@@ -85,12 +85,22 @@ CountryCode = Annotated[
     AfterValidator(_country),
     Field(examples=["SLV"], json_schema_extra={"pattern": "^[A-Z]{3}$"}),
 ]
+#: The years EARLIEST…LATEST, as a JSON Schema pattern says them to clients and fuzzers.
+YEARS_PATTERN = r"^(19[0-9]{2}|20[0-9]{2}|2100)-"
 #: The one date type: ``YYYY-MM-DD`` between EARLIEST and LATEST.
-IsoDate = Annotated[date, BeforeValidator(_iso_date_text), AfterValidator(_date_in_range)]
+IsoDate = Annotated[
+    date,
+    BeforeValidator(_iso_date_text),
+    AfterValidator(_date_in_range),
+    Field(json_schema_extra={"pattern": YEARS_PATTERN}),
+]
 #: The one timestamp type: with its offset (a bare number is not read as seconds since
 #: 1970), between EARLIEST and LATEST in UTC.
 IsoTimestamp = Annotated[
-    AwareDatetime, BeforeValidator(_iso_timestamp_text), AfterValidator(_timestamp_in_range)
+    AwareDatetime,
+    BeforeValidator(_iso_timestamp_text),
+    AfterValidator(_timestamp_in_range),
+    Field(json_schema_extra={"pattern": YEARS_PATTERN}),
 ]
 PastDate = Annotated[IsoDate, AfterValidator(_not_future)]
 #: Texts hold no NUL character: it is never meaningful here, and PostgreSQL cannot store one.
