@@ -67,7 +67,7 @@ def print_validation_errors(error: ValidationError) -> int:
 def public_url(settings: Settings, host: str | None = None, port: int | None = None) -> str:
     """Where a person on this machine opens the service (0.0.0.0 listens on loopback too)."""
     host = host or settings.host
-    if host in ("0.0.0.0", "::", ""):  # noqa: S104 (a comparison, not a bind)
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104  # nosec B104 (a comparison, not a bind)
         host = "127.0.0.1"
     if ":" in host:
         host = f"[{host}]"
