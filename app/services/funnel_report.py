@@ -46,24 +46,24 @@ class Tally:
         return StageCount(stage=stage, cases=self.cases, people=self.people, median_days=median)
 
 
-def _definition(q: FunnelQuery) -> str:
+def _definition(asked: FunnelQuery) -> str:
     sliced = (
-        f" (filters: {', '.join(f'{k}={v}' for k, v in q.filters().items())})"
-        if q.filters()
+        f" (filters: {', '.join(f'{k}={v}' for k, v in asked.filters().items())})"
+        if asked.filters()
         else ""
     )
-    if q.basis is Basis.cohort:
+    if asked.basis is Basis.cohort:
         return (
-            f"Of the cases identified between {q.from_} and {q.to}{sliced}, how many cases and "
-            f"people (current household members) had been first submitted, had entered transit "
-            f"and had their arrival confirmed by {q.as_of}, with the median days from "
-            "identification to each stage."
+            f"Of the cases identified between {asked.from_} and {asked.to}{sliced}, how many "
+            f"cases and people (current household members) had been first submitted, had "
+            f"entered transit and had their arrival confirmed by {asked.as_of}, with the median "
+            "days from identification to each stage."
         )
     return (
         f"Cases and people (current household members) that reached each stage — identified, "
         f"first submitted to a resettlement state, entered a transit country, arrival confirmed "
-        f"— on a date between {q.from_} and {min(q.to, q.as_of)} inclusive{sliced}; a case "
-        "counts once per stage, on the date it first reached it."
+        f"— on a date between {asked.from_} and {min(asked.to, asked.as_of)} inclusive{sliced}; "
+        "a case counts once per stage, on the date it first reached it."
     )
 
 
@@ -148,22 +148,24 @@ def _next_month(day: date) -> date:
     return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
-async def _cumulative(db: Db, q: FunnelQuery) -> Tallies:
+async def _cumulative(db: Db, asked: FunnelQuery) -> Tallies:
     """From the rollup: its size depends on months, days and countries, not on cases."""
-    by_destination = q.group_by is GroupBy.resettlement_country and q.resettlement_country is None
-    statement = _cumulative_query(q.group_by, q.origin_country is not None, by_destination)
+    by_destination = (
+        asked.group_by is GroupBy.resettlement_country and asked.resettlement_country is None
+    )
+    statement = _cumulative_query(asked.group_by, asked.origin_country is not None, by_destination)
     params = {
-        **_period(q.from_, min(q.to, q.as_of)),
-        "transit": q.transit_country or ANY_COUNTRY,
-        **({} if by_destination else {"destination": q.resettlement_country or ANY_COUNTRY}),
-        **({"origin": q.origin_country} if q.origin_country is not None else {}),
+        **_period(asked.from_, min(asked.to, asked.as_of)),
+        "transit": asked.transit_country or ANY_COUNTRY,
+        **({} if by_destination else {"destination": asked.resettlement_country or ANY_COUNTRY}),
+        **({"origin": asked.origin_country} if asked.origin_country is not None else {}),
     }
     tallies: Tallies = {stage: defaultdict(Tally) for stage in FunnelStage}
     for row in await db.all(statement, params):
         cases, people = int(row[-2]), int(row[-1])
         if cases == 0 and people == 0:
             continue
-        tally = tallies[FunnelStage(row[0])][_group_key(q.group_by, list(row[1:-2]))]
+        tally = tallies[FunnelStage(row[0])][_group_key(asked.group_by, list(row[1:-2]))]
         tally.cases += cases
         tally.people += people
     return tallies
@@ -216,19 +218,19 @@ def _case_query(
     return statement.where(*where).group_by(*keys, days)
 
 
-async def _per_case(db: Db, q: FunnelQuery, live_only: bool) -> Tallies:
+async def _per_case(db: Db, asked: FunnelQuery, live_only: bool) -> Tallies:
     """From the cases themselves (an index range on identified_at for a cohort), with the
     days each took to reach each stage."""
-    cohort = q.basis is Basis.cohort
+    cohort = asked.basis is Basis.cohort
     given = {
-        "as_of": q.as_of if cohort else None,
-        "origin": q.origin_country,
-        "destination": q.resettlement_country,
-        "transit": q.transit_country,
+        "as_of": asked.as_of if cohort else None,
+        "origin": asked.origin_country,
+        "destination": asked.resettlement_country,
+        "transit": asked.transit_country,
     }
     params = {
-        "day_from": q.from_,
-        "day_to": q.to if cohort else min(q.to, q.as_of),
+        "day_from": asked.from_,
+        "day_to": asked.to if cohort else min(asked.to, asked.as_of),
         **{name: value for name, value in given.items() if value is not None},
     }
     tallies: Tallies = {}
@@ -236,16 +238,16 @@ async def _per_case(db: Db, q: FunnelQuery, live_only: bool) -> Tallies:
         statement = _case_query(
             db.dialect,
             stage,
-            q.group_by,
-            q.origin_country is not None,
-            q.resettlement_country is not None,
-            q.transit_country is not None,
+            asked.group_by,
+            asked.origin_country is not None,
+            asked.resettlement_country is not None,
+            asked.transit_country is not None,
             cohort,
             live_only,
         )
         tallies[stage] = defaultdict(Tally)
         for row in await db.all(statement, params):
-            tally = tallies[stage][_group_key(q.group_by, list(row[:-3]))]
+            tally = tallies[stage][_group_key(asked.group_by, list(row[:-3]))]
             cases = int(row[-2])
             tally.cases += cases
             tally.people += int(row[-1])
@@ -282,14 +284,16 @@ async def funnel(db: Db, actor: Actor, query: FunnelQuery) -> FunnelReport:
     resettlement, transit = policy.report_slice(
         actor, query.resettlement_country, query.transit_country
     )
-    q = query.model_copy(update={"resettlement_country": resettlement, "transit_country": transit})
+    asked = query.model_copy(
+        update={"resettlement_country": resettlement, "transit_country": transit}
+    )
     officer = actor.role in OFFICERS
     if officer:
-        q = _officer_query(q, today())
+        asked = _officer_query(asked, today())
     min_cases = policy.OFFICER_MEDIAN_MIN_CASES if officer else 1
-    cohort = q.basis is Basis.cohort
+    cohort = asked.basis is Basis.cohort
     by_destination = (
-        q.resettlement_country is not None or q.group_by is GroupBy.resettlement_country
+        asked.resettlement_country is not None or asked.group_by is GroupBy.resettlement_country
     )
     live_only = by_destination and not policy.report_sees_all_submissions(actor.role)
 
@@ -298,10 +302,10 @@ async def funnel(db: Db, actor: Actor, query: FunnelQuery) -> FunnelReport:
             return await _per_case(db, query, live_only)
         return await _cumulative(db, query)
 
-    by_stage = await count(q)
-    if q.group_by is GroupBy.resettlement_country:
+    by_stage = await count(asked)
+    if asked.group_by is GroupBy.resettlement_country:
         # A case submitted to two states is in both groups, and once in the totals.
-        overall = await count(q.model_copy(update={"group_by": None}))
+        overall = await count(asked.model_copy(update={"group_by": None}))
     else:
         overall = by_stage
     totals = []
@@ -313,7 +317,7 @@ async def funnel(db: Db, actor: Actor, query: FunnelQuery) -> FunnelReport:
             total.days.update(tally.days)
         totals.append(total.stage(stage, cohort, min_cases))
     groups: list[FunnelGroup] = []
-    if q.group_by is not None:
+    if asked.group_by is not None:
         keys = sorted({key for tallies in by_stage.values() for key in tallies}, key=str)
         groups = [
             FunnelGroup(
@@ -325,13 +329,13 @@ async def funnel(db: Db, actor: Actor, query: FunnelQuery) -> FunnelReport:
             for key in keys
         ]
     return FunnelReport(
-        definition=_definition(q),
-        basis=q.basis,
-        from_=q.from_,
-        to=q.to,
-        as_of=q.as_of,
-        filters=q.filters(),
-        group_by=q.group_by,
+        definition=_definition(asked),
+        basis=asked.basis,
+        from_=asked.from_,
+        to=asked.to,
+        as_of=asked.as_of,
+        filters=asked.filters(),
+        group_by=asked.group_by,
         stages=totals,
         groups=groups,
     )
