@@ -28,7 +28,8 @@ function request()
       busy[i] = true
       seq = seq + 1
       headers["If-Match"] = '"' .. versions[i] .. '"'
-      headers["X-Request-ID"] = "c" .. i .. "-" .. seq
+      -- the service keeps only a UUID as the request id: the case's index is its first field
+      headers["X-Request-ID"] = string.format("%08x-0000-4000-8000-%012x", i, seq)
       return wrk.format("POST", "/api/v1/cases/" .. data.cases[i] .. "/transitions",
                         headers, data.body)
     end
@@ -38,7 +39,8 @@ end
 
 function response(status, headers, body)
   local rid = headers["x-request-id"] or headers["X-Request-ID"] or ""
-  local i = tonumber(rid:match("^c(%d+)-"))
+  local hex = rid:match("^(%x+)-0000-4000-8000-%x+$")
+  local i = hex and tonumber(hex, 16)
   if i then busy[i] = nil end
   local etag = headers["etag"] or headers["ETag"]
   local version = etag and etag:match("(%d+)")
