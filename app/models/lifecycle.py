@@ -51,6 +51,8 @@ class Snapshot:
     pathway: Pathway
     submission: SubmissionStatus | None
     stay: StayStatus | None
+    #: a current member is not among the accepted submission's ``accepted_members``
+    open_split: bool = False
 
 
 @dataclass(frozen=True)
@@ -60,12 +62,14 @@ class Guard:
     submission: frozenset[SubmissionStatus | None] | None = None
     stay: frozenset[StayStatus | None] | None = None
     pathway: Pathway | None = None
+    open_split: bool | None = None
 
     def holds(self, snapshot: Snapshot) -> bool:
         return (
             (self.submission is None or snapshot.submission in self.submission)
             and (self.stay is None or snapshot.stay in self.stay)
             and (self.pathway is None or snapshot.pathway == self.pathway)
+            and (self.open_split is None or snapshot.open_split == self.open_split)
         )
 
 
@@ -153,6 +157,9 @@ STAY_REQUESTED = Guard(stay=stay_from(A.authorise_transit) & stay_from(A.refuse_
 STAY_AUTHORISED = Guard(stay=stay_from(A.record_transit_entry))
 STAY_IN_TRANSIT = Guard(stay=stay_from(A.extend_transit))
 SUBMISSION_ACCEPTED = frozenset({SubmissionStatus.accepted})
+#: ``split_case``: the accepted submission left out a current member (domain.md "Split
+#: decisions"); departure with an open split is a rule of record_departure (409 conflict).
+OPEN_SPLIT = Guard(submission=SUBMISSION_ACCEPTED, open_split=True)
 
 TRANSITIONS: Mapping[tuple[CaseStatus, Action], Step] = {
     (S.identified, A.start_assessment): Step(S.assessment),
@@ -177,6 +184,8 @@ TRANSITIONS: Mapping[tuple[CaseStatus, Action], Step] = {
     (S.departed, A.confirm_arrival): Step(S.resettled),
     **{(status, A.close): Step(S.closed) for status in CLOSABLE},
     (S.closed, A.reopen): Step(None),
+    (S.submitted, A.split_case): Step(S.submitted, OPEN_SPLIT),
+    (S.in_transit, A.split_case): Step(S.in_transit, OPEN_SPLIT),
 }
 
 

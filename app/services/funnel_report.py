@@ -1,5 +1,6 @@
 """The funnel report. It counts milestone dates (set once, never moved by a reopen or a
-resubmission), never current statuses; people are the cases' current members."""
+resubmission), never current statuses: a case on the day the case reached a stage, a person
+on the day that member reached it (members' own milestone dates, moved with them by a split)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy import ColumnElement, and_, bindparam, extract, func, or_, selec
 from sqlalchemy.sql.base import Executable
 
 from app.db import Db
-from app.models import Case, Submission, TransitStay
+from app.models import Case, Member, Submission, TransitStay
 from app.models.funnel import ANY_COUNTRY, DAY, MILESTONES, MONTH
 from app.models.transit_stay import STAY_COUNTS
 from app.schemas.reports import (
@@ -176,9 +177,13 @@ def _cohort_query(
     origin: bool,
     destination: bool,
     transit: bool,
+    people: bool = False,
 ) -> Executable:
-    """Cases identified in a window and how many days each took to reach ``stage``."""
-    milestone = Case.__table__.c[MILESTONES[stage]]
+    """Cases identified in a window and how many days each took to reach ``stage`` — or,
+    with ``people``, members identified in the window who reached it (by their own dates)."""
+    unit = Member.__table__ if people else Case.__table__
+    identified = unit.c.identified_at
+    milestone = unit.c[MILESTONES[stage]]
     destinations = (
         select(Submission.case_id, Submission.resettlement_country)
         .where(
@@ -190,11 +195,11 @@ def _cohort_query(
         .subquery()
     )
     keys = _group_columns(
-        group, Case.identified_at, Case.origin_country, destinations.c.resettlement_country
+        group, identified, Case.origin_country, destinations.c.resettlement_country
     )
-    days = days_between(dialect, milestone, Case.identified_at)
+    days = days_between(dialect, milestone, identified)
     where: list[ColumnElement[bool]] = [
-        Case.identified_at.between(bindparam("day_from"), bindparam("day_to")),
+        identified.between(bindparam("day_from"), bindparam("day_to")),
         milestone.is_not(None),
         milestone <= bindparam("as_of"),
     ]
@@ -219,15 +224,20 @@ def _cohort_query(
             )
             .exists()
         )
-    statement = select(*keys, days, func.count(), func.sum(Case.member_count)).select_from(Case)
+    if people:
+        statement = (
+            select(*keys, func.count()).select_from(Member).join(Case, Case.id == Member.case_id)
+        )
+    else:
+        statement = select(*keys, days, func.count()).select_from(Case)
     if group is GroupBy.resettlement_country:
         statement = statement.join(destinations, destinations.c.case_id == Case.id)
-    return statement.where(*where).group_by(*keys, days)
+    return statement.where(*where).group_by(*keys, *([] if people else [days]))
 
 
 async def _cohort(db: Db, q: FunnelQuery) -> Tallies:
     """From the cases identified in the window (an index range on identified_at), with the
-    days each took to reach each stage."""
+    days each took to reach each stage; people from the members identified in the window."""
     params = {
         "day_from": q.from_,
         "day_to": q.to,
@@ -238,7 +248,7 @@ async def _cohort(db: Db, q: FunnelQuery) -> Tallies:
     }
     tallies: Tallies = {}
     for stage in FunnelStage:
-        statement = _cohort_query(
+        shape = (
             db.dialect,
             stage,
             q.group_by,
@@ -247,12 +257,13 @@ async def _cohort(db: Db, q: FunnelQuery) -> Tallies:
             q.transit_country is not None,
         )
         tallies[stage] = defaultdict(Tally)
-        for row in await db.all(statement, params):
-            tally = tallies[stage][_group_key(q.group_by, list(row[:-3]))]
-            cases = int(row[-2])
+        for row in await db.all(_cohort_query(*shape), params):
+            tally = tallies[stage][_group_key(q.group_by, list(row[:-2]))]
+            cases = int(row[-1])
             tally.cases += cases
-            tally.people += int(row[-1])
-            tally.days[int(row[-3])] += cases
+            tally.days[int(row[-2])] += cases
+        for row in await db.all(_cohort_query(*shape, people=True), params):
+            tallies[stage][_group_key(q.group_by, list(row[:-1]))].people += int(row[-1])
     return tallies
 
 
