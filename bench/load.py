@@ -119,7 +119,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     "members": _names(
         "case_id position is_principal given_name family_name sex date_of_birth dob_estimated "
-        "nationality relationship document_number"
+        "nationality relationship document_number id identified_at first_submitted_at "
+        "transit_entered_at resettled_at"
     ),
     "submissions": _names(
         "id case_id sequence resettlement_country submission_priority primary_category "
@@ -181,6 +182,12 @@ FUNNEL_USERS = ("bench_caseworker", "bench_manager")
 
 def case_id(n: int) -> str:
     h = f"{BASE_MS + n:012x}{UUID_TAIL}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def member_id(n: int, position: int) -> str:
+    """A member's id, unique across the load: the case's number and the member's position."""
+    h = f"{BASE_MS + n:012x}{position:04x}{UUID_TAIL[4:]}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
@@ -614,7 +621,10 @@ def generate(plan: _Plan) -> tuple[dict[str, bytes], dict[tuple[str, int], int]]
                     f"{family}\t{rng.choice(('female', 'male'))}\t{dob}\t"
                     f"{'t' if rng.random() < 0.1 else 'f'}\t{origin}\t"
                     f"{'principal' if principal else rng.choice(RELATIONSHIPS)}\t"
-                    f"{f'A{rng.randint(1_000_000, 9_999_999)}' if rng.random() < 0.7 else NULL}\n"
+                    f"{f'A{rng.randint(1_000_000, 9_999_999)}' if rng.random() < 0.7 else NULL}\t"
+                    # every member was there from the start: the case's milestones are its own
+                    f"{member_id(n, position)}\t{identified}\t{c.first_submitted}\t{c.entered}\t"
+                    f"{c.resettled}\n"
                 )
         if "submissions" in wanted:
             for s in c.subs:

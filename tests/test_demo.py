@@ -594,20 +594,43 @@ async def funnel_people(http: httpx.AsyncClient, token: str | None) -> dict[str,
 
 
 def plan_fingerprint(plans: list[CasePlan]) -> list[tuple[Any, ...]]:
-    return [
-        (
-            plan.identified_at,
-            plan.origin,
-            plan.pathway,
-            plan.priority,
-            standing(plan).status,
-            plan.first_submitted_at,
-            plan.resettled_at,
-            tuple(tuple(m[name] for name in MEMBER_FIELDS) for m in plan.members),
-            (("create", plan.created_at), *((s.action, s.at) for s in plan.steps)),
+    """What the database must hold for these plans: a split decision's case keeps the
+    members the state accepted, and a new case (in assessment, identified with the original,
+    created by its split) holds the others, the first of them its principal."""
+    fingerprints = []
+    for plan in plans:
+        members = [tuple(m[name] for name in MEMBER_FIELDS) for m in plan.members]
+        stay = members[: len(members) - plan.split_off]
+        fingerprints.append(
+            (
+                plan.identified_at,
+                plan.origin,
+                plan.pathway,
+                plan.priority,
+                standing(plan).status,
+                plan.first_submitted_at,
+                plan.resettled_at,
+                tuple(stay),
+                (("create", plan.created_at), *((s.action, s.at) for s in plan.steps)),
+            )
         )
-        for plan in plans
-    ]
+        if plan.split_off:
+            split = next(s for s in plan.steps if s.action == "split_case")
+            moved = [m[:-1] + (i == 0,) for i, m in enumerate(members[len(stay) :])]
+            fingerprints.append(
+                (
+                    plan.identified_at,
+                    plan.origin,
+                    plan.pathway,
+                    plan.priority,
+                    "assessment",
+                    None,
+                    None,
+                    tuple(moved),
+                    (("create", split.at),),
+                )
+            )
+    return fingerprints
 
 
 async def database_fingerprint(conn: AsyncConnection) -> list[tuple[Any, ...]]:
