@@ -65,6 +65,7 @@ TABLE: dict[str, dict[str, str]] = {
         "confirm_arrival":      "403 403 403 403 403 403",
         "close":                "403 403 403 403 403 403",
         "reopen":               "403 403 403 403 403 403",
+        "split_case":           "403 403 403 403 403 403",
         "read":                 "ok  ok  ok  ok  ok  ok",
         "list":                 "ok  ok  ok  ok  ok  ok",
         "events":               "ok  ok  ok  ok  ok  ok",
@@ -87,6 +88,7 @@ TABLE: dict[str, dict[str, str]] = {
         "confirm_arrival":      "ok  ok  ok  ok  ok  ok",
         "close":                "ok  ok  ok  ok  ok  ok",
         "reopen":               "ok  ok  ok  ok  ok  ok",
+        "split_case":           "ok  ok  ok  ok  ok  ok",
         "read":                 "ok  ok  ok  ok  ok  ok",
         "list":                 "ok  ok  ok  ok  ok  ok",
         "events":               "ok  ok  ok  ok  ok  ok",
@@ -109,6 +111,7 @@ TABLE: dict[str, dict[str, str]] = {
         "confirm_arrival":      "404 ok  404 ok  ok  ok",
         "close":                "404 403 404 403 403 403",
         "reopen":               "404 403 404 403 403 403",
+        "split_case":           "404 403 404 403 403 403",
         "read":                 "404 ok  404 ok  ok  ok",
         "list":                 "404 ok  404 ok  ok  ok",
         "events":               "404 ok  404 ok  ok  ok",
@@ -131,6 +134,7 @@ TABLE: dict[str, dict[str, str]] = {
         "confirm_arrival":      "404 404 404 403 404 403",
         "close":                "404 404 404 403 404 403",
         "reopen":               "404 404 404 403 404 403",
+        "split_case":           "404 404 404 403 404 403",
         "read":                 "404 404 404 ok  404 ok",
         "list":                 "404 404 404 ok  404 ok",
         "events":               "404 404 404 ok  404 ok",
@@ -153,6 +157,7 @@ TABLE: dict[str, dict[str, str]] = {
         "confirm_arrival":      "404 404 404 404 404 404",
         "close":                "404 404 404 404 404 404",
         "reopen":               "404 404 404 404 404 404",
+        "split_case":           "404 404 404 404 404 404",
         "read":                 "404 404 404 404 404 404",
         "list":                 "403 403 403 403 403 403",
         "events":               "404 404 404 404 404 404",
@@ -175,6 +180,7 @@ TABLE: dict[str, dict[str, str]] = {
         "confirm_arrival":      "404 404 404 404 404 404",
         "close":                "404 404 404 404 404 404",
         "reopen":               "404 404 404 404 404 404",
+        "split_case":           "404 404 404 404 404 404",
         "read":                 "404 404 404 404 404 404",
         "list":                 "403 403 403 403 403 403",
         "events":               "404 404 404 404 404 404",
@@ -201,6 +207,7 @@ BODIES: dict[str, Json] = {
     "confirm_arrival": {"arrived_at": today()},
     "close": {"reason": "other"},
     "reopen": {"reason": "Contact restored."},
+    "split_case": {"reason": "Part of the household was accepted."},  # + a current member
 }
 READS = ("read", "list", "events", "patch")
 
@@ -249,6 +256,9 @@ class Probe:
             response = await self.client.patch(path, json=body, headers=if_match)
         else:
             body = {"action": action, **BODIES[action]}
+            if action == "split_case":  # ids of another case's members would be a 422
+                moving = [case["members"][-1]["id"]]
+                body.update(members=moving, principal=moving[0])
             response = await self.client.post(f"{path}/transitions", json=body, headers=if_match)
         return await self._outcome(response, action, situation)
 
