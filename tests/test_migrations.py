@@ -81,3 +81,118 @@ def test_upgrade_matches_models_and_downgrade_empties(empty_database: str) -> No
 
     migrate.downgrade(settings, revision="base")
     assert _inspect(empty_database, settings, _tables) <= {"alembic_version"}
+
+
+# --- 0005: member ids and split decisions, on a database holding the demo data ---------------
+MINE = "0005"
+
+
+def _previous() -> str:
+    """The revision before mine, from Alembic's own script directory (never a literal: the
+    chain may be re-ordered when other migrations land)."""
+    from alembic.script import ScriptDirectory
+
+    settings = Settings(database_url="sqlite://", secret_key=SECRET)
+    script = ScriptDirectory.from_config(migrate.alembic_config(settings))
+    previous = script.get_revision(MINE).down_revision
+    assert isinstance(previous, str)
+    return previous
+
+
+def _snapshot(conn: Connection) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, as it stands, in primary-key order."""
+    from sqlalchemy import MetaData, select
+
+    meta = MetaData()
+    meta.reflect(conn)
+    out = {}
+    for name, table in meta.tables.items():
+        order = list(table.primary_key.columns) or list(table.columns)
+        rows = conn.execute(select(table).order_by(*order)).all()
+        out[name] = [tuple(row) for row in rows]
+    out["_columns"] = [(n, tuple(c.name for c in t.columns)) for n, t in meta.tables.items()]
+    return out
+
+
+def _old_columns(conn: Connection, before: dict[str, Any]) -> dict[str, list[tuple[Any, ...]]]:
+    """The rows now, of the tables and columns that existed before, in the same order."""
+    from sqlalchemy import MetaData, select
+
+    meta = MetaData()
+    meta.reflect(conn)
+    out = {}
+    for name, columns in before["_columns"]:
+        table = meta.tables[name]
+        order = list(table.primary_key.columns) or [table.c[c] for c in columns]
+        rows = conn.execute(select(*(table.c[c] for c in columns)).order_by(*order)).all()
+        out[name] = [tuple(row) for row in rows]
+    return out
+
+
+def _new_columns_hold(conn: Connection) -> None:
+    from sqlalchemy import text
+
+    members = conn.execute(
+        text(
+            "SELECT m.id, m.case_id, m.identified_at, m.first_submitted_at, "
+            "m.transit_entered_at, m.resettled_at, c.identified_at, c.first_submitted_at, "
+            "c.transit_entered_at, c.resettled_at FROM members m JOIN cases c ON c.id = m.case_id "
+            "ORDER BY m.case_id, m.position"
+        )
+    ).all()
+    ids = [row[0] for row in members]
+    assert all(ids) and len(set(ids)) == len(ids) > 3000
+    for row in members:  # every member reached each stage with its case
+        assert tuple(row[2:6]) == tuple(row[6:10])
+    by_case: dict[Any, list[str]] = {}
+    for row in members:
+        by_case.setdefault(row[1], []).append(str(uuid.UUID(str(row[0]))))
+    submissions = conn.execute(
+        text("SELECT case_id, status, accepted_members, split FROM submissions")
+    ).all()
+    accepted = 0
+    for case_id, status, accepted_members, split in submissions:
+        assert not split
+        if status == "accepted":
+            accepted += 1
+            value = accepted_members if isinstance(accepted_members, list) else None
+            if value is None:
+                import json
+
+                value = json.loads(accepted_members)
+            assert value == by_case[case_id]
+        else:
+            assert accepted_members is None
+    assert accepted > 100
+    assert conn.execute(
+        text("SELECT count(*) FROM cases WHERE split_from IS NOT NULL OR split_into IS NOT NULL")
+    ).scalar_one() == 0
+
+
+@pytest.mark.slow
+def test_member_ids_migration_keeps_every_row_of_the_demo_data(empty_database: str) -> None:
+    """The demo data at the revision before mine (loaded, then the schema taken back to it),
+    upgraded: every row of every table is still there, unchanged in every old column, and
+    the new columns hold member ids, milestone dates and whole-household acceptances."""
+    import os
+    import subprocess
+
+    from tests.live_server import pta_command
+
+    settings = Settings(database_url=empty_database, secret_key=SECRET)
+    migrate.upgrade(settings)
+    env = {**os.environ, "PTA_DATABASE_URL": empty_database, "PTA_SECRET_KEY": SECRET}
+    loaded = subprocess.run(  # noqa: S603 - our own command
+        [*pta_command(), "demo", "load"], env=env, capture_output=True, text=True, timeout=900
+    )
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    previous = _previous()
+    migrate.downgrade(settings, revision=previous)
+    before = _inspect(empty_database, settings, _snapshot)
+    assert len(before["cases"]) > 1000 and len(before["members"]) > 3000
+    migrate.upgrade(settings)
+    after = _inspect(empty_database, settings, lambda conn: _old_columns(conn, before))
+    assert after.pop("alembic_version") == [(MINE,)] != before["alembic_version"]
+    for name, rows in after.items():
+        assert rows == before[name], f"{name}: rows changed or lost"
+    _inspect(empty_database, settings, _new_columns_hold)

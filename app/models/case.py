@@ -59,7 +59,7 @@ class Case(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(default=1)
     #: the case this one was split from (``split_case``), and the ids of cases split from it
-    split_from: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("cases.id"))
+    split_from: Mapped[uuid.UUID | None]
     split_into: Mapped[list[str] | None] = mapped_column(JSON)  # null: none yet
 
 

@@ -32,15 +32,15 @@ def upgrade() -> None:
         batch.add_column(sa.Column("id", sa.Uuid(), nullable=True))
         for name in MILESTONES:
             batch.add_column(sa.Column(name, sa.Date(), nullable=True))
-    with op.batch_alter_table("submissions") as batch:
-        batch.add_column(sa.Column("accepted_members", sa.JSON(), nullable=True))
-        batch.add_column(
-            sa.Column("split", sa.Boolean(), server_default=sa.text("false"), nullable=False)
-        )
-    with op.batch_alter_table("cases") as batch:
-        batch.add_column(sa.Column("split_from", sa.Uuid(), nullable=True))
-        batch.add_column(sa.Column("split_into", sa.JSON(), nullable=True))
-        batch.create_foreign_key(op.f("fk_cases_split_from_cases"), "cases", ["split_from"], ["id"])
+    # Plain ADD COLUMN, never a table rebuild: on SQLite, rebuilding ``cases`` drops the old
+    # table, and its ON DELETE CASCADE children (members, submissions, ...) would go with it.
+    op.add_column("submissions", sa.Column("accepted_members", sa.JSON(), nullable=True))
+    op.add_column(
+        "submissions",
+        sa.Column("split", sa.Boolean(), server_default=sa.text("false"), nullable=False),
+    )
+    op.add_column("cases", sa.Column("split_from", sa.Uuid(), nullable=True))
+    op.add_column("cases", sa.Column("split_into", sa.JSON(), nullable=True))
 
     bind = op.get_bind()
     _fill_member_ids(bind)
@@ -128,15 +128,13 @@ def _fill_accepted_members(bind: sa.Connection) -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("members") as batch:
-        batch.drop_index("uq_members_id")
-        for name in reversed(MILESTONES):
-            batch.drop_column(name)
-        batch.drop_column("id")
-    with op.batch_alter_table("submissions") as batch:
-        batch.drop_column("split")
-        batch.drop_column("accepted_members")
-    with op.batch_alter_table("cases") as batch:
-        batch.drop_constraint(op.f("fk_cases_split_from_cases"), type_="foreignkey")
-        batch.drop_column("split_into")
-        batch.drop_column("split_from")
+    # Plain DROP COLUMN (SQLite 3.35 and later), for the same reason as above.
+    op.drop_index("uq_members_id", table_name="members")
+    for table, column in (
+        *(("members", name) for name in (*reversed(MILESTONES), "id")),
+        ("submissions", "split"),
+        ("submissions", "accepted_members"),
+        ("cases", "split_into"),
+        ("cases", "split_from"),
+    ):
+        op.drop_column(table, column)
