@@ -286,6 +286,39 @@ async def test_households_are_plausible(first_start: FirstStart, conn: AsyncConn
     assert all(len(row.family_name.split()) >= 2 for row in members)  # two surnames
 
 
+async def test_a_few_split_decisions_were_resolved_by_split_case(
+    first_start: FirstStart, conn: AsyncConnection
+) -> None:
+    """Households accepted in part: each original keeps the accepted members (its split
+    closed, ``split`` still true), and a new case in assessment holds the others."""
+    new_cases = await rows(
+        conn, select(Case.id, Case.split_from, Case.status).where(Case.split_from.is_not(None))
+    )
+    assert len(new_cases) == demo_plan.SPLITS
+    for new_id, original_id, status in new_cases:
+        assert status == "assessment"
+        (split_into,) = (await rows(conn, select(Case.split_into).where(Case.id == original_id)))[0]
+        assert split_into == [str(new_id)]
+        latest = (
+            await rows(
+                conn,
+                select(Submission.accepted_members, Submission.split)
+                .where(Submission.case_id == original_id)
+                .order_by(Submission.sequence.desc())
+                .limit(1),
+            )
+        )[0]
+        assert latest.split is True
+        staying = {
+            str(i)
+            for (i,) in await rows(conn, select(Member.id).where(Member.case_id == original_id))
+        }
+        moved = {
+            str(i) for (i,) in await rows(conn, select(Member.id).where(Member.case_id == new_id))
+        }
+        assert staying == set(latest.accepted_members) and moved and not moved & staying
+
+
 async def test_the_pipeline_holds_every_situation(
     first_start: FirstStart, conn: AsyncConnection
 ) -> None:
@@ -516,6 +549,7 @@ def replay(plan: CasePlan, today: date) -> None:
     submissions: list[dict[str, Any]] = []
     stays: list[dict[str, Any]] = []
     milestones = [plan.identified_at]
+    open_split = False  # a split decision not resolved yet
     moment = plan.created_at
     assert plan.identified_at <= moment.date() < today
     assert 1 <= len(plan.members) <= 7 and sum(m["is_principal"] for m in plan.members) == 1
@@ -526,6 +560,7 @@ def replay(plan: CasePlan, today: date) -> None:
             pathway=Pathway(plan.pathway),
             submission=SubmissionStatus(submissions[-1]["status"]) if submissions else None,
             stay=StayStatus(stays[-1]["status"]) if stays else None,
+            open_split=open_split,
         )
         found = step_for(status, action, snapshot)
         assert found is not None, (plan.key, status, snapshot, step)
@@ -546,6 +581,9 @@ def replay(plan: CasePlan, today: date) -> None:
                 milestones.append(step.at.date())
         elif action is Action.decide:
             submissions[-1]["status"] = command["decision"]
+            open_split = bool(plan.split_off) and command["decision"] == "accepted"
+        elif action is Action.split_case:
+            open_split = False
         elif action is Action.withdraw_submission:
             submissions[-1]["status"] = "withdrawn"
         elif action is Action.request_transit:
@@ -558,7 +596,7 @@ def replay(plan: CasePlan, today: date) -> None:
             assert command["authorised_until"] > stays[-1]["until"]
             stays[-1]["until"] = command["authorised_until"]
         elif action is Action.record_departure:
-            assert submissions[-1]["status"] == "accepted"
+            assert submissions[-1]["status"] == "accepted" and not open_split
         active = ("requested", "authorised", "in_transit")
         if action in (Action.record_departure, Action.close) and stays[-1:]:
             stays[-1]["status"] = "exited" if stays[-1]["status"] in active else stays[-1]["status"]
@@ -616,7 +654,7 @@ def plan_fingerprint(plans: list[CasePlan]) -> list[tuple[Any, ...]]:
         )
         if plan.split_off:
             split = next(s for s in plan.steps if s.action == "split_case")
-            moved = [m[:-1] + (i == 0,) for i, m in enumerate(members[len(stay) :])]
+            moved = [(*m[:-1], i == 0) for i, m in enumerate(members[len(stay) :])]
             fingerprints.append(
                 (
                     plan.identified_at,

@@ -182,7 +182,7 @@ def test_member_ids_migration_keeps_every_row_of_the_demo_data(empty_database: s
     settings = Settings(database_url=empty_database, secret_key=SECRET)
     migrate.upgrade(settings)
     env = {**os.environ, "PTA_DATABASE_URL": empty_database, "PTA_SECRET_KEY": SECRET}
-    loaded = subprocess.run(  # noqa: S603 - our own command
+    loaded = subprocess.run(
         [*pta_command(), "demo", "load"], env=env, capture_output=True, text=True, timeout=900
     )
     assert loaded.returncode == 0, loaded.stderr[-2000:]
