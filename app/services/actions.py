@@ -112,6 +112,8 @@ def _submit(record: CaseRecord, command: t.SubmissionFields, actor: Actor, now: 
             **fields,
             "submitted_at": now,
             "submitted_by": actor.id,
+            "accepted_members": None,
+            "split": False,
         },
         resettlement_country=country,
     )
