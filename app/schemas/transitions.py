@@ -20,7 +20,10 @@ from app.vocabulary import Category, ClosureReason, Decision, Priority, Withdraw
 
 #: Member ids a request names: judged against the case's current members (422) after
 #: If-Match and before the state machine (api.md "Order of checks").
-MemberIds = Annotated[list[uuid.UUID], Field(min_length=1, max_length=MAX_MEMBERS)]
+MemberIds = Annotated[
+    list[uuid.UUID],
+    Field(min_length=1, max_length=MAX_MEMBERS, json_schema_extra={"uniqueItems": True}),
+]
 
 
 class StartAssessment(StrictInput):
