@@ -77,6 +77,7 @@ class Member(Base):
         CheckConstraint("length(nationality) = 3", name="nationality_code"),
         # At most one principal per case here; "at least one" is checked on every write.
         Index("uq_members_id", "id", unique=True),
+        Index("ix_members_identified_at", "identified_at"),  # the cohort funnel's people
         Index(
             "uq_members_one_principal",
             "case_id",

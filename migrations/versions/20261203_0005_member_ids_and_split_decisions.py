@@ -62,6 +62,7 @@ def upgrade() -> None:
         batch.alter_column("id", existing_type=sa.Uuid(), nullable=False)
         batch.alter_column("identified_at", existing_type=sa.Date(), nullable=False)
         batch.create_index("uq_members_id", ["id"], unique=True)
+        batch.create_index("ix_members_identified_at", ["identified_at"])
 
 
 def _fill_member_ids(bind: sa.Connection) -> None:
@@ -129,6 +130,7 @@ def _fill_accepted_members(bind: sa.Connection) -> None:
 
 def downgrade() -> None:
     # Plain DROP COLUMN (SQLite 3.35 and later), for the same reason as above.
+    op.drop_index("ix_members_identified_at", table_name="members")
     op.drop_index("uq_members_id", table_name="members")
     for table, column in (
         *(("members", name) for name in (*reversed(MILESTONES), "id")),
