@@ -143,6 +143,7 @@ class Action(StrEnum):
     confirm_arrival = "confirm_arrival"
     close = "close"
     reopen = "reopen"
+    split_case = "split_case"
 
 
 class AccessAction(StrEnum):

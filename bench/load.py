@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import json
 import multiprocessing
 import os
 import random
@@ -177,6 +178,12 @@ FUNNEL_USERS = ("bench_caseworker", "bench_manager")
 
 def case_id(n: int) -> str:
     h = f"{BASE_MS + n:012x}{UUID_TAIL}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def member_id(n: int, position: int) -> str:
+    """A member's id, unique across the load: the case's number and the member's position."""
+    h = f"{BASE_MS + n:012x}{position:04x}{UUID_TAIL[4:]}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
@@ -595,7 +602,7 @@ def generate(plan: _Plan) -> tuple[dict[str, bytes], dict[tuple[str, int], int]]
             f"{_weighted(rng, PRIORITIES, PRIORITY_CUM)}\tCommunity outreach\t{summary}\t"
             f"{members}\t{identified}\t{c.first_submitted}\t{c.entered}\t{c.departed}\t"
             f"{c.resettled}\t{c.closed_at}\t{c.closure_reason}\t{cw}\t{c.drafted_by}\t"
-            f"{created}\t{c.last_ts}\t{len(c.events)}\n"
+            f"{created}\t{c.last_ts}\t{len(c.events)}\t{NULL}\t{NULL}\n"
         )
         if "members" in wanted:
             rows = out["members"]
@@ -610,15 +617,20 @@ def generate(plan: _Plan) -> tuple[dict[str, bytes], dict[tuple[str, int], int]]
                     f"{family}\t{rng.choice(('female', 'male'))}\t{dob}\t"
                     f"{'t' if rng.random() < 0.1 else 'f'}\t{origin}\t"
                     f"{'principal' if principal else rng.choice(RELATIONSHIPS)}\t"
-                    f"{f'A{rng.randint(1_000_000, 9_999_999)}' if rng.random() < 0.7 else NULL}\n"
+                    f"{f'A{rng.randint(1_000_000, 9_999_999)}' if rng.random() < 0.7 else NULL}\t"
+                    # every member was there from the start: the case's milestones are its own
+                    f"{member_id(n, position)}\t{identified}\t{c.first_submitted}\t{c.entered}\t"
+                    f"{c.resettled}\n"
                 )
         if "submissions" in wanted:
+            # a whole household accepted: every member, by id (no split in the bench data)
+            accepted = json.dumps([member_id(n, p) for p in range(1, members + 1)])
             for s in c.subs:
                 out["submissions"].append(
                     f"{s.id}\t{cid}\t{s.sequence}\t{s.country}\t{s.priority}\t{s.primary}\t"
                     f"{s.secondary}\t{s.status}\t{s.submitted_at}\t{plan.users['bench_supervisor']}\t"
                     f"{s.decided_at}\t{s.decided_by}\t{s.reason}\t{s.withdrawn_at}\t"
-                    f"{s.withdrawal_reason}\n"
+                    f"{s.withdrawal_reason}\t{accepted if s.status == 'accepted' else NULL}\tf\n"
                 )
         if "transit_stays" in wanted:
             for st in c.stays:

@@ -50,6 +50,7 @@ ACTIONS: tuple[str, ...] = (
     "confirm_arrival",
     "close",
     "reopen",
+    "split_case",
 )
 
 
@@ -168,6 +169,17 @@ WITHDRAW: ScenarioStep = ("boss", "withdraw_submission", {"reason": "error"})
 CLOSE: ScenarioStep = ("boss", "close", {"reason": "other", "note": "test"})
 REOPEN: ScenarioStep = ("boss", "reopen", {"reason": "new information"})
 DEPART: ScenarioStep = ("worker", "record_departure", {"departed_at": "<today>"})
+#: A split decision: the state accepts every member but the last (filled in from the case).
+ACCEPT_SPLIT: ScenarioStep = (
+    "usa",
+    "decide",
+    {"decision": "accepted", "accepted_members": "<accepted>"},
+)
+SPLIT: ScenarioStep = (
+    "boss",
+    "split_case",
+    {"members": "<left out>", "principal": "<left out principal>", "reason": "split"},
+)
 
 
 @dataclass(frozen=True)
@@ -180,6 +192,8 @@ class Scenario:
     pathway: str = "transit"
     #: for a closed case: the status before closing (reopen goes back to it)
     before_close: str | None = None
+    #: the accepted submission left out a current member (domain.md "Split decisions")
+    open_split: bool = False
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -254,11 +268,45 @@ SCENARIOS: dict[str, Scenario] = {
     "in_country:departed": Scenario(
         [*SUBMIT_USA, ACCEPT, DEPART], ("departed", "accepted", None), pathway="in_country"
     ),
+    "submitted/accepted (split)": Scenario(
+        [*SUBMIT_USA, ACCEPT_SPLIT], ("submitted", "accepted", None), open_split=True
+    ),
+    "in_transit/accepted (split)": Scenario(
+        [*IN_TRANSIT, ACCEPT_SPLIT], ("in_transit", "accepted", "in_transit"), open_split=True
+    ),
+    "in_transit/accepted (split resolved)": Scenario(
+        [*IN_TRANSIT, ACCEPT_SPLIT, SPLIT], ("in_transit", "accepted", "in_transit")
+    ),
+    "in_country:submitted/accepted (split)": Scenario(
+        [*SUBMIT_USA, ACCEPT_SPLIT],
+        ("submitted", "accepted", None),
+        pathway="in_country",
+        open_split=True,
+    ),
 }
 
 
-def _fill(fields: dict[str, Any]) -> dict[str, Any]:
-    return {k: (iso(today()) if v == "<today>" else v) for k, v in fields.items()}
+def _fill(fields: dict[str, Any], case: dict[str, Any]) -> dict[str, Any]:
+    """Today's date, and the member ids of a split decision: the state accepts every member
+    but the last; split_case moves the members left out."""
+    ids = [m["id"] for m in case.get("members", ())]
+    moving = left_out(case)
+    values: dict[str, Any] = {
+        "<today>": iso(today()),
+        "<accepted>": ids[:-1],
+        "<left out>": moving,
+        "<left out principal>": moving[0] if moving else None,
+    }
+    return {k: (values[v] if isinstance(v, str) and v in values else v) for k, v in fields.items()}
+
+
+def left_out(case: dict[str, Any]) -> list[str]:
+    """The current members the accepted latest submission did not accept (an open split)."""
+    subs = case.get("submissions") or []
+    if not subs or subs[-1]["status"] != "accepted":
+        return []
+    accepted = set(subs[-1].get("accepted_members") or ())
+    return [m["id"] for m in case.get("members", ()) if m["id"] not in accepted]
 
 
 def state_of(case: dict[str, Any]) -> tuple[str, str | None, str | None]:
@@ -284,7 +332,8 @@ class Driver(Http):
     async def run(self, case: dict[str, Any], steps: Sequence[ScenarioStep]) -> dict[str, Any]:
         current = {"id": case["id"], "version": case["version"]}
         for who, action, fields in steps:
-            body = await self.act(getattr(self.cast, who), current, action, **_fill(fields))
+            full = await self.get(case["id"]) if action in ("decide", "split_case") else {}
+            body = await self.act(getattr(self.cast, who), current, action, **_fill(fields, full))
             current = {"id": body["id"], "version": body["version"]}
         return await self.get(case["id"])
 
@@ -293,6 +342,7 @@ class Driver(Http):
         case = await self.new_case(pathway=scenario.pathway, **overrides)
         case = await self.run(case, scenario.steps)
         assert state_of(case) == scenario.expect, (name, state_of(case))
+        assert bool(left_out(case)) == scenario.open_split, name
         return case
 
 
@@ -324,7 +374,9 @@ def legal_actions(case: dict[str, Any]) -> set[str]:
     if sub == "accepted" and (
         (status == "submitted" and pathway == "in_country") or status == "in_transit"
     ):
-        legal.add("record_departure")
+        legal.add("record_departure")  # available; an open split makes it a conflict
+    if sub == "accepted" and status in ("submitted", "in_transit") and left_out(case):
+        legal.add("split_case")
     if status == "departed":
         legal.add("confirm_arrival")
     if status not in ("resettled", "closed"):
@@ -332,6 +384,12 @@ def legal_actions(case: dict[str, Any]) -> set[str]:
     if status == "closed":
         legal.add("reopen")
     return legal
+
+
+def conflicts(action: str, case: dict[str, Any]) -> bool:
+    """A legal action whose rule fails for this case (409 ``conflict``): departure with an
+    open split."""
+    return action == "record_departure" and bool(left_out(case))
 
 
 def sees(user: TestUser, case: dict[str, Any]) -> bool:
@@ -362,8 +420,12 @@ def actor_for(cast: Cast, action: str, case: dict[str, Any]) -> TestUser:
     return cast.boss  # supervisor: return_to_assessment, submit, resubmit, withdraw, close, ...
 
 
-def fields_for(action: str) -> dict[str, Any]:
+def fields_for(action: str, case: dict[str, Any] | None = None) -> dict[str, Any]:
     """Valid fields for each action (rules that can pass wherever the action is legal)."""
+    if action == "split_case":
+        # the members left out, or (no split to resolve) the last member
+        moving = left_out(case or {}) or [m["id"] for m in (case or {}).get("members", ())][-1:]
+        return {"members": moving, "principal": moving[0] if moving else None, "reason": "split"}
     return {
         "return_to_assessment": {"reason": "Missing documents"},
         "submit": submission("AUS"),

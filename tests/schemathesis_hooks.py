@@ -14,7 +14,11 @@ still judges everything else. Requests generated as invalid ("negative") are nev
 - the Idempotency-Key is derived from the request, so one key never meets two bodies (that
   422 is the contract's answer, not a rejection of valid data);
 - the users the fuzzer signs in with are never edited (a new password or deactivation would
-  end their tokens mid-run): such a PATCH goes to a spare user instead.
+  end their tokens mid-run): such a PATCH goes to a spare user instead;
+- member ids must be those of the case's current members (else 422, by the contract): the
+  hook reads the case (as the fuzzing supervisor) and puts its members' ids in a PATCH of
+  the members, in ``accepted_members`` and in ``split_case`` (whose ``principal`` must be
+  among ``members``).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from collections.abc import MutableMapping
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import schemathesis
 from schemathesis.core.parameters import ParameterLocation
 
@@ -127,6 +132,49 @@ def _idempotency_key(case: Any) -> None:
     headers["Idempotency-Key"] = hashlib.sha256(request.encode()).hexdigest()
 
 
+def _current_member_ids(case: Any) -> list[str]:
+    """The ids of the current members of the case the request is about, read as the fuzzing
+    supervisor (none when there is no such case)."""
+    case_id = (case.path_parameters or {}).get("case_id")
+    base = os.environ.get("PTA_FUZZ_BASE_URL")
+    if not case_id or not base:
+        return []
+    with open(os.environ["PTA_FUZZ_AUTH"]) as file:
+        auth = {entry["name"]: entry for entry in json.load(file)["auth"]}
+    headers = {h["name"]: h["value"] for h in auth["supervisor"]["fixedHeaders"]}
+    try:
+        response = httpx.get(f"{base}/api/v1/cases/{case_id}", headers=headers, timeout=10)
+    except httpx.HTTPError:
+        return []
+    if response.status_code != 200:
+        return []
+    return [str(m["id"]) for m in response.json().get("members", [])]
+
+
+def _member_ids(case: Any, body: dict[str, Any]) -> None:
+    action = body.get("action")
+    members = body.get("members")
+    patching = case.method.upper() == "PATCH" and isinstance(members, list)
+    if not (patching or action == "split_case" or "accepted_members" in body):
+        return
+    ids = _current_member_ids(case)
+    if patching and isinstance(members, list):
+        for index, member in enumerate(m for m in members if isinstance(m, dict)):
+            if "id" in member and index < len(ids):
+                member["id"] = ids[index]
+            else:
+                member.pop("id", None)
+    elif action == "split_case" and isinstance(members, list):
+        moving = ids[-1:] or members[:1]
+        body["members"], body["principal"] = moving, moving[0] if moving else None
+    elif isinstance(body.get("accepted_members"), list):
+        chosen = ids[: len(body["accepted_members"])]
+        if chosen:
+            body["accepted_members"] = chosen
+        else:
+            body.pop("accepted_members")
+
+
 @schemathesis.hook
 def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
     editing_a_user = case.method.upper() == "PATCH" and case.path.startswith("/api/v1/users/")
@@ -136,6 +184,7 @@ def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
         _past_dates(case.body)
         _countries(case.body)
         _one_principal(case.body)
+        _member_ids(case, case.body)
         if editing_a_user:
             _user_update(case.body)
     if _positive(case, ParameterLocation.QUERY):

@@ -74,6 +74,7 @@ POLICY = {
     "confirm_arrival":      "403 ok  ok  403 403 403 403 403",
     "close":                "403 ok  403 403 403 403 403 403",
     "reopen":               "403 ok  403 403 403 403 403 403",
+    "split_case":           "403 ok  403 403 403 403 403 403",
 }
 # fmt: on
 ACTORS = (

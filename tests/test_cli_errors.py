@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -87,7 +88,10 @@ def assert_one_clear_line(done: subprocess.CompletedProcess[str], *words: str) -
 def test_a_bad_database_url_is_one_line(
     tmp_path: Path, command: list[str], url: str, words: list[str]
 ) -> None:
-    done = pta(command, tmp_path, {"PTA_DATABASE_URL": url.format(refused=free_port())}, "x\n")
+    with socket.socket() as held:  # bound, never listening: a refused port no one can take
+        held.bind(("127.0.0.1", 0))
+        refused = held.getsockname()[1]
+        done = pta(command, tmp_path, {"PTA_DATABASE_URL": url.format(refused=refused)}, "x\n")
     assert_one_clear_line(done, *words)
     assert list(tmp_path.iterdir()) == []  # nothing created
 

@@ -218,8 +218,9 @@ def test_the_published_window_does_not_depend_on_the_day_of_the_load(
     def window(found: list[CasePlan]) -> list[Any]:
         return [
             fp
-            for plan, fp in zip(found, plan_fingerprint(found), strict=True)
+            for plan in found
             if plan.identified_at <= WINDOW_END and plan.steps[-1].at.date() < date(2025, 1, 1)
+            for fp in case_fingerprints(plan)
         ]
 
     assert window(later) == window(plans)
@@ -261,7 +262,10 @@ async def test_households_are_plausible(first_start: FirstStart, conn: AsyncConn
             Member.given_name,
             Member.family_name,
             Member.document_number,
-        ).join(Member, Member.case_id == Case.id),
+        )
+        .join(Member, Member.case_id == Case.id)
+        # a case made by a split keeps the members' relationships for UNHCR to correct
+        .where(Case.split_from.is_(None)),
     )
     by_case: dict[Any, list[Any]] = {}
     for row in members:
@@ -285,6 +289,39 @@ async def test_households_are_plausible(first_start: FirstStart, conn: AsyncConn
     documented = sum(row.document_number is not None for row in members)
     assert 0.2 < documented / len(members) < 0.6
     assert all(len(row.family_name.split()) >= 2 for row in members)  # two surnames
+
+
+async def test_a_few_split_decisions_were_resolved_by_split_case(
+    first_start: FirstStart, conn: AsyncConnection
+) -> None:
+    """Households accepted in part: each original keeps the accepted members (its split
+    closed, ``split`` still true), and a new case in assessment holds the others."""
+    new_cases = await rows(
+        conn, select(Case.id, Case.split_from, Case.status).where(Case.split_from.is_not(None))
+    )
+    assert len(new_cases) == demo_plan.SPLITS
+    for new_id, original_id, status in new_cases:
+        assert status == "assessment"
+        (split_into,) = (await rows(conn, select(Case.split_into).where(Case.id == original_id)))[0]
+        assert split_into == [str(new_id)]
+        latest = (
+            await rows(
+                conn,
+                select(Submission.accepted_members, Submission.split)
+                .where(Submission.case_id == original_id)
+                .order_by(Submission.sequence.desc())
+                .limit(1),
+            )
+        )[0]
+        assert latest.split is True
+        staying = {
+            str(i)
+            for (i,) in await rows(conn, select(Member.id).where(Member.case_id == original_id))
+        }
+        moved = {
+            str(i) for (i,) in await rows(conn, select(Member.id).where(Member.case_id == new_id))
+        }
+        assert staying == set(latest.accepted_members) and moved and not moved & staying
 
 
 async def test_the_pipeline_holds_every_situation(
@@ -379,12 +416,14 @@ async def test_actions_were_taken_by_the_right_demo_users(
             CaseEvent.transit_country,
             User.username,
             User.country,
+            CaseEvent.payload,
         ).join(User, User.id == CaseEvent.user_id),
     )
     assert {e.username for e in events} == set(DEMO_USERS) - {"demo_manager", "demo_admin"}
     roles: dict[str, set[str]] = {}
     for event in events:
-        roles.setdefault(event.action, set()).add(event.role)
+        split = event.action == "create" and "split_from" in event.payload
+        roles.setdefault("create (split)" if split else event.action, set()).add(event.role)
         assert event.username.startswith(f"demo_{event.role}")
         if event.role == "resettlement_officer" and event.resettlement_country:
             assert event.country == event.resettlement_country
@@ -392,6 +431,7 @@ async def test_actions_were_taken_by_the_right_demo_users(
             assert event.country == event.transit_country
     assert roles["create"] == roles["request_review"] == {"caseworker"}
     assert roles["submit"] == roles["close"] == {"supervisor"}
+    assert roles["split_case"] == roles["create (split)"] == {"supervisor"}
     assert roles["decide"] == {"resettlement_officer"}
     assert roles["record_transit_entry"] == {"transit_officer"}
 
@@ -517,6 +557,7 @@ def replay(plan: CasePlan, today: date) -> None:
     submissions: list[dict[str, Any]] = []
     stays: list[dict[str, Any]] = []
     milestones = [plan.identified_at]
+    open_split = False  # a split decision not resolved yet
     moment = plan.created_at
     assert plan.identified_at <= moment.date() < today
     assert 1 <= len(plan.members) <= 7 and sum(m["is_principal"] for m in plan.members) == 1
@@ -527,6 +568,7 @@ def replay(plan: CasePlan, today: date) -> None:
             pathway=Pathway(plan.pathway),
             submission=SubmissionStatus(submissions[-1]["status"]) if submissions else None,
             stay=StayStatus(stays[-1]["status"]) if stays else None,
+            open_split=open_split,
         )
         found = step_for(status, action, snapshot)
         assert found is not None, (plan.key, status, snapshot, step)
@@ -547,6 +589,9 @@ def replay(plan: CasePlan, today: date) -> None:
                 milestones.append(step.at.date())
         elif action is Action.decide:
             submissions[-1]["status"] = command["decision"]
+            open_split = bool(plan.split_off) and command["decision"] == "accepted"
+        elif action is Action.split_case:
+            open_split = False
         elif action is Action.withdraw_submission:
             submissions[-1]["status"] = "withdrawn"
         elif action is Action.request_transit:
@@ -559,7 +604,7 @@ def replay(plan: CasePlan, today: date) -> None:
             assert command["authorised_until"] > stays[-1]["until"]
             stays[-1]["until"] = command["authorised_until"]
         elif action is Action.record_departure:
-            assert submissions[-1]["status"] == "accepted"
+            assert submissions[-1]["status"] == "accepted" and not open_split
         active = ("requested", "authorised", "in_transit")
         if action in (Action.record_departure, Action.close) and stays[-1:]:
             stays[-1]["status"] = "exited" if stays[-1]["status"] in active else stays[-1]["status"]
@@ -595,7 +640,16 @@ async def funnel_people(http: httpx.AsyncClient, token: str | None) -> dict[str,
 
 
 def plan_fingerprint(plans: list[CasePlan]) -> list[tuple[Any, ...]]:
-    return [
+    return [fp for plan in plans for fp in case_fingerprints(plan)]
+
+
+def case_fingerprints(plan: CasePlan) -> list[tuple[Any, ...]]:
+    """What the database must hold for one plan: a split decision's case keeps the members
+    the state accepted, and a new case (in assessment, identified with the original, created
+    by its split) holds the others, the first of them its principal."""
+    members = [tuple(m[name] for name in MEMBER_FIELDS) for m in plan.members]
+    stay = members[: len(members) - plan.split_off]
+    out: list[tuple[Any, ...]] = [
         (
             plan.identified_at,
             plan.origin,
@@ -604,11 +658,27 @@ def plan_fingerprint(plans: list[CasePlan]) -> list[tuple[Any, ...]]:
             standing(plan).status,
             plan.first_submitted_at,
             plan.resettled_at,
-            tuple(tuple(m[name] for name in MEMBER_FIELDS) for m in plan.members),
+            tuple(stay),
             (("create", plan.created_at), *((s.action, s.at) for s in plan.steps)),
         )
-        for plan in plans
     ]
+    if plan.split_off:
+        split = next(s for s in plan.steps if s.action == "split_case")
+        moved = [(*m[:-1], i == 0) for i, m in enumerate(members[len(stay) :])]
+        out.append(
+            (
+                plan.identified_at,
+                plan.origin,
+                plan.pathway,
+                plan.priority,
+                "assessment",
+                None,
+                None,
+                tuple(moved),
+                (("create", split.at),),
+            )
+        )
+    return out
 
 
 async def database_fingerprint(conn: AsyncConnection) -> list[tuple[Any, ...]]:

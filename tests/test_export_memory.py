@@ -67,6 +67,7 @@ async def bulk_cases(engine: AsyncEngine, creator: uuid.UUID, count: int) -> Non
                     "sex": "female",
                     "date_of_birth": date(1990, 1, 1),
                     "dob_estimated": False,
+                    "identified_at": date(2020, 1, 1),
                     "nationality": "SLV",
                     "relationship": "principal",
                 }

@@ -24,6 +24,7 @@ from tests.lifecycle_helpers import (
     Driver,
     action_words,
     actor_for,
+    conflicts,
     fields_for,
     legal_actions,
     make_cast,
@@ -38,19 +39,29 @@ def test_every_action_is_covered() -> None:
     legal_somewhere = {
         action
         for scenario in SCENARIOS.values()
-        for action in legal_actions(_declared(scenario.expect, scenario.pathway))
+        for action in legal_actions(
+            _declared(scenario.expect, scenario.pathway, scenario.open_split)
+        )
     }
     assert legal_somewhere == set(ACTIONS)
     statuses = {scenario.expect[0] for scenario in SCENARIOS.values()}
     assert statuses == set(CaseStatus)
 
 
-def _declared(expect: tuple[str, str | None, str | None], pathway: str) -> dict[str, Any]:
+def _declared(
+    expect: tuple[str, str | None, str | None], pathway: str, open_split: bool = False
+) -> dict[str, Any]:
     status, sub, stay = expect
+    accepted = ["a"] if open_split else ["a", "b"]
     return {
         "status": status,
         "pathway": pathway,
-        "submissions": [{"status": sub, "resettlement_country": "USA"}] if sub else [],
+        "members": [{"id": "a"}, {"id": "b"}],
+        "submissions": [
+            {"status": sub, "resettlement_country": "USA", "accepted_members": accepted}
+        ]
+        if sub
+        else [],
         "transit_stays": [{"status": stay, "transit_country": "CRI"}] if stay else [],
     }
 
@@ -71,7 +82,7 @@ async def test_pairs(client: httpx.AsyncClient, make: Factory, name: str) -> Non
             continue
         actor = actor_for(cast, action, case)
         response = await drive.post(
-            actor, case["id"], action, case["version"], **fields_for(action)
+            actor, case["id"], action, case["version"], **fields_for(action, case)
         )
         body = response.json() if response.content else {}
         if not sees(actor, case):
@@ -98,8 +109,15 @@ async def test_pairs(client: httpx.AsyncClient, make: Factory, name: str) -> Non
         actor = actor_for(cast, action, fresh)
         before = await drive.events(fresh["id"])
         response = await drive.post(
-            actor, fresh["id"], action, fresh["version"], **fields_for(action)
+            actor, fresh["id"], action, fresh["version"], **fields_for(action, fresh)
         )
+        if conflicts(action, fresh):  # available, but its rule fails: nothing changes
+            code = response.json().get("code") if response.content else None
+            if response.status_code != 409 or code != "conflict":
+                failures.append(f"{action}: expected 409 conflict, {response.status_code}")
+            if await drive.get(fresh["id"]) != fresh:
+                failures.append(f"{action}: a refused action changed the case")
+            continue
         expected_code = 204 if action == "refuse_transit" else 200
         if response.status_code != expected_code:
             failures.append(f"legal {action}: {response.status_code} {response.text}")

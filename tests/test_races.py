@@ -90,8 +90,9 @@ async def test_fifty_writers_on_one_case_one_wins(drive: Driver, server: LiveSer
     ]
 
     def write(http: httpx.Client, i: int) -> httpx.Response:
-        if i % 2:
-            body = {"members": [member(given_name=f"Racer{i}")], "processing_priority": "normal"}
+        if i % 2:  # the set of members is fixed while submitted: correct their fields
+            members = [{**m, "given_name": f"Racer{i}"} for m in case["members"]]
+            body = {"members": members, "processing_priority": "normal"}
             return http.patch(url, json=body, headers={**c.worker.headers, "If-Match": f'"{v}"'})
         user, action = transitions[(i // 2) % len(transitions)]
         headers = {**user.headers, "If-Match": f'"{v}"'}
@@ -205,3 +206,45 @@ async def test_thirty_creations_number_references_without_gaps(
         }
     assert len(stored) == len(set(stored)) == 30
     assert counters == {key: len(got) for key, got in numbers.items()}
+
+
+async def test_two_supervisors_split_one_case_at_once(
+    drive: Driver, server: LiveServer, engine: AsyncEngine
+) -> None:
+    """Ten split_case requests at one version, from two supervisors: one new case, the
+    members moved once, one split_case event, one reference number taken."""
+    c = drive.cast
+    household = [
+        member(),
+        member(is_principal=False, given_name="Jorge", relationship="spouse"),
+        member(is_principal=False, given_name="Lucia", relationship="child"),
+        member(is_principal=False, given_name="Pablo", relationship="child"),
+    ]
+    case = await drive.run(await drive.new_case(members=household), IN_TRANSIT)
+    ids = [m["id"] for m in case["members"]]
+    await drive.act(c.usa, case, "decide", decision="accepted", accepted_members=ids[:2])
+    case = await drive.get(case["id"])
+    url = f"{server.url}/api/v1/cases/{case['id']}/transitions"
+    body = {"action": "split_case", "members": ids[2:], "principal": ids[2], "reason": "split"}
+
+    def split(http: httpx.Client, i: int) -> httpx.Response:
+        user = c.boss if i % 2 else c.boss2
+        headers = {**user.headers, "If-Match": f'"{case["version"]}"'}
+        return http.post(url, json=body, headers=headers)
+
+    responses = await asyncio.to_thread(at_once, 10, split)
+    assert statuses(responses) == [200] + [412] * 9, [r.text for r in responses if r.is_error]
+    (winner,) = [r for r in responses if r.status_code == 200]
+    new_id = winner.headers["Location"].rsplit("/", 1)[1]
+    assert winner.json()["split_into"] == [new_id]
+    now = await drive.get(case["id"])
+    assert now["version"] == case["version"] + 1 and [m["id"] for m in now["members"]] == ids[:2]
+    assert [e["action"] for e in await drive.events(case["id"])].count("split_case") == 1
+    new = await drive.get(new_id)
+    assert sorted(m["id"] for m in new["members"]) == sorted(ids[2:])
+    assert [e["action"] for e in await drive.events(new_id)] == ["create"]
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM cases"))).scalar_one() == 2
+        assert (await conn.execute(text("SELECT count(*) FROM members"))).scalar_one() == 4
+        counter = await conn.execute(text("SELECT last_number FROM reference_counters"))
+        assert [row[0] for row in counter] == [2], "the losers took no reference number"

@@ -32,6 +32,7 @@ from app.config import Settings
 from tests.factories import Factory, TestUser
 from tests.lifecycle_helpers import (
     ACCEPT,
+    ACCEPT_SPLIT,
     AUTHORISE_CRI,
     IN_TRANSIT,
     REQUEST_CRI,
@@ -89,6 +90,7 @@ async def seed(drive: Driver, make: Factory) -> dict[str, TestUser]:
         await drive.new_case(),
         [*REVIEW, ("boss", "submit", submission("USA")), REQUEST_CRI, AUTHORISE_CRI],
     )
+    await drive.run(await drive.new_case(), [*IN_TRANSIT, ACCEPT_SPLIT])  # an open split
     users = identities(c)
     users["admin"] = await make.user("admin")
     users["manager"] = await make.user("manager")
@@ -122,6 +124,7 @@ async def fuzz_target(migrated: Settings, drive: Driver, make: Factory, tmp_path
         "PTA_FUZZ_AUTH": str(auth_file(tmp_path, users)),
         "PTA_FUZZ_PROTECTED_USERS": ",".join(str(u.id) for u in users.values()),
         "PTA_FUZZ_SPARE_USER": str(spare.id),
+        "PTA_FUZZ_BASE_URL": server.url,
         "PYTHONPATH": str(ROOT),
         "SCHEMATHESIS_HOOKS": "tests.schemathesis_hooks",
     }

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import statistics
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -154,8 +153,10 @@ async def test_an_unknown_user_takes_about_as_long_as_a_wrong_password(
         assert response.status_code == 401
         return time.perf_counter() - started
 
-    wrong = statistics.median([await timed(user.username) for _ in range(4)])
-    unknown = statistics.median([await timed(f"nobody_{n}") for n in range(4)])
+    # Alternated, and the fastest of each: a busy machine only ever adds time.
+    pairs = [(await timed(user.username), await timed(f"nobody_{n}")) for n in range(4)]
+    wrong = min(pair[0] for pair in pairs)
+    unknown = min(pair[1] for pair in pairs)
     assert unknown / wrong == pytest.approx(1, abs=0.6), (unknown, wrong)
 
 

@@ -41,6 +41,8 @@ CASE_KEYS = {
         "created_by",
         "drafted_by",
         "created_at",
+        "split_from",
+        "split_into",
         "members",
         "submissions",
         "transit_stays",
@@ -58,6 +60,7 @@ CASE_KEYS = {
 }
 MEMBER_KEYS = {
     "unhcr": {
+        "id",
         "is_principal",
         "given_name",
         "family_name",
@@ -69,6 +72,7 @@ MEMBER_KEYS = {
         "document_number",
     },
     "transit_officer": {
+        "id",
         "given_name",
         "family_name",
         "sex",
@@ -89,12 +93,14 @@ SUBMISSION_STATE_KEYS = {
     "submitted_at",
     "decided_at",
     "decision_reason",
+    "accepted_members",
+    "split",
 }
 SUBMISSION_KEYS = {
     "unhcr": SUBMISSION_STATE_KEYS
     | {"submitted_by", "decided_by", "withdrawn_at", "withdrawal_reason"},
     "resettlement_officer": SUBMISSION_STATE_KEYS,
-    "transit_officer": {"resettlement_country", "status"},
+    "transit_officer": {"resettlement_country", "status", "accepted_members", "split"},
 }
 STAY_STATE_KEYS = {
     "id",
@@ -147,7 +153,7 @@ EVENTS: dict[str, list[tuple[str, list[str]]]] = {
         ("request_transit", ["transit_country"]),
         ("authorise_transit", ["note"]),
         ("record_transit_entry", ["authorised_until", "entered_at"]),
-        ("decide", ["decision", "reason"]),
+        ("decide", ["accepted_members", "decision", "reason", "split"]),
         ("record_departure", ["departed_at"]),
         ("confirm_arrival", ["arrived_at"]),
     ],
@@ -164,7 +170,7 @@ EVENTS: dict[str, list[tuple[str, list[str]]]] = {
         ("request_transit", ["transit_country"]),
         ("authorise_transit", []),
         ("record_transit_entry", ["authorised_until", "entered_at"]),
-        ("decide", ["decision", "reason"]),
+        ("decide", ["accepted_members", "decision", "reason", "split"]),
         ("record_departure", ["departed_at"]),
         ("confirm_arrival", ["arrived_at"]),
     ],
@@ -331,7 +337,14 @@ async def test_every_case_endpoint_answers_each_role_with_its_view(
     assert [(s["transit_country"], s["status"]) for s in seen["transit_stays"]] == [
         (HOME_TRANSIT, "in_transit")
     ]
-    assert seen["submissions"] == [{"resettlement_country": HOME_STATE, "status": "pending"}]
+    assert seen["submissions"] == [
+        {
+            "resettlement_country": HOME_STATE,
+            "status": "pending",
+            "accepted_members": None,
+            "split": False,
+        }
+    ]
     seen = await walk.read(usa)
     assert [(s["transit_country"], s["status"]) for s in seen["transit_stays"]] == [
         (OTHER_TRANSIT, "refused"),
@@ -448,7 +461,12 @@ async def test_transit_officer_sees_only_the_live_submission(
     )
     response = await client.get(path, headers=cri.headers)
     assert response.json()["submissions"] == [
-        {"resettlement_country": OTHER_STATE, "status": "pending"}
+        {
+            "resettlement_country": OTHER_STATE,
+            "status": "pending",
+            "accepted_members": None,
+            "split": False,
+        }
     ]
 
 

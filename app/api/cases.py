@@ -141,6 +141,15 @@ async def update_case(
     response_model=AnyCaseView,
     responses={
         **responses(*WRITE_ERRORS),
+        200: {
+            "description": "The case as you now see it.",
+            "headers": {
+                "Location": {
+                    "description": "split_case only: the URL of the new case.",
+                    "schema": {"type": "string"},
+                }
+            },
+        },
         204: {"description": f"Done; the case has left your scope ({LEAVING_SCOPE})."},
     },
     openapi_extra=json_body("Transition", transition_adapter),
@@ -159,8 +168,13 @@ async def transition(
     record = await lifecycle.apply_transition(
         ctx.db, ctx.actor, case_id, command, if_match, ctx.now
     )
-    if policy.leaves_scope(Action(command.action)):
+    action = Action(command.action)
+    if policy.leaves_scope(action):
         response = Response(status_code=204, headers={"ETag": f'"{record.case["version"]}"'})
+    elif action is Action.split_case:  # the new case is the last one split from it
+        split_into = record.case["split_into"] or []
+        location = f"{router.prefix}/{split_into[-1]}"
+        response = case_response(ctx.actor, record, Location=location)
     else:
         response = case_response(ctx.actor, record)
     return await idem.store(response)

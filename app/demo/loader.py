@@ -35,6 +35,7 @@ from app.demo.timeline import (
 )
 from app.errors import Conflict
 from app.models import Case, ReferenceCounter, User
+from app.models.record import CaseRecord
 from app.schemas.cases import CaseCreate
 from app.schemas.transitions import transition_adapter
 from app.schemas.users import UserCreate, UserUpdate
@@ -133,12 +134,27 @@ async def write_case(db: Db, plan: CasePlan, actors: dict[str, Actor]) -> int:
     record = await cases.create_case(db, actors[CASEWORKER], data, plan.created_at)
     case_id, version = record.case["id"], record.case["version"]
     for step in plan.steps:
-        command = transition_adapter.validate_python(step.command)
+        body = _with_member_ids(step.command, record, plan.split_off)
+        command = transition_adapter.validate_python(body)
         record = await lifecycle.apply_transition(
             db, actors[step.actor], case_id, command, f'"{version}"', step.at
         )
         version = record.case["version"]
     return len(plan.steps)
+
+
+def _with_member_ids(body: dict[str, Any], record: CaseRecord, split_off: int) -> dict[str, Any]:
+    """A split decision's member ids, known once the case exists: the state accepts all but
+    the last ``split_off`` members, and split_case moves those (the first of them leads)."""
+    if not split_off:
+        return body
+    ids = [str(member["id"]) for member in record.members]
+    kept, moving = ids[:-split_off], ids[-split_off:]
+    if body["action"] == "decide" and body.get("decision") == "accepted":
+        return {**body, "accepted_members": kept}
+    if body["action"] == "split_case":
+        return {**body, "members": moving, "principal": moving[0]}
+    return body
 
 
 async def load(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from app.demo.people import household
-from app.demo.timeline import CasePlan, pick, plan_case, seeded, workday
+from app.demo.timeline import SUPERVISOR, CasePlan, PlannedStep, pick, plan_case, seeded, workday
 from app.services.actions import TRANSIT_DAYS
 
 PROGRAMME_START = date(2016, 7, 1)
@@ -215,6 +215,7 @@ def build_plan(seed: int, today: date) -> list[CasePlan]:
         plan.size = seeded(seed, "size", plan.key).choices(
             list(SIZE_WEIGHTS), weights=list(SIZE_WEIGHTS.values())
         )[0]
+    _split_some(seeded(seed, "splits"), later)
     plans = sorted(window + later, key=lambda p: (p.created_at, p.identified_at))
     for plan in plans:
         plan.members = household(
@@ -224,6 +225,40 @@ def build_plan(seed: int, today: date) -> list[CasePlan]:
             plan.identified_at,
         )
     return plans
+
+
+#: How many later cases get a split decision, resolved by split_case (cases identified after
+#: WINDOW_END only: the published figures stay exact without depending on how splits count).
+SPLITS = 4
+SPLIT_REASON = (
+    "The resettlement state accepted part of the household; the members it did not accept "
+    "continue as a case of their own."
+)
+
+
+def _split_some(rng: random.Random, plans: list[CasePlan]) -> None:
+    """A few households of three or more whose acceptance leaves out the last one or two
+    members: the acceptance names the others, and a supervisor splits the case a few minutes
+    later (before anything else happens to it)."""
+    candidates = []
+    for plan in plans:
+        accepted = [
+            i
+            for i, step in enumerate(plan.steps)
+            if step.action == "decide" and step.command.get("decision") == "accepted"
+        ]
+        if plan.size < 3 or not accepted:
+            continue
+        index = accepted[-1]
+        at = plan.steps[index].at + timedelta(minutes=2)
+        following = plan.steps[index + 1 :]
+        if at.date() != plan.steps[index].at.date() or (following and following[0].at <= at):
+            continue
+        candidates.append((plan, index, at))
+    for plan, index, at in rng.sample(candidates, min(SPLITS, len(candidates))):
+        plan.split_off = rng.randint(1, plan.size - 2)
+        command = {"action": "split_case", "reason": SPLIT_REASON}
+        plan.steps.insert(index + 1, PlannedStep(at, SUPERVISOR, command))
 
 
 def _submitted_by(plan: CasePlan, end: date) -> bool:

@@ -85,6 +85,9 @@ class CasePlan:
     steps: list[PlannedStep]
     size: int = 1
     members: list[dict[str, Any]] = field(default_factory=list)
+    #: a split decision: the state accepts all but the last ``split_off`` members, and a
+    #: supervisor moves those to a new case (split_case) right after
+    split_off: int = 0
 
     def creation(self) -> dict[str, Any]:
         """The body of ``POST /cases``."""

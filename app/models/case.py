@@ -3,7 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, one_of, utcnow, uuid7
@@ -58,16 +58,26 @@ class Case(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(default=1)
+    #: the case this one was split from (``split_case``), and the ids of cases split from it
+    split_from: Mapped[uuid.UUID | None]
+    split_into: Mapped[list[str] | None] = mapped_column(JSON)  # null: none yet
 
 
 class Member(Base):
-    """An individual in a case; people counts in every report are counts of members."""
+    """An individual in a case; people counts in every report are counts of members.
+
+    ``id`` never changes while the member exists, across PATCHes and splits. The milestone
+    dates are the days this member reached each funnel stage as a member of the case it
+    belongs to now (domain.md "Funnel definitions"): set once each, moved with the member by
+    a split, gone with a removed member."""
 
     __tablename__ = "members"
     __table_args__ = (
         one_of("sex", Sex),
         CheckConstraint("length(nationality) = 3", name="nationality_code"),
         # At most one principal per case here; "at least one" is checked on every write.
+        Index("uq_members_id", "id", unique=True),
+        Index("ix_members_identified_at", "identified_at"),  # the cohort funnel's people
         Index(
             "uq_members_one_principal",
             "case_id",
@@ -90,6 +100,11 @@ class Member(Base):
     nationality: Mapped[str] = mapped_column(String(3))
     relationship: Mapped[str] = mapped_column(String(50))
     document_number: Mapped[str | None] = mapped_column(String(64))
+    id: Mapped[uuid.UUID] = mapped_column(default=uuid7)
+    identified_at: Mapped[date]
+    first_submitted_at: Mapped[date | None]
+    transit_entered_at: Mapped[date | None]
+    resettled_at: Mapped[date | None]
 
 
 class ReferenceCounter(Base):

@@ -48,6 +48,8 @@ class Snapshot:
     pathway: Pathway
     submission: SubmissionStatus | None
     stay: StayStatus | None
+    #: a current member is not among the accepted submission's ``accepted_members``
+    open_split: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,12 +59,14 @@ class Guard:
     submission: frozenset[SubmissionStatus | None] | None = None
     stay: frozenset[StayStatus | None] | None = None
     pathway: Pathway | None = None
+    open_split: bool | None = None
 
     def holds(self, snapshot: Snapshot) -> bool:
         return (
             (self.submission is None or snapshot.submission in self.submission)
             and (self.stay is None or snapshot.stay in self.stay)
             and (self.pathway is None or snapshot.pathway == self.pathway)
+            and (self.open_split is None or snapshot.open_split == self.open_split)
         )
 
 
@@ -150,6 +154,9 @@ STAY_REQUESTED = Guard(stay=stay_from(Action.authorise_transit) & stay_from(Acti
 STAY_AUTHORISED = Guard(stay=stay_from(Action.record_transit_entry))
 STAY_IN_TRANSIT = Guard(stay=stay_from(Action.extend_transit))
 SUBMISSION_ACCEPTED = frozenset({SubmissionStatus.accepted})
+#: ``split_case``: the accepted submission left out a current member (domain.md "Split
+#: decisions"); departure with an open split is a rule of record_departure (409 conflict).
+OPEN_SPLIT = Guard(submission=SUBMISSION_ACCEPTED, open_split=True)
 
 TRANSITIONS: Mapping[tuple[CaseStatus, Action], Next] = {
     (CaseStatus.identified, Action.start_assessment): Next(CaseStatus.assessment),
@@ -184,6 +191,8 @@ TRANSITIONS: Mapping[tuple[CaseStatus, Action], Next] = {
     (CaseStatus.departed, Action.confirm_arrival): Next(CaseStatus.resettled),
     **{(status, Action.close): Next(CaseStatus.closed) for status in CLOSABLE},
     (CaseStatus.closed, Action.reopen): Next(None),
+    (CaseStatus.submitted, Action.split_case): Next(CaseStatus.submitted, OPEN_SPLIT),
+    (CaseStatus.in_transit, Action.split_case): Next(CaseStatus.in_transit, OPEN_SPLIT),
 }
 
 

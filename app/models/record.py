@@ -41,4 +41,17 @@ class CaseRecord:
             pathway=Pathway(self.case["pathway"]),
             submission=SubmissionStatus(submission["status"]) if submission else None,
             stay=StayStatus(stay["status"]) if stay else None,
+            open_split=bool(self.members_not_accepted),
         )
+
+    @property
+    def members_not_accepted(self) -> list[MemberRow]:
+        """The current members the latest submission, if accepted, did not accept (an open
+        split while not empty)."""
+        submission = self.latest_submission
+        if submission is None or submission["status"] != SubmissionStatus.accepted:
+            return []
+        if submission["accepted_members"] is None:  # accepted before member ids: everyone
+            return []
+        accepted = set(submission["accepted_members"])
+        return [m for m in self.members if str(m["id"]) not in accepted]

@@ -46,6 +46,8 @@ class CaseRow(TypedDict):
     created_at: datetime
     updated_at: datetime
     version: int
+    split_from: uuid.UUID | None
+    split_into: list[str] | None
 
 
 class MemberRow(TypedDict):
@@ -60,6 +62,11 @@ class MemberRow(TypedDict):
     nationality: str
     relationship: str
     document_number: str | None
+    id: uuid.UUID
+    identified_at: date
+    first_submitted_at: date | None
+    transit_entered_at: date | None
+    resettled_at: date | None
 
 
 class SubmissionRow(TypedDict):
@@ -78,6 +85,8 @@ class SubmissionRow(TypedDict):
     decision_reason: str | None
     withdrawn_at: datetime | None
     withdrawal_reason: WithdrawalReason | None
+    accepted_members: list[str] | None
+    split: bool
 
 
 class StayRow(TypedDict):

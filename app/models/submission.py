@@ -3,7 +3,16 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, one_of, uuid7
@@ -41,3 +50,7 @@ class Submission(Base):
     decision_reason: Mapped[str | None] = mapped_column(Text)
     withdrawn_at: Mapped[datetime | None]
     withdrawal_reason: Mapped[WithdrawalReason | None] = mapped_column(String(32))
+    #: the ids of the members the state accepted (null unless accepted), and whether that
+    #: left out a current member at the decision (it stays true after ``split_case``)
+    accepted_members: Mapped[list[str] | None] = mapped_column(JSON)
+    split: Mapped[bool] = mapped_column(default=False, server_default=text("false"))

@@ -77,6 +77,7 @@ def _layout(view: type[View]) -> tuple[tuple[str, type[View] | None], ...]:
 class MemberTransitView(View):
     """Biodata a transit country needs at its border."""
 
+    id: uuid.UUID
     given_name: str
     family_name: str
     sex: Sex
@@ -95,6 +96,8 @@ class MemberView(MemberTransitView):
 class LiveSubmissionTransitView(View):
     resettlement_country: str
     status: SubmissionStatus
+    accepted_members: list[uuid.UUID] | None
+    split: bool
 
 
 class SubmissionStateView(LiveSubmissionTransitView):
@@ -181,6 +184,8 @@ class CaseView(CaseBaseView):
     created_by: uuid.UUID
     drafted_by: uuid.UUID | None
     created_at: datetime
+    split_from: uuid.UUID | None
+    split_into: list[uuid.UUID]
     members: list[MemberView]
     submissions: list[SubmissionView]
     transit_stays: list[StayView]

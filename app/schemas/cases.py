@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any, Self
 
 from pydantic import (
@@ -50,13 +51,28 @@ class MemberIn(StrictInput):
     document_number: DocumentNumber | None = None
 
 
+class MemberUpdate(MemberIn):
+    """A member in a PATCH: with the ``id`` of a current member it updates that member;
+    without one it is a new member (it gets a new id)."""
+
+    id: uuid.UUID | None = Field(
+        default=None, description="A current member's id; leave out for a new member."
+    )
+
+
 Members = Annotated[list[MemberIn], Field(min_length=1, max_length=MAX_MEMBERS)]
+MemberUpdates = Annotated[list[MemberUpdate], Field(min_length=1, max_length=MAX_MEMBERS)]
 
 
-def check_one_principal(members: list[MemberIn]) -> None:
+def check_one_principal(members: list[MemberIn] | list[MemberUpdate]) -> None:
     principals = sum(1 for member in members if member.is_principal)
     if principals != 1:
         raise ValueError(f"a case needs exactly one principal member, got {principals}")
+
+
+def check_no_repeats(ids: list[uuid.UUID], what: str) -> None:
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"{what} names a member more than once")
 
 
 class CaseCreate(StrictInput):
@@ -83,12 +99,13 @@ class CaseUpdate(PartialUpdate):
     referral_source: ShortText | None = None
     protection_summary: LongText | None = None
     pathway: Pathway | None = None
-    members: Members | None = None
+    members: MemberUpdates | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Self:
         if self.members is not None:
             check_one_principal(self.members)
+            check_no_repeats([m.id for m in self.members if m.id is not None], "members")
         return self
 
 

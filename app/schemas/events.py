@@ -30,6 +30,9 @@ EVENT_PAYLOAD_FIELDS: Mapping[Role, frozenset[str]] = {
             "secondary_category",
             "decision",
             "reason",
+            "accepted_members",
+            "split",
+            "members",
             "transit_country",
             "entered_at",
             "authorised_until",
@@ -49,6 +52,7 @@ EVENT_PAYLOAD_FIELDS: Mapping[Role, frozenset[str]] = {
             "arrived_at",
             "note",
             "reason",
+            "members",
         }
     ),
 }

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import ConfigDict, Field, TypeAdapter, model_validator
 
+from app.schemas.cases import MAX_MEMBERS, check_no_repeats
 from app.schemas.common import (
     CountryCode,
     IsoDate,
@@ -15,6 +17,13 @@ from app.schemas.common import (
     required_when,
 )
 from app.vocabulary import Category, ClosureReason, Decision, Priority, WithdrawalReason
+
+#: Member ids a request names: judged against the case's current members (422) after
+#: If-Match and before the state machine (api.md "Order of checks").
+MemberIds = Annotated[
+    list[uuid.UUID],
+    Field(min_length=1, max_length=MAX_MEMBERS, json_schema_extra={"uniqueItems": True}),
+]
 
 
 class StartAssessment(StrictInput):
@@ -51,6 +60,18 @@ DECISIONS_WITH_REASON = frozenset({Decision.denied, Decision.on_hold})
 
 def _reason_for_decisions(schema: dict[str, Any]) -> None:
     required_when(schema, "decision", DECISIONS_WITH_REASON, "reason")
+    _accepted_members_only_when_accepted(schema)
+
+
+def _accepted_members_only_when_accepted(schema: dict[str, Any]) -> None:
+    """``accepted_members`` goes with ``decision: accepted`` only (else 422)."""
+    others = sorted(set(Decision) - {Decision.accepted})
+    schema.setdefault("allOf", []).append(
+        {
+            "if": {"properties": {"decision": {"enum": others}}, "required": ["decision"]},
+            "then": {"properties": {"accepted_members": {"type": "null"}}},
+        }
+    )
 
 
 class Decide(StrictInput):
@@ -59,12 +80,28 @@ class Decide(StrictInput):
     action: Literal["decide"]
     decision: Decision
     reason: ShortText | None = None
+    accepted_members: MemberIds | None = Field(
+        default=None,
+        description="With decision accepted: the ids of the members the state accepts "
+        "(default: every current member). Leaving out a current member makes a split.",
+    )
 
     @model_validator(mode="after")
     def _reason_when_not_accepted(self) -> Self:
         if self.decision in DECISIONS_WITH_REASON and self.reason is None:
             raise ValueError(f"reason is required when the decision is {self.decision}")
         return self
+
+    @model_validator(mode="after")
+    def _accepted_members_with_acceptance(self) -> Self:
+        if self.accepted_members is not None:
+            if self.decision is not Decision.accepted:
+                raise ValueError("accepted_members goes only with the decision accepted")
+            check_no_repeats(self.accepted_members, "accepted_members")
+        return self
+
+    def named_members(self) -> tuple[str, list[uuid.UUID]]:
+        return "accepted_members", list(self.accepted_members or ())
 
 
 class WithdrawSubmission(StrictInput):
@@ -118,6 +155,25 @@ class Reopen(StrictInput):
     reason: ShortText
 
 
+class SplitCase(StrictInput):
+    action: Literal["split_case"]
+    members: MemberIds = Field(
+        description="The current members the state did not accept: they move to a new case."
+    )
+    principal: uuid.UUID = Field(description="One of members: the new case's principal.")
+    reason: ShortText
+
+    @model_validator(mode="after")
+    def _principal_among_members(self) -> Self:
+        check_no_repeats(self.members, "members")
+        if self.principal not in self.members:
+            raise ValueError("principal must be one of members")
+        return self
+
+    def named_members(self) -> tuple[str, list[uuid.UUID]]:
+        return "members", list(self.members)
+
+
 Transition = Annotated[
     StartAssessment
     | RequestReview
@@ -134,8 +190,12 @@ Transition = Annotated[
     | RecordDeparture
     | ConfirmArrival
     | Close
-    | Reopen,
+    | Reopen
+    | SplitCase,
     Field(discriminator="action"),
 ]
+
+#: Actions whose request names members by id (``named_members``: the field and the ids).
+NamesMembers = Decide | SplitCase
 
 transition_adapter: TypeAdapter[Transition] = TypeAdapter(Transition)

@@ -15,8 +15,10 @@ from app.models.record import CaseRecord
 from app.models.rows import StayRow, SubmissionRow
 from app.schemas import transitions as commands
 from app.services.policy import Actor
+from app.services.splits import SplitPlan
 from app.vocabulary import (
     Action,
+    Decision,
     ExitReason,
     SubmissionStatus,
 )
@@ -43,6 +45,8 @@ class Effect:
     #: which state's submission / which country's stay the event is about
     resettlement_country: str | None = None
     transit_country: str | None = None
+    #: split_case: the new case and the members moving to it
+    split: SplitPlan | None = None
 
 
 Handler = Callable[[CaseRecord, Any, Actor, datetime], Effect]
@@ -107,6 +111,8 @@ def _submit(
             **fields,
             "submitted_at": now,
             "submitted_by": actor.id,
+            "accepted_members": None,
+            "split": False,
         },
         resettlement_country=country,
     )
@@ -117,7 +123,7 @@ def _submit(
 
 def _decide(record: CaseRecord, command: commands.Decide, actor: Actor, now: datetime) -> Effect:
     submission = _latest_submission(record)
-    return Effect(
+    effect = Effect(
         payload={"decision": command.decision, "reason": command.reason},
         submission_choice=SubmissionStatus(command.decision),
         submission_update={
@@ -127,6 +133,23 @@ def _decide(record: CaseRecord, command: commands.Decide, actor: Actor, now: dat
         },
         resettlement_country=submission["resettlement_country"],
     )
+    if command.decision is Decision.accepted:
+        _accept_members(record, command, effect)
+    return effect
+
+
+def _accept_members(record: CaseRecord, command: commands.Decide, effect: Effect) -> None:
+    """``accepted_members`` (default: every current member); leaving one out is a split."""
+    current = [str(member["id"]) for member in record.members]
+    chosen = command.accepted_members
+    accepted = [str(i) for i in chosen] if chosen else current
+    split = not set(current) <= set(accepted)
+    effect.submission_update = {
+        **(effect.submission_update or {}),
+        "accepted_members": accepted,
+        "split": split,
+    }
+    effect.payload.update(accepted_members=accepted, split=split)
 
 
 def _withdraw_submission(
@@ -222,10 +245,21 @@ def _extend_transit(
     )
 
 
+def _no_open_split(record: CaseRecord) -> None:
+    left_out = record.members_not_accepted
+    if left_out:
+        raise Conflict(
+            f"{len(left_out)} current member(s) were not accepted by the resettlement state "
+            f"(ids: {', '.join(str(m['id']) for m in left_out)}): resolve the split with "
+            "split_case, or withdraw the submission, before recording the departure."
+        )
+
+
 def _record_departure(
     record: CaseRecord, command: commands.RecordDeparture, _actor: Actor, _now: datetime
 ) -> Effect:
     # The state machine's guard makes sure the latest submission is accepted.
+    _no_open_split(record)
     departed = command.departed_at
     _not_before_previous_milestone(record, departed, "The departure date")
     effect = Effect(
@@ -264,6 +298,43 @@ def _reopen(_record: CaseRecord, command: commands.Reopen, _actor: Actor, _now: 
     )
 
 
+def _split_case(
+    record: CaseRecord, command: commands.SplitCase, _actor: Actor, _now: datetime
+) -> Effect:
+    """The ids are current members (checked before the state machine); the state machine
+    makes sure the split is open. The rules left are about which members move."""
+    moving = frozenset(command.members)
+    principal = next(m["id"] for m in record.members if m["is_principal"])
+    if len(moving) == len(record.members):
+        raise Conflict("split_case cannot move every current member: some must stay.")
+    if principal in moving:
+        raise Conflict(
+            "The case's principal cannot move: make an accepted member the principal first "
+            "(PATCH the members)."
+        )
+    not_accepted = {m["id"] for m in record.members_not_accepted}
+    if moving != not_accepted:
+        raise Conflict(
+            "members must be exactly the current members the state did not accept: "
+            f"{', '.join(sorted(str(i) for i in not_accepted))}."
+        )
+    plan = SplitPlan(case_id=uuid7(), members=moving, principal=command.principal)
+    ids = sorted(str(i) for i in moving)
+    return Effect(
+        case={
+            "split_into": [*(record.case["split_into"] or ()), str(plan.case_id)],
+            "member_count": len(record.members) - len(moving),
+        },
+        payload={
+            "members": ids,
+            "principal": str(command.principal),
+            "reason": command.reason,
+            "split_into": str(plan.case_id),
+        },
+        split=plan,
+    )
+
+
 HANDLERS: Mapping[Action, Handler] = {
     Action.start_assessment: _plain,
     Action.request_review: _request_review,
@@ -281,4 +352,5 @@ HANDLERS: Mapping[Action, Handler] = {
     Action.confirm_arrival: _confirm_arrival,
     Action.close: _close,
     Action.reopen: _reopen,
+    Action.split_case: _split_case,
 }

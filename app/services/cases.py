@@ -28,8 +28,8 @@ from app.models.base import uuid7
 from app.models.lifecycle import INITIAL_STATUS, STAGE_STATUSES
 from app.models.record import CaseRecord
 from app.models.rows import CaseRow, MemberRow
-from app.schemas.cases import CaseCreate, CaseFilters, CaseUpdate, MemberIn
-from app.services import audit, funnel_rollup, history, pagination, policy
+from app.schemas.cases import CaseCreate, CaseFilters, CaseUpdate
+from app.services import audit, funnel_rollup, history, members, pagination, policy
 from app.services.policy import Actor, Permission
 from app.services.records import (
     CASE_COLUMNS,
@@ -64,24 +64,59 @@ async def next_reference(db: Db, origin: str, year: int) -> str:
     return f"PTA-{origin}-{year}-{number:06d}"
 
 
-async def _insert_members(
-    db: Db, case_id: uuid.UUID, members: Sequence[MemberIn]
-) -> list[MemberRow]:
-    rows = [
-        cast(MemberRow, {"case_id": case_id, "position": position, **member.model_dump()})
-        for position, member in enumerate(members, start=1)
-    ]
-    await db.run_many(INSERT_MEMBERS, rows)
-    return rows
+async def insert_case(db: Db, actor: Actor, values: dict[str, Any], now: datetime) -> CaseRow:
+    """Write a new case row (``values`` without reference or bookkeeping columns)."""
+    reference = await next_reference(db, values["origin_country"], values["identified_at"].year)
+    row = await db.one(
+        INSERT_CASE,
+        {
+            "split_from": None,
+            "split_into": None,
+            **values,
+            "reference": reference,
+            "created_by": actor.id,
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
+        },
+    )
+    return cast(CaseRow, row)
+
+
+async def record_creation(
+    db: Db, actor: Actor, row: CaseRow, member_rows: Sequence[MemberRow], now: datetime
+) -> CaseRecord:
+    """A new case's funnel contribution and its ``create`` event, once its members are in."""
+    record = CaseRecord(case=row, members=list(member_rows))
+    await funnel_rollup.record_change(db, None, record)
+    payload: dict[str, Any] = {
+        "reference": row["reference"],
+        "origin_country": row["origin_country"],
+        "pathway": row["pathway"],
+        "processing_priority": row["processing_priority"],
+        "identified_at": row["identified_at"].isoformat(),
+        "member_count": len(member_rows),
+    }
+    if row["split_from"] is not None:
+        payload["split_from"] = str(row["split_from"])
+    await history.record_event(
+        db,
+        case_id=row["id"],
+        actor=actor,
+        action="create",
+        from_status=None,
+        to_status=row["status"],
+        payload=payload,
+        now=now,
+    )
+    return record
 
 
 async def create_case(db: Db, actor: Actor, data: CaseCreate, now: datetime) -> CaseRecord:
     policy.require(actor, Permission.create_case)
     identified_at = data.identified_at or now.date()
-    case_id = uuid7()
     values = {
-        "id": case_id,
-        "reference": await next_reference(db, data.origin_country, identified_at.year),
+        "id": uuid7(),
         "origin_country": data.origin_country,
         "pathway": data.pathway,
         "status": INITIAL_STATUS,
@@ -90,33 +125,11 @@ async def create_case(db: Db, actor: Actor, data: CaseCreate, now: datetime) -> 
         "protection_summary": data.protection_summary,
         "member_count": len(data.members),
         "identified_at": identified_at,
-        "created_by": actor.id,
-        "created_at": now,
-        "updated_at": now,
-        "version": 1,
     }
-    row = cast(CaseRow, await db.one(INSERT_CASE, values))
-    members = await _insert_members(db, case_id, data.members)
-    record = CaseRecord(case=row, members=members)
-    await funnel_rollup.record_change(db, None, record)
-    await history.record_event(
-        db,
-        case_id=case_id,
-        actor=actor,
-        action="create",
-        from_status=None,
-        to_status=INITIAL_STATUS,
-        payload={
-            "reference": row["reference"],
-            "origin_country": data.origin_country,
-            "pathway": data.pathway,
-            "processing_priority": data.processing_priority,
-            "identified_at": identified_at.isoformat(),
-            "member_count": len(members),
-        },
-        now=now,
-    )
-    return record
+    row = await insert_case(db, actor, values, now)
+    rows = members.first_members(row["id"], data.members, identified_at)
+    await db.run_many(INSERT_MEMBERS, rows)
+    return await record_creation(db, actor, row, rows, now)
 
 
 async def read_case(db: Db, actor: Actor, case_id: uuid.UUID, now: datetime) -> CaseRecord:
@@ -228,18 +241,22 @@ async def update_case(
     policy.require(actor, Permission.update_case)
     check_if_match(if_match, record.case["version"])
     given = data.model_fields_set
+    new_members = None
+    if data.members is not None:
+        members.check_current(record, (m.id for m in data.members), "members")
+        new_members, changed = members.replace(record, data.members, now.date())
+        members.check_set_change(record, changed)
     if "pathway" in given and record.submissions:
         raise Conflict("The pathway can only change before the case is first submitted.")
-    if "members" in given and record.case["departed_at"] is not None:
-        raise Conflict("Members cannot change after the household has departed.")
     values = {name: getattr(data, name) for name in given if name != "members"}
-    if data.members is not None:
-        values["member_count"] = len(data.members)
+    if new_members is not None:
+        values["member_count"] = len(new_members)
     row = await write_case(db, record.case, values, now)
-    members = record.members
-    if data.members is not None:
+    member_rows = record.members
+    if new_members is not None:
         await db.run(DELETE_MEMBERS, {"of_case": case_id})
-        members = await _insert_members(db, case_id, data.members)
+        await db.run_many(INSERT_MEMBERS, new_members)
+        member_rows = new_members
     payload: dict[str, Any] = {"changed": sorted(given)}
     payload.update(
         {name: values[name] for name in ("processing_priority", "pathway") if name in values}
@@ -255,7 +272,7 @@ async def update_case(
         now=now,
     )
     updated = CaseRecord(
-        case=row, members=members, submissions=record.submissions, stays=record.stays
+        case=row, members=member_rows, submissions=record.submissions, stays=record.stays
     )
     await funnel_rollup.record_change(db, record, updated)
     return updated

@@ -1,5 +1,6 @@
 """The funnel report. It counts milestone dates (set once, never moved by a reopen or a
-resubmission), never current statuses; people are the cases' current members."""
+resubmission), never current statuses: a case on the day the case reached a stage, a person
+on the day that member reached it (members' own milestone dates, moved with them by a split)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy.sql.base import Executable
 
 from app.db import Db, SqlDialect
 from app.errors import ValidationFailed
-from app.models import Case, TransitStay
+from app.models import Case, Member, TransitStay
 from app.models.funnel import ANY_COUNTRY, DAY, MILESTONES, MONTH
 from app.models.transit_stay import STAY_COUNTS
 from app.schemas.common import today
@@ -181,21 +182,26 @@ def _case_query(
     transit: bool,
     cohort: bool,
     live_only: bool,
+    people: bool = False,
 ) -> Executable:
     """Counted case by case: for a cohort, the cases identified in a window and how many days
     each took to reach ``stage``; otherwise the cases that reached ``stage`` in the window.
-    ``live_only``: destinations are only each case's live submission (a transit officer's)."""
-    milestone = Case.__table__.c[MILESTONES[stage]]
+    With ``people``, the members instead, each by its own dates (domain.md "Funnel
+    definitions"). ``live_only``: destinations are only each case's live submission (a
+    transit officer's)."""
+    unit = Member.__table__ if people else Case.__table__
+    identified = unit.c.identified_at
+    milestone = unit.c[MILESTONES[stage]]
     destinations = policy.report_submissions(Role.transit_officer if live_only else Role.caseworker)
-    period_day = Case.identified_at if cohort else milestone
+    period_day = identified if cohort else milestone
     keys = _group_columns(
         group, period_day, Case.origin_country, destinations.c.resettlement_country
     )
-    days = dialect.days_between(milestone, Case.identified_at)
+    days = dialect.days_between(milestone, identified)
     window: tuple[Any, Any] = bindparam("day_from"), bindparam("day_to")
     where: list[ColumnElement[bool]] = [milestone.is_not(None)]
     if cohort:
-        where += [Case.identified_at.between(*window), milestone <= bindparam("as_of")]
+        where += [identified.between(*window), milestone <= bindparam("as_of")]
     else:
         where.append(milestone.between(*window))
     if origin:
@@ -212,15 +218,20 @@ def _case_query(
             )
             .exists()
         )
-    statement = select(*keys, days, func.count(), func.sum(Case.member_count)).select_from(Case)
+    if people:
+        statement = (
+            select(*keys, func.count()).select_from(Member).join(Case, Case.id == Member.case_id)
+        )
+    else:
+        statement = select(*keys, days, func.count()).select_from(Case)
     if destination or group is GroupBy.resettlement_country:
         statement = statement.join(destinations, destinations.c.case_id == Case.id)
-    return statement.where(*where).group_by(*keys, days)
+    return statement.where(*where).group_by(*keys, *([] if people else [days]))
 
 
 async def _per_case(db: Db, asked: FunnelQuery, live_only: bool) -> Tallies:
     """From the cases themselves (an index range on identified_at for a cohort), with the
-    days each took to reach each stage."""
+    days each took to reach each stage; people from the members, by their own dates."""
     cohort = asked.basis is Basis.cohort
     given = {
         "as_of": asked.as_of if cohort else None,
@@ -235,7 +246,7 @@ async def _per_case(db: Db, asked: FunnelQuery, live_only: bool) -> Tallies:
     }
     tallies: Tallies = {}
     for stage in FunnelStage:
-        statement = _case_query(
+        shape = (
             db.dialect,
             stage,
             asked.group_by,
@@ -246,12 +257,13 @@ async def _per_case(db: Db, asked: FunnelQuery, live_only: bool) -> Tallies:
             live_only,
         )
         tallies[stage] = defaultdict(Tally)
-        for row in await db.all(statement, params):
-            tally = tallies[stage][_group_key(asked.group_by, list(row[:-3]))]
-            cases = int(row[-2])
+        for row in await db.all(_case_query(*shape), params):
+            tally = tallies[stage][_group_key(asked.group_by, list(row[:-2]))]
+            cases = int(row[-1])
             tally.cases += cases
-            tally.people += int(row[-1])
-            tally.days[int(row[-3])] += cases
+            tally.days[int(row[-2])] += cases
+        for row in await db.all(_case_query(*shape, people=True), params):
+            tallies[stage][_group_key(asked.group_by, list(row[:-1]))].people += int(row[-1])
     return tallies
 
 

@@ -1,5 +1,7 @@
 """Keeping the funnel rollup current. A case's contribution to the rollup is a pure function
-of its milestones, destinations, transit countries and people; every write appends the
+of its milestones, destinations, transit countries and its members' milestones (a person
+counts at a stage on the day that member reached it, as a member of the case it belongs to
+now: domain.md "Funnel definitions"); every write appends the
 difference between after and before (nothing when none of those changed), and a background
 fold adds the deltas into ``funnel_rollup``. ``rebuild`` recomputes it all from the cases."""
 
@@ -15,7 +17,7 @@ from sqlalchemy import Insert, delete, func, insert, literal, select, union, uni
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db import Db, SqlaDb
-from app.models import Case, FunnelDelta, FunnelRollup, Submission, TransitStay
+from app.models import Case, FunnelDelta, FunnelRollup, Member, Submission, TransitStay
 from app.models.funnel import ANY_COUNTRY, DAY, MILESTONES, MONTH
 from app.models.record import CaseRecord
 from app.models.transit_stay import STAY_COUNTS, stay_counts
@@ -36,10 +38,16 @@ log = logging.getLogger("pta.funnel")
 FOLD_LOCK = 0x7074_6166  # "ptaf"
 
 
+def _members(record: CaseRecord) -> list[Mapping[str, Any]]:
+    return cast(list[Mapping[str, Any]], record.members)  # read by milestone column name
+
+
 def _signature(record: CaseRecord) -> tuple[Any, ...]:
     case = cast(Mapping[str, Any], record.case)  # read by milestone column name
     return (
-        case["member_count"],
+        frozenset(
+            (m["id"], *(m[column] for column in MILESTONES.values())) for m in _members(record)
+        ),
         case["origin_country"],
         *(case[column] for column in MILESTONES.values()),
         frozenset(s["resettlement_country"] for s in record.submissions),
@@ -48,23 +56,31 @@ def _signature(record: CaseRecord) -> tuple[Any, ...]:
 
 
 def contributions(record: CaseRecord) -> dict[Key, tuple[int, int]]:
-    """What one case adds to the rollup: for each stage reached, one case and its current
-    members, under "any" and under each of its destinations and transit countries."""
+    """What one case adds to the rollup: for each stage, one case on the day the case reached
+    it and one person on the day each member reached it, under "any" and under each of its
+    destinations and transit countries."""
     case = cast(Mapping[str, Any], record.case)  # read by milestone column name
     destinations = {ANY_COUNTRY} | {s["resettlement_country"] for s in record.submissions}
     transits = {ANY_COUNTRY} | {
         s["transit_country"] for s in record.stays if stay_counts(s["status"])
     }
+    # (stage, day) -> [cases, people]
+    units: dict[tuple[str, date], list[int]] = {}
+    for funnel_stage, column in MILESTONES.items():
+        if case[column] is not None:
+            units.setdefault((funnel_stage, case[column]), [0, 0])[0] += 1
+        for member in _members(record):
+            if member[column] is not None:
+                units.setdefault((funnel_stage, member[column]), [0, 0])[1] += 1
     out: dict[Key, tuple[int, int]] = {}
-    origin, people = case["origin_country"], case["member_count"]
-    for stage, column in MILESTONES.items():
-        day = case[column]
-        if day is None:
-            continue
+    origin = case["origin_country"]
+    for (stage, day), (cases, people) in units.items():
         for destination in destinations:
             for transit in transits:
-                out[(destination, transit, DAY, day, stage, origin)] = (1, people)
-                out[(destination, transit, MONTH, day.replace(day=1), stage, origin)] = (1, people)
+                for grain, at in ((DAY, day), (MONTH, day.replace(day=1))):
+                    key = (destination, transit, grain, at, stage, origin)
+                    old = out.get(key, (0, 0))
+                    out[key] = (old[0] + cases, old[1] + people)
     return out
 
 
@@ -134,6 +150,22 @@ async def fold(db: Db) -> int:
     return folded
 
 
+def milestone_units(column: str) -> Any:
+    """Who reached a stage on which day: each case (one case) and each member (one person)
+    with that milestone recorded, with its case's id."""
+    member = Member.__table__.c[column]
+    case = Case.__table__.c[column]
+    return union_all(
+        select(
+            Case.id.label("case_id"),
+            case.label("day"),
+            literal(1).label("cases"),
+            literal(0).label("people"),
+        ).where(case.is_not(None)),
+        select(Member.case_id, member, literal(0), literal(1)).where(member.is_not(None)),
+    ).subquery("units")
+
+
 def _per_case(rows: Iterable[Any]) -> Any:
     return union(*rows).subquery()
 
@@ -156,8 +188,8 @@ async def rebuild(db: Db) -> None:
         ]
     )
     for stage, column in MILESTONES.items():
-        milestone = Case.__table__.c[column]
-        for grain, day in ((DAY, milestone), (MONTH, db.dialect.month_start(milestone))):
+        units = milestone_units(column)
+        for grain, day in ((DAY, units.c.day), (MONTH, db.dialect.month_start(units.c.day))):
             totals = (
                 select(
                     destinations.c.country,
@@ -166,13 +198,13 @@ async def rebuild(db: Db) -> None:
                     day,
                     literal(str(stage)),
                     Case.origin_country,
-                    func.count(),
-                    func.sum(Case.member_count),
+                    func.sum(units.c.cases),
+                    func.sum(units.c.people),
                 )
-                .select_from(Case)
+                .select_from(units)
+                .join(Case, Case.id == units.c.case_id)
                 .join(destinations, destinations.c.case_id == Case.id)
                 .join(transits, transits.c.case_id == Case.id)
-                .where(milestone.is_not(None))
                 .group_by(destinations.c.country, transits.c.country, day, Case.origin_country)
             )
             await db.run(

@@ -21,8 +21,8 @@ from app.models.lifecycle import (
 )
 from app.models.record import CaseRecord
 from app.models.rows import StayRow, SubmissionRow
-from app.schemas.transitions import Transition
-from app.services import funnel_rollup, history, policy
+from app.schemas.transitions import NamesMembers, Transition
+from app.services import funnel_rollup, history, members, policy, splits
 from app.services.actions import HANDLERS, Effect
 from app.services.policy import Actor
 from app.services.records import check_if_match, load_record, write_case
@@ -60,6 +60,9 @@ async def apply_transition(
         changed = await history.changed_since_review(db, case_id)
         policy.check_four_eyes(actor, action, record, changed)
     check_if_match(if_match, record.case["version"])
+    if isinstance(command, NamesMembers):
+        field, ids = command.named_members()
+        members.check_current(record, ids, field)
     status = record.status
     step = step_for(status, action, record.snapshot())
     if step is None:
@@ -73,6 +76,10 @@ async def apply_transition(
         "status_before_close": status if to_status is CaseStatus.closed else None,
     }
     case_row = await write_case(db, record.case, case_values, now)
+    member_rows = record.members
+    if effect.split is not None:
+        member_rows = await splits.split_off(db, actor, record, effect.split, now)
+    member_rows = await members.reach_milestones(db, record.case, case_row, member_rows)
     submissions = await _move_submission(db, record, action, effect)
     stays = await _move_stay(db, record, action, effect)
     await history.record_event(
@@ -87,7 +94,7 @@ async def apply_transition(
         resettlement_country=effect.resettlement_country,
         transit_country=effect.transit_country,
     )
-    after = CaseRecord(case=case_row, members=record.members, submissions=submissions, stays=stays)
+    after = CaseRecord(case=case_row, members=member_rows, submissions=submissions, stays=stays)
     await funnel_rollup.record_change(db, record, after)
     return after
 

@@ -19,6 +19,7 @@ def case_fields(actor: Actor, record: CaseRecord) -> dict[str, Any]:
     fields = dict(case)
     fields["stage"] = STAGE_OF_STATUS[CaseStatus(case["status"])]
     fields["members"] = record.members
+    fields["split_into"] = case["split_into"] or []
     fields["submissions"] = policy.visible_submissions(actor, record)
     fields["transit_stays"] = policy.visible_stays(actor, record)
     if not policy.sees_protection_summary(actor, record):

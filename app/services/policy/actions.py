@@ -103,6 +103,7 @@ ACTION_RULES: Mapping[Action, ActionRule] = {
     ),
     Action.close: ActionRule(SUPERVISOR),
     Action.reopen: ActionRule(SUPERVISOR),
+    Action.split_case: ActionRule(SUPERVISOR),
 }
 
 
