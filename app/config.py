@@ -11,6 +11,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.vocabulary import RequirementItem
+
 MIN_SECRET_KEY_BYTES = 32
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -48,6 +50,10 @@ class Settings(BaseSettings):
     migrations_dir: Path | None = None
     #: how often each worker folds funnel deltas into the rollup (0: never, e.g. in tests)
     funnel_fold_seconds: float = Field(default=15, ge=0)
+    #: the pre-departure checklist each accepted submission starts (empty: no checklist)
+    departure_requirements: Annotated[tuple[RequirementItem, ...], NoDecode] = tuple(
+        RequirementItem
+    )
 
     @field_validator("secret_key", "reports_database_url", mode="before")
     @classmethod
@@ -58,6 +64,20 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_origins(cls, value: object) -> list[str]:
         return _split(value)
+
+    @field_validator("departure_requirements", mode="before")
+    @classmethod
+    def _parse_requirements(cls, value: object) -> tuple[RequirementItem, ...]:
+        names = _split(value)
+        unknown = [name for name in names if name not in RequirementItem.__members__]
+        if unknown:
+            raise ValueError(
+                f"unknown item(s) {', '.join(unknown)}; "
+                f"known: {', '.join(RequirementItem)}"
+            )
+        if len(set(names)) != len(names):
+            raise ValueError("an item is named twice")
+        return tuple(item for item in RequirementItem if item in names)  # the checklist's order
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

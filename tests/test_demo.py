@@ -486,7 +486,12 @@ async def test_force_deletes_every_case_first_and_resets_the_demo_passwords(
             db = SqlaDb(connection)
             held = await demo.count_cases(db)
             loaded = await demo.load(
-                db, seed=demo.DEFAULT_SEED, today=now.date(), now=now, replace=True
+                db,
+                seed=demo.DEFAULT_SEED,
+                today=now.date(),
+                now=now,
+                replace=True,
+                checklist=migrated.departure_requirements,
             )
         async with engine.connect() as connection:
             fingerprint = await database_fingerprint(connection)

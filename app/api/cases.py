@@ -153,7 +153,13 @@ async def transition(
 ) -> Response:
     command = await parse_body(request, transition_adapter)
     record = await lifecycle.apply_transition(
-        ctx.db, ctx.actor, case_id, command, if_match, ctx.now
+        ctx.db,
+        ctx.actor,
+        case_id,
+        command,
+        if_match,
+        ctx.now,
+        checklist=request.app.state.settings.departure_requirements,
     )
     if policy.leaves_scope(Action(command.action)):
         response = Response(status_code=204, headers={"ETag": f'"{record.case["version"]}"'})

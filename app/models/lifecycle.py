@@ -80,7 +80,12 @@ class Step:
 #: ``(its status, action) → the statuses it may go to`` (``decide`` goes where the decision
 #: says). ``NEW_SUBMISSION``: actions that start the next submission, and its first status.
 DECISIONS = frozenset(
-    {SubmissionStatus.accepted, SubmissionStatus.denied, SubmissionStatus.on_hold}
+    {
+        SubmissionStatus.accepted,
+        SubmissionStatus.denied,
+        SubmissionStatus.on_hold,
+        SubmissionStatus.information_requested,
+    }
 )
 SUBMISSION_TRANSITIONS: Mapping[tuple[SubmissionStatus, Action], frozenset[SubmissionStatus]] = {
     (SubmissionStatus.pending, A.decide): DECISIONS,
@@ -88,6 +93,13 @@ SUBMISSION_TRANSITIONS: Mapping[tuple[SubmissionStatus, Action], frozenset[Submi
     (SubmissionStatus.pending, A.withdraw_submission): frozenset({SubmissionStatus.withdrawn}),
     (SubmissionStatus.on_hold, A.withdraw_submission): frozenset({SubmissionStatus.withdrawn}),
     **{(live, A.close): frozenset({SubmissionStatus.withdrawn}) for live in LIVE_SUBMISSION},
+    (SubmissionStatus.information_requested, A.decide): DECISIONS,
+    (SubmissionStatus.information_requested, A.withdraw_submission): frozenset(
+        {SubmissionStatus.withdrawn}
+    ),
+    (SubmissionStatus.information_requested, A.provide_information): frozenset(
+        {SubmissionStatus.pending}
+    ),
 }
 NEW_SUBMISSION: Mapping[Action, SubmissionStatus] = {
     A.submit: SubmissionStatus.pending,
@@ -153,6 +165,8 @@ STAY_REQUESTED = Guard(stay=stay_from(A.authorise_transit) & stay_from(A.refuse_
 STAY_AUTHORISED = Guard(stay=stay_from(A.record_transit_entry))
 STAY_IN_TRANSIT = Guard(stay=stay_from(A.extend_transit))
 SUBMISSION_ACCEPTED = frozenset({SubmissionStatus.accepted})
+SUBMISSION_AWAITING_INFORMATION = Guard(submission=submission_from(A.provide_information))
+DEPARTURE_ARRANGEMENTS = Guard(submission=SUBMISSION_ACCEPTED)
 
 TRANSITIONS: Mapping[tuple[CaseStatus, Action], Step] = {
     (S.identified, A.start_assessment): Step(S.assessment),
@@ -177,6 +191,10 @@ TRANSITIONS: Mapping[tuple[CaseStatus, Action], Step] = {
     (S.departed, A.confirm_arrival): Step(S.resettled),
     **{(status, A.close): Step(S.closed) for status in CLOSABLE},
     (S.closed, A.reopen): Step(None),
+    (S.submitted, A.provide_information): Step(S.submitted, SUBMISSION_AWAITING_INFORMATION),
+    (S.in_transit, A.provide_information): Step(S.in_transit, SUBMISSION_AWAITING_INFORMATION),
+    (S.submitted, A.update_requirement): Step(S.submitted, DEPARTURE_ARRANGEMENTS),
+    (S.in_transit, A.update_requirement): Step(S.in_transit, DEPARTURE_ARRANGEMENTS),
 }
 
 

@@ -20,6 +20,10 @@ class CaseRecord:
     submissions: list[Row] = field(default_factory=list)
     #: oldest first (by request time)
     stays: list[Row] = field(default_factory=list)
+    #: the states' questions and UNHCR's answers, every submission's, oldest first
+    information_requests: list[Row] = field(default_factory=list)
+    #: the departure checklists of every accepted submission, in checklist order
+    requirements: list[Row] = field(default_factory=list)
 
     @property
     def status(self) -> CaseStatus:

@@ -35,6 +35,12 @@ EVENT_PAYLOAD_FIELDS: Mapping[Role, frozenset[str]] = {
             "authorised_until",
             "departed_at",
             "arrived_at",
+            "answer",
+            "item",
+            "status",
+            "due_on",
+            "done_on",
+            "note",
         }
     ),
     Role.transit_officer: frozenset(
@@ -49,6 +55,10 @@ EVENT_PAYLOAD_FIELDS: Mapping[Role, frozenset[str]] = {
             "arrived_at",
             "note",
             "reason",
+            "item",
+            "status",
+            "due_on",
+            "done_on",
         }
     ),
 }

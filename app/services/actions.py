@@ -13,9 +13,11 @@ from app.errors import Conflict
 from app.models.base import uuid7
 from app.models.record import CaseRecord, Row
 from app.schemas import transitions as t
-from app.services.policy import Actor
+from app.services import departure
+from app.services.policy import Actor, accepting_country, active_stay_country
 from app.vocabulary import (
     Action,
+    Decision,
     ExitReason,
     SubmissionStatus,
 )
@@ -42,6 +44,13 @@ class Effect:
     #: which state's submission / which country's stay the event is about
     resettlement_country: str | None = None
     transit_country: str | None = None
+    #: a state's question on the latest submission / UNHCR's answer to its open questions
+    question: str | None = None
+    answer: str | None = None
+    #: the latest submission starts a fresh departure checklist (PTA_DEPARTURE_REQUIREMENTS)
+    start_checklist: bool = False
+    #: an item of the current checklist as it now is (``item`` and the columns to set)
+    requirement: dict[str, Any] | None = None
 
 
 Handler = Callable[[CaseRecord, Any, Actor, datetime], Effect]
@@ -118,7 +127,7 @@ def _submit(record: CaseRecord, command: t.SubmissionFields, actor: Actor, now: 
 
 def _decide(record: CaseRecord, command: t.Decide, actor: Actor, now: datetime) -> Effect:
     submission = _latest_submission(record)
-    return Effect(
+    effect = Effect(
         payload={"decision": command.decision, "reason": command.reason},
         submission_choice=SubmissionStatus(command.decision),
         submission_update={
@@ -127,6 +136,43 @@ def _decide(record: CaseRecord, command: t.Decide, actor: Actor, now: datetime) 
             "decision_reason": command.reason,
         },
         resettlement_country=submission["resettlement_country"],
+    )
+    _information_and_checklist(effect, command)
+    return effect
+
+
+def _information_and_checklist(effect: Effect, command: t.Decide) -> None:
+    """A request for information records the state's question; an acceptance starts a fresh
+    departure checklist."""
+    if command.decision is Decision.information_requested:
+        effect.question = command.reason
+    effect.start_checklist = command.decision is Decision.accepted
+
+
+def _provide_information(
+    record: CaseRecord, command: t.ProvideInformation, _actor: Actor, _now: datetime
+) -> Effect:
+    return Effect(
+        payload={"answer": command.note},
+        answer=command.note,
+        resettlement_country=_latest_submission(record)["resettlement_country"],
+    )
+
+
+def _update_requirement(
+    record: CaseRecord, command: t.UpdateRequirement, actor: Actor, _now: datetime
+) -> Effect:
+    # The state machine's guard makes sure the latest submission is accepted (a checklist).
+    values = departure.updated_item(record, command)
+    if values is None:  # an accepted submission from before checklists, or none configured
+        raise Conflict(f"This case's departure checklist has no {command.item}.")
+    if "note" in command.model_fields_set:
+        values["note_role"] = actor.role
+    return Effect(
+        payload=command.model_dump(mode="json", exclude={"action"}, exclude_unset=True),
+        requirement={"item": command.item, **values},
+        resettlement_country=accepting_country(record),
+        transit_country=active_stay_country(record),
     )
 
 
@@ -226,6 +272,7 @@ def _record_departure(
     # The state machine's guard makes sure the latest submission is accepted.
     departed = command.departed_at
     _not_before_previous_milestone(record, departed, "The departure date")
+    departure.check_departure_arrangements(record)
     effect = Effect(
         payload={"departed_at": departed.isoformat()},
         stay_update={"exited_at": departed, "exit_reason": ExitReason.departed_to_resettlement},
@@ -279,4 +326,12 @@ HANDLERS: Mapping[Action, Handler] = {
     Action.confirm_arrival: _confirm_arrival,
     Action.close: _close,
     Action.reopen: _reopen,
+    Action.provide_information: _provide_information,
+    Action.update_requirement: _update_requirement,
+}
+
+#: Checks of what a request carries against the case's own data (422), judged after If-Match
+#: and before the state's rules (api.md "Order of checks").
+CHECKS: Mapping[Action, Callable[[CaseRecord, Any], None]] = {
+    Action.update_requirement: departure.check_requirement,
 }

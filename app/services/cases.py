@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from functools import cache
 from typing import Any, cast
@@ -28,6 +29,7 @@ from app.models.base import uuid7
 from app.models.lifecycle import INITIAL_STATUS, STAGE_STATUSES
 from app.models.record import CaseRecord
 from app.schemas.cases import CaseCreate, CaseFilters, CaseUpdate, MemberIn
+from app.schemas.common import today
 from app.services import audit, funnel_rollup, history, pagination, policy
 from app.services.policy import Actor, Permission
 from app.services.records import (
@@ -138,6 +140,8 @@ def _condition(dialect: str, role: Role, name: str) -> ColumnElement[bool]:
         return policy.cases_submitted_to(role, value)
     if name == "transit_country":
         return policy.cases_staying_in(value)
+    if name == "requirements_overdue":  # its value: today's date
+        return policy.cases_overdue(role, value)
     column: Any = getattr(Case, name)  # status, origin_country, processing_priority
     return cast(ColumnElement[bool], column == value)
 
@@ -164,6 +168,8 @@ def _filter_params(filters: CaseFilters) -> dict[str, Any]:
     params = {f"f_{name}": getattr(filters, name) for name in filters.given()}
     if filters.stage is not None:
         params["f_stage"] = sorted(STAGE_STATUSES[filters.stage])
+    if filters.requirements_overdue:
+        params["f_requirements_overdue"] = today()  # overdue: due before today (UTC)
     return params
 
 
@@ -252,9 +258,7 @@ async def update_case(
         payload=payload,
         now=now,
     )
-    updated = CaseRecord(
-        case=row, members=members, submissions=record.submissions, stays=record.stays
-    )
+    updated = replace(record, case=row, members=members)
     await funnel_rollup.record_change(db, record, updated)
     return updated
 
