@@ -30,6 +30,8 @@ ACTIONS: tuple[str, ...] = (
     "return_to_assessment",
     "submit",
     "decide",
+    "provide_information",
+    "update_requirement",
     "resubmit",
     "withdraw_submission",
     "request_transit",
@@ -207,6 +209,16 @@ IN_TRANSIT: list[Step] = [*SUBMIT_USA, REQUEST_CRI, AUTHORISE_CRI, ENTER_CRI]
 ACCEPT: Step = ("usa", "decide", {"decision": "accepted"})
 DENY: Step = ("usa", "decide", {"decision": "denied", "reason": "Not eligible"})
 HOLD: Step = ("usa", "decide", {"decision": "on_hold", "reason": "Security check"})
+ASK: Step = ("usa", "decide", {"decision": "information_requested", "reason": "Who is Ana?"})
+ANSWER: Step = ("worker", "provide_information", {"note": "Ana is the principal's niece."})
+#: The default departure checklist (domain.md) completed: every item done or waived.
+CLEAR: list[Step] = [
+    ("worker", "update_requirement", {"item": item, "status": "done", "done_on": "<today>"})
+    for item in ("medical_clearance", "security_clearance", "exit_permit", "travel_document")
+] + [
+    ("worker", "update_requirement", {"item": item, "status": "waived", "note": "not needed"})
+    for item in ("cultural_orientation", "travel_booked")
+]
 WITHDRAW: Step = ("boss", "withdraw_submission", {"reason": "error"})
 CLOSE: Step = ("boss", "close", {"reason": "other", "note": "test"})
 REOPEN: Step = ("boss", "reopen", {"reason": "new information"})
@@ -239,6 +251,12 @@ SCENARIOS: dict[str, Scenario] = {
     "submitted/pending": Scenario(SUBMIT_USA, ("submitted", "pending", None)),
     "submitted/on_hold": Scenario([*SUBMIT_USA, HOLD], ("submitted", "on_hold", None)),
     "submitted/accepted": Scenario([*SUBMIT_USA, ACCEPT], ("submitted", "accepted", None)),
+    "submitted/information_requested": Scenario(
+        [*SUBMIT_USA, ASK], ("submitted", "information_requested", None)
+    ),
+    "submitted/pending (information provided)": Scenario(
+        [*SUBMIT_USA, ASK, ANSWER], ("submitted", "pending", None)
+    ),
     "submitted/denied": Scenario([*SUBMIT_USA, DENY], ("submitted", "denied", None)),
     "submitted/pending+requested": Scenario(
         [*SUBMIT_USA, REQUEST_CRI], ("submitted", "pending", "requested")
@@ -262,7 +280,10 @@ SCENARIOS: dict[str, Scenario] = {
     "in_transit/pending": Scenario(IN_TRANSIT, ("in_transit", "pending", "in_transit")),
     "in_transit/on_hold": Scenario([*IN_TRANSIT, HOLD], ("in_transit", "on_hold", "in_transit")),
     "in_transit/accepted": Scenario(
-        [*IN_TRANSIT, ACCEPT], ("in_transit", "accepted", "in_transit")
+        [*IN_TRANSIT, ACCEPT, *CLEAR], ("in_transit", "accepted", "in_transit")
+    ),
+    "in_transit/information_requested": Scenario(
+        [*IN_TRANSIT, ASK], ("in_transit", "information_requested", "in_transit")
     ),
     "in_transit/denied": Scenario([*IN_TRANSIT, DENY], ("in_transit", "denied", "in_transit")),
     "in_transit/withdrawn": Scenario(
@@ -271,9 +292,17 @@ SCENARIOS: dict[str, Scenario] = {
     "in_transit/withdrawn+exited (reopened)": Scenario(
         [*IN_TRANSIT, ACCEPT, CLOSE, REOPEN], ("in_transit", "withdrawn", "exited")
     ),
-    "departed": Scenario([*IN_TRANSIT, ACCEPT, DEPART], ("departed", "accepted", "exited")),
+    "departed": Scenario(
+        [*IN_TRANSIT, ACCEPT, *CLEAR, DEPART], ("departed", "accepted", "exited")
+    ),
     "resettled": Scenario(
-        [*IN_TRANSIT, ACCEPT, DEPART, ("usa", "confirm_arrival", {"arrived_at": "<today>"})],
+        [
+            *IN_TRANSIT,
+            ACCEPT,
+            *CLEAR,
+            DEPART,
+            ("usa", "confirm_arrival", {"arrived_at": "<today>"}),
+        ],
         ("resettled", "accepted", "exited"),
     ),
     "closed/from_identified": Scenario([CLOSE], ("closed", None, None), before_close="identified"),
@@ -281,7 +310,7 @@ SCENARIOS: dict[str, Scenario] = {
         [*IN_TRANSIT, CLOSE], ("closed", "withdrawn", "exited"), before_close="in_transit"
     ),
     "closed/from_departed": Scenario(
-        [*IN_TRANSIT, ACCEPT, DEPART, CLOSE],
+        [*IN_TRANSIT, ACCEPT, *CLEAR, DEPART, CLOSE],
         ("closed", "withdrawn", "exited"),
         before_close="departed",
     ),
@@ -289,13 +318,13 @@ SCENARIOS: dict[str, Scenario] = {
         SUBMIT_USA, ("submitted", "pending", None), pathway="in_country"
     ),
     "in_country:submitted/accepted": Scenario(
-        [*SUBMIT_USA, ACCEPT], ("submitted", "accepted", None), pathway="in_country"
+        [*SUBMIT_USA, ACCEPT, *CLEAR], ("submitted", "accepted", None), pathway="in_country"
     ),
     "in_country:submitted/denied": Scenario(
         [*SUBMIT_USA, DENY], ("submitted", "denied", None), pathway="in_country"
     ),
     "in_country:departed": Scenario(
-        [*SUBMIT_USA, ACCEPT, DEPART], ("departed", "accepted", None), pathway="in_country"
+        [*SUBMIT_USA, ACCEPT, *CLEAR, DEPART], ("departed", "accepted", None), pathway="in_country"
     ),
 }
 
@@ -352,8 +381,16 @@ def legal_actions(case: dict[str, Any]) -> set[str]:
         legal.add("request_review")
     if status == "pending_review":
         legal |= {"return_to_assessment", "submit"}
-    if status in ("submitted", "in_transit") and sub in ("pending", "on_hold"):
+    if status in ("submitted", "in_transit") and sub in (
+        "pending",
+        "on_hold",
+        "information_requested",
+    ):
         legal |= {"decide", "withdraw_submission"}
+    if status in ("submitted", "in_transit") and sub == "information_requested":
+        legal.add("provide_information")
+    if status in ("submitted", "in_transit") and sub == "accepted":
+        legal.add("update_requirement")
     if status in ("submitted", "in_transit") and sub in ("denied", "withdrawn"):
         legal.add("resubmit")
     if status == "submitted" and pathway == "transit" and not active_stay:
@@ -394,7 +431,14 @@ def sees(user: TestUser, case: dict[str, Any]) -> bool:
 def actor_for(cast: Cast, action: str, case: dict[str, Any]) -> TestUser:
     """A user whose role the actions table allows to take ``action`` on this case (the
     officer of the country concerned where the action is an officer's)."""
-    if action in ("start_assessment", "request_review", "request_transit", "record_departure"):
+    if action in (
+        "start_assessment",
+        "request_review",
+        "request_transit",
+        "record_departure",
+        "provide_information",
+        "update_requirement",
+    ):
         return cast.worker
     if action == "decide":
         subs = case["submissions"]
@@ -412,6 +456,8 @@ def fields_for(action: str) -> dict[str, Any]:
         "submit": submission("AUS"),
         "resubmit": submission("AUS"),
         "decide": {"decision": "accepted"},
+        "provide_information": {"note": "The documents are attached."},
+        "update_requirement": {"item": "medical_clearance", "due_on": days(30)},
         "withdraw_submission": {"reason": "applicant_request"},
         "request_transit": {"transit_country": "PAN"},
         "authorise_transit": {"note": "ok"},
@@ -445,7 +491,7 @@ def next_status(action: str, case: dict[str, Any], before_close: str | None) -> 
     if action == "reopen":
         assert before_close is not None
         return before_close
-    return status  # decide, resubmit, request/authorise/refuse transit, extend
+    return status  # decide, provide_information, update_requirement, resubmit, transit steps
 
 
 def action_words(detail: str) -> set[str]:
