@@ -72,8 +72,7 @@ class Settings(BaseSettings):
         unknown = [name for name in names if name not in RequirementItem.__members__]
         if unknown:
             raise ValueError(
-                f"unknown item(s) {', '.join(unknown)}; "
-                f"known: {', '.join(RequirementItem)}"
+                f"unknown item(s) {', '.join(unknown)}; known: {', '.join(RequirementItem)}"
             )
         if len(set(names)) != len(names):
             raise ValueError("an item is named twice")

@@ -292,9 +292,7 @@ SCENARIOS: dict[str, Scenario] = {
     "in_transit/withdrawn+exited (reopened)": Scenario(
         [*IN_TRANSIT, ACCEPT, CLOSE, REOPEN], ("in_transit", "withdrawn", "exited")
     ),
-    "departed": Scenario(
-        [*IN_TRANSIT, ACCEPT, *CLEAR, DEPART], ("departed", "accepted", "exited")
-    ),
+    "departed": Scenario([*IN_TRANSIT, ACCEPT, *CLEAR, DEPART], ("departed", "accepted", "exited")),
     "resettled": Scenario(
         [
             *IN_TRANSIT,

@@ -115,8 +115,12 @@ async def test_who_may_update_which_item(drive: Driver) -> None:
     for name, row in ROLE_ITEM_TABLE.items():
         for item, expected in zip(ITEMS, row.split(), strict=True):
             response = await drive.post(
-                users[name], case["id"], "update_requirement", version,
-                item=item, due_on=days(10 + changes),
+                users[name],
+                case["id"],
+                "update_requirement",
+                version,
+                item=item,
+                due_on=days(10 + changes),
             )
             if str(response.status_code) != expected:
                 failures.append(f"{name} {item}: {response.status_code}, table {expected}")
@@ -140,9 +144,7 @@ async def test_the_item_must_be_consistent(drive: Driver) -> None:
         problem(response, answer, code)
 
     await refused(422, "validation_error", item="medical_clearance", status="done")
-    await refused(
-        422, "validation_error", item="medical_clearance", status="done", done_on=days(1)
-    )
+    await refused(422, "validation_error", item="medical_clearance", status="done", done_on=days(1))
     await refused(422, "validation_error", item="exit_permit", status="waived")
     await refused(422, "validation_error", item="exit_permit", done_on=days(0))
     await refused(422, "validation_error", item="visa", status="done", done_on=days(0))
@@ -153,25 +155,51 @@ async def test_the_item_must_be_consistent(drive: Driver) -> None:
     assert await drive.get(cid) == case
     assert len(await drive.events(cid)) == events
 
-    done = await drive.act(c.worker, case, "update_requirement", item="medical_clearance",
-                           status="done", done_on=days(-2))
+    done = await drive.act(
+        c.worker,
+        case,
+        "update_requirement",
+        item="medical_clearance",
+        status="done",
+        done_on=days(-2),
+    )
     assert _items(done)["medical_clearance"]["done_on"] == days(-2)
     # waived needs a note: one recorded earlier counts
-    noted = await drive.act(c.worker, done, "update_requirement", item="exit_permit",
-                            note="The permit is not needed for minors")
-    waived = await drive.act(c.worker, noted, "update_requirement", item="exit_permit",
-                             status="waived")
+    noted = await drive.act(
+        c.worker,
+        done,
+        "update_requirement",
+        item="exit_permit",
+        note="The permit is not needed for minors",
+    )
+    waived = await drive.act(
+        c.worker, noted, "update_requirement", item="exit_permit", status="waived"
+    )
     assert _items(waived)["exit_permit"]["status"] == "waived"
     # done with the done_on already recorded; back to pending clears it
-    redone = await drive.act(c.worker, waived, "update_requirement", item="travel_document",
-                             status="done", done_on=days(0))
-    back = await drive.act(c.worker, redone, "update_requirement", item="travel_document",
-                           status="pending")
+    redone = await drive.act(
+        c.worker,
+        waived,
+        "update_requirement",
+        item="travel_document",
+        status="done",
+        done_on=days(0),
+    )
+    back = await drive.act(
+        c.worker, redone, "update_requirement", item="travel_document", status="pending"
+    )
     assert _items(back)["travel_document"]["done_on"] is None
-    again = await drive.act(c.worker, back, "update_requirement", item="medical_clearance",
-                            status="pending")
-    pending_done = await drive.post(c.worker, cid, "update_requirement", again["version"],
-                                    item="medical_clearance", status="done")
+    again = await drive.act(
+        c.worker, back, "update_requirement", item="medical_clearance", status="pending"
+    )
+    pending_done = await drive.post(
+        c.worker,
+        cid,
+        "update_requirement",
+        again["version"],
+        item="medical_clearance",
+        status="done",
+    )
     problem(pending_done, 422, "validation_error")
 
 
@@ -180,20 +208,38 @@ async def test_no_checklist_until_accepted_and_none_when_not_configured(
 ) -> None:
     c = drive.cast
     pending = await drive.run(await drive.new_case(), SUBMIT_USA)
-    response = await drive.post(c.worker, pending["id"], "update_requirement",
-                                pending["version"], item="exit_permit", due_on=days(3))
+    response = await drive.post(
+        c.worker,
+        pending["id"],
+        "update_requirement",
+        pending["version"],
+        item="exit_permit",
+        due_on=days(3),
+    )
     problem(response, 409, "invalid_transition")
 
     # The service in the rest of the suite runs with PTA_DEPARTURE_REQUIREMENTS empty.
     plain = Driver(client, make, c)
     accepted = await plain.run(await drive.new_case(), [*SUBMIT_USA, ACCEPT])
     assert accepted["departure_requirements"] == []
-    unknown = await plain.post(c.worker, accepted["id"], "update_requirement",
-                               accepted["version"], item="exit_permit", due_on=days(3))
+    unknown = await plain.post(
+        c.worker,
+        accepted["id"],
+        "update_requirement",
+        accepted["version"],
+        item="exit_permit",
+        due_on=days(3),
+    )
     problem(unknown, 422, "validation_error")
     # judged on the request alone: before the case is looked up
-    missing = await plain.post(c.worker, "01900000-0000-7000-8000-000000000000",
-                               "update_requirement", 1, item="exit_permit", due_on=days(3))
+    missing = await plain.post(
+        c.worker,
+        "01900000-0000-7000-8000-000000000000",
+        "update_requirement",
+        1,
+        item="exit_permit",
+        due_on=days(3),
+    )
     problem(missing, 422, "validation_error")
 
 
@@ -201,10 +247,12 @@ async def test_departure_waits_for_every_item(drive: Driver) -> None:
     c = drive.cast
     case = await _accepted(drive)
     for item in ITEMS[:4]:
-        case = await drive.act(c.worker, case, "update_requirement", item=item,
-                               status="done", done_on=days(0))
-    refused = await drive.post(c.cri, case["id"], "record_departure", case["version"],
-                               departed_at=days(0))
+        case = await drive.act(
+            c.worker, case, "update_requirement", item=item, status="done", done_on=days(0)
+        )
+    refused = await drive.post(
+        c.cri, case["id"], "record_departure", case["version"], departed_at=days(0)
+    )
     detail = problem(refused, 409, "conflict")["detail"]
     assert "cultural_orientation" in detail and "travel_booked" in detail
     assert "medical_clearance" not in detail
@@ -214,13 +262,20 @@ async def test_departure_waits_for_every_item(drive: Driver) -> None:
 async def test_overdue_and_the_list_filter(drive: Driver) -> None:
     c = drive.cast
     late = await _accepted(drive)
-    late = await drive.act(c.usa, late, "update_requirement", item="travel_booked",
-                           due_on=days(-1))
-    late = await drive.act(c.usa, late, "update_requirement", item="medical_clearance",
-                           due_on=days(0))  # due today: not overdue yet
+    late = await drive.act(c.usa, late, "update_requirement", item="travel_booked", due_on=days(-1))
+    late = await drive.act(
+        c.usa, late, "update_requirement", item="medical_clearance", due_on=days(0)
+    )  # due today: not overdue yet
     on_time = await _accepted(drive)
-    on_time = await drive.act(c.worker, on_time, "update_requirement", item="exit_permit",
-                              due_on=days(-3), status="done", done_on=days(-4))
+    on_time = await drive.act(
+        c.worker,
+        on_time,
+        "update_requirement",
+        item="exit_permit",
+        due_on=days(-3),
+        status="done",
+        done_on=days(-4),
+    )
     assert {r["item"]: r["overdue"] for r in late["departure_requirements"]} == {
         item: item == "travel_booked" for item in ITEMS
     }
@@ -244,13 +299,15 @@ async def test_overdue_and_the_list_filter(drive: Driver) -> None:
         )
         problem(response, 422, "validation_error")
 
-    done = await drive.act(c.usa, late, "update_requirement", item="travel_booked",
-                           status="done", done_on=days(0))
+    done = await drive.act(
+        c.usa, late, "update_requirement", item="travel_booked", status="done", done_on=days(0)
+    )
     assert not any(r["overdue"] for r in done["departure_requirements"])
     assert await listed(c.worker, **overdue) == []
     # a closed case's checklist is no longer current (its submission was withdrawn)
-    late2 = await drive.act(c.worker, done, "update_requirement", item="exit_permit",
-                            due_on=days(-5))
+    late2 = await drive.act(
+        c.worker, done, "update_requirement", item="exit_permit", due_on=days(-5)
+    )
     assert await listed(c.worker, **overdue) == [late["id"]]
     closed = await drive.act(c.boss, late2, "close", reason="lost_contact")
     assert closed["departure_requirements"] == []
@@ -326,11 +383,18 @@ async def test_from_a_question_to_resettlement(drive: Driver) -> None:
     }
     for item, user in by.items():
         if item == "cultural_orientation":
-            case = await drive.act(user, case, "update_requirement", item=item,
-                                   status="waived", note="Done online before the flight")
+            case = await drive.act(
+                user,
+                case,
+                "update_requirement",
+                item=item,
+                status="waived",
+                note="Done online before the flight",
+            )
         else:
-            case = await drive.act(user, case, "update_requirement", item=item,
-                                   status="done", done_on=days(0))
+            case = await drive.act(
+                user, case, "update_requirement", item=item, status="done", done_on=days(0)
+            )
     assert {r["status"] for r in (await drive.get(case["id"]))["departure_requirements"]} == {
         "done",
         "waived",

@@ -35,7 +35,6 @@ async def drive(client: httpx.AsyncClient, make: Factory) -> Driver:
 async def _asked(drive: Driver) -> dict[str, Any]:
     """A case submitted to CAN and denied, then to USA, which asked a question; a stay in CRI
     requested (so the transit officer of CRI sees the case)."""
-    c = drive.cast
     case = await drive.new_case()
     deny_can = ("can", "decide", {"decision": "denied", "reason": "Outside our quota"})
     steps = [
@@ -67,8 +66,9 @@ async def test_question_and_answer_are_shown_to_unhcr_and_that_state(drive: Driv
     assert case["submissions"][0]["information_requests"] == []
 
     # withdraw_submission, decide and provide_information are available from it
-    wrong = await drive.post(c.worker, case["id"], "record_departure", case["version"],
-                             departed_at="2020-01-01")
+    wrong = await drive.post(
+        c.worker, case["id"], "record_departure", case["version"], departed_at="2020-01-01"
+    )
     detail = problem(wrong, 409, "invalid_transition")["detail"]
     for action in ("decide", "provide_information", "withdraw_submission"):
         assert action in detail
@@ -82,8 +82,9 @@ async def test_question_and_answer_are_shown_to_unhcr_and_that_state(drive: Driv
     assert asked["answered_at"] is not None
 
     # A second question, answered again: the list keeps both, oldest first.
-    second = await drive.act(c.usa, answered, "decide", decision="information_requested",
-                             reason="And the documents?")
+    second = await drive.act(
+        c.usa, answered, "decide", decision="information_requested", reason="And the documents?"
+    )
     second = await drive.act(c.boss, second, "provide_information", note="Attached.")
     questions = second["submissions"][-1]["information_requests"]
     assert [(q["question"], q["answer"]) for q in questions] == [
@@ -102,8 +103,9 @@ async def test_question_and_answer_are_shown_to_unhcr_and_that_state(drive: Driv
     assert cri_view["submissions"] == [{"resettlement_country": "USA", "status": "pending"}]
 
     # The state decides from information_requested too.
-    again = await drive.act(c.usa, second, "decide", decision="information_requested",
-                            reason="One more thing")
+    again = await drive.act(
+        c.usa, second, "decide", decision="information_requested", reason="One more thing"
+    )
     accepted = await drive.act(c.usa, again, "decide", decision="accepted")
     assert accepted["submissions"][-1]["status"] == "accepted"
     assert len(accepted["submissions"][-1]["information_requests"]) == 3

@@ -58,8 +58,7 @@ CASE_KEYS = {
         "transit_stays",
         "departure_requirements",
     },
-    "transit_officer": BASE
-    | {"members", "submissions", "transit_stays", "departure_requirements"},
+    "transit_officer": BASE | {"members", "submissions", "transit_stays", "departure_requirements"},
 }
 MEMBER_KEYS = {
     "unhcr": {

@@ -137,8 +137,7 @@ async def write_case(
     steps = [
         step
         for step in plan.steps
-        if step.command["action"] != Action.update_requirement
-        or step.command["item"] in checklist
+        if step.command["action"] != Action.update_requirement or step.command["item"] in checklist
     ]
     for step in steps:
         command = transition_adapter.validate_python(step.command)

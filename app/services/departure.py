@@ -200,9 +200,7 @@ async def write(
             },
         )
         requirements = [
-            changed
-            if row["submission_id"] == submission["id"] and row["item"] == item
-            else row
+            changed if row["submission_id"] == submission["id"] and row["item"] == item else row
             for row in requirements
         ]
     return CaseRecord(

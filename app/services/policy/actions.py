@@ -151,9 +151,7 @@ ACTION_RULES: Mapping[Action, ActionRule] = {
     Action.close: ActionRule(SUPERVISOR),
     Action.reopen: ActionRule(SUPERVISOR),
     Action.provide_information: ActionRule(UNHCR),
-    Action.update_requirement: ActionRule(
-        frozenset(REQUIREMENT_RULES), items=REQUIREMENT_RULES
-    ),
+    Action.update_requirement: ActionRule(frozenset(REQUIREMENT_RULES), items=REQUIREMENT_RULES),
 }
 
 
