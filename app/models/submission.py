@@ -33,7 +33,7 @@ class Submission(Base):
     submission_priority: Mapped[str] = mapped_column(String(16))
     primary_category: Mapped[str] = mapped_column(String(48))
     secondary_category: Mapped[str] = mapped_column(String(48))
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(32))
     submitted_at: Mapped[datetime]
     submitted_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[datetime | None]

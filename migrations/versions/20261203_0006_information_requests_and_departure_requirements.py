@@ -39,14 +39,16 @@ def _in(column: str, values: Sequence[str]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
-def _submission_statuses(values: Sequence[str]) -> None:
+def _submission_statuses(values: Sequence[str], length: int) -> None:
+    """The statuses a submission may have ("information_requested" is 21 characters long)."""
     with op.batch_alter_table("submissions") as batch:
         batch.drop_constraint(op.f("ck_submissions_status"), type_="check")
+        batch.alter_column("status", type_=sa.String(length=length), existing_nullable=False)
         batch.create_check_constraint("status", _in("status", values))
 
 
 def upgrade() -> None:
-    _submission_statuses(NEW_STATUSES)
+    _submission_statuses(NEW_STATUSES, 32)
     op.create_table(
         "information_requests",
         sa.Column(
@@ -141,4 +143,4 @@ def downgrade() -> None:
     op.drop_table("information_requests")
     # A submission waiting for information goes back to pending, the nearest older status.
     op.execute("UPDATE submissions SET status = 'pending' WHERE status = 'information_requested'")
-    _submission_statuses(OLD_STATUSES)
+    _submission_statuses(OLD_STATUSES, 16)
