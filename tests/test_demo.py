@@ -502,7 +502,7 @@ async def test_force_deletes_every_case_first_and_resets_the_demo_passwords(
                 today=now.date(),
                 now=now,
                 replace=True,
-                checklist=migrated.departure_requirements,
+                checklist=tuple(RequirementItem),  # the default: every planned step
             )
         async with engine.connect() as connection:
             fingerprint = await database_fingerprint(connection)

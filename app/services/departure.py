@@ -4,6 +4,7 @@ submission starts (pure functions of the loaded case), and the writes of both.""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -203,11 +204,4 @@ async def write(
             changed if row["submission_id"] == submission["id"] and row["item"] == item else row
             for row in requirements
         ]
-    return CaseRecord(
-        case=after.case,
-        members=after.members,
-        submissions=after.submissions,
-        stays=after.stays,
-        information_requests=questions,
-        requirements=requirements,
-    )
+    return replace(after, information_requests=questions, requirements=requirements)
