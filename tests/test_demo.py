@@ -355,6 +355,48 @@ async def test_the_pipeline_holds_every_situation(
         assert actions[action] > 0, action
 
 
+async def test_requests_for_information_and_checklists_look_real(
+    first_start: FirstStart, conn: AsyncConnection
+) -> None:
+    """Some states asked questions (answered, mostly); every departed household's checklist
+    was complete, with done dates between the acceptance and the departure; a handful of
+    households still waiting today have an item past its due date."""
+    today = first_start.today
+    questions = await rows(
+        conn, select(InformationRequest.question, InformationRequest.answered_at)
+    )
+    assert len(questions) >= 20
+    assert sum(q.answered_at is not None for q in questions) >= len(questions) - 5
+    checklist = await rows(
+        conn,
+        select(
+            DepartureRequirement.case_id,
+            DepartureRequirement.status,
+            DepartureRequirement.due_on,
+            DepartureRequirement.done_on,
+            Submission.decided_at,
+            Submission.status.label("submission"),
+            Case.departed_at,
+        )
+        .join(Submission, Submission.id == DepartureRequirement.submission_id)
+        .join(Case, Case.id == DepartureRequirement.case_id),
+    )
+    departed = [r for r in checklist if r.departed_at is not None]
+    assert departed and all(r.status in ("done", "waived") for r in departed)
+    for r in departed:
+        if r.done_on is not None:
+            assert r.decided_at.date() < r.done_on <= r.departed_at
+    overdue = {
+        r.case_id
+        for r in checklist
+        if r.submission == "accepted"
+        and r.status == "pending"
+        and r.due_on is not None
+        and r.due_on < today
+    }
+    assert 1 <= len(overdue) <= 60, len(overdue)
+
+
 async def test_dates_run_from_july_2016_to_yesterday_in_order(
     first_start: FirstStart, conn: AsyncConnection
 ) -> None:
@@ -663,45 +705,3 @@ async def database_fingerprint(conn: AsyncConnection) -> list[tuple[Any, ...]]:
         )
         for c in cases
     ]
-
-
-async def test_requests_for_information_and_checklists_look_real(
-    first_start: FirstStart, conn: AsyncConnection
-) -> None:
-    """Some states asked questions (answered, mostly); every departed household's checklist
-    was complete, with done dates between the acceptance and the departure; a handful of
-    households still waiting today have an item past its due date."""
-    today = first_start.today
-    questions = await rows(
-        conn, select(InformationRequest.question, InformationRequest.answered_at)
-    )
-    assert len(questions) >= 20
-    assert sum(q.answered_at is not None for q in questions) >= len(questions) - 5
-    checklist = await rows(
-        conn,
-        select(
-            DepartureRequirement.case_id,
-            DepartureRequirement.status,
-            DepartureRequirement.due_on,
-            DepartureRequirement.done_on,
-            Submission.decided_at,
-            Submission.status.label("submission"),
-            Case.departed_at,
-        )
-        .join(Submission, Submission.id == DepartureRequirement.submission_id)
-        .join(Case, Case.id == DepartureRequirement.case_id),
-    )
-    departed = [r for r in checklist if r.departed_at is not None]
-    assert departed and all(r.status in ("done", "waived") for r in departed)
-    for r in departed:
-        if r.done_on is not None:
-            assert r.decided_at.date() < r.done_on <= r.departed_at
-    overdue = {
-        r.case_id
-        for r in checklist
-        if r.submission == "accepted"
-        and r.status == "pending"
-        and r.due_on is not None
-        and r.due_on < today
-    }
-    assert 1 <= len(overdue) <= 60, len(overdue)
