@@ -94,6 +94,8 @@ def _checklist(rng: random.Random, steps: Sequence[Step], pathway: str) -> list[
     entry = next((s for s in later if s.action == "record_transit_entry"), None)
     state, start = accepted.actor, accepted.at.date() + timedelta(days=1)
     last = end.at.date() - timedelta(days=1) if end is not None else date.max
+    if end is not None and end.action == "record_departure":  # done before they left
+        last = min(last, end.command["departed_at"])
     extra: list[Step] = []
     for item, who in CLEARED_BY.items():
         due = start + timedelta(days=DUE_AFTER[item] + rng.randint(-5, 15))
