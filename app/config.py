@@ -17,6 +17,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from app.vocabulary import RequirementItem
+
 MIN_SECRET_KEY_BYTES = 32
 ENV_PREFIX = "PTA_"
 #: read from the working directory when present; the environment wins over it
@@ -70,6 +72,10 @@ class Settings(BaseSettings):
     #: API requests one worker serves at once; beyond, 503 with Retry-After (a flood waits
     #: in the client's retry, not in this worker's memory and database pool)
     max_concurrent_requests: int = Field(default=100, ge=1)
+    #: the pre-departure checklist each accepted submission starts (empty: no checklist)
+    departure_requirements: Annotated[tuple[RequirementItem, ...], NoDecode] = tuple(
+        RequirementItem
+    )
 
     @field_validator("secret_key", "reports_database_url", mode="before")
     @classmethod
@@ -99,6 +105,19 @@ class Settings(BaseSettings):
     @classmethod
     def _parse_origins(cls, value: object) -> list[str]:
         return _split(value)
+
+    @field_validator("departure_requirements", mode="before")
+    @classmethod
+    def _parse_requirements(cls, value: object) -> tuple[RequirementItem, ...]:
+        names = _split(value)
+        unknown = [name for name in names if name not in RequirementItem.__members__]
+        if unknown:
+            raise ValueError(
+                f"unknown item(s) {', '.join(unknown)}; known: {', '.join(RequirementItem)}"
+            )
+        if len(set(names)) != len(names):
+            raise ValueError("an item is named twice")
+        return tuple(item for item in RequirementItem if item in names)  # the checklist's order
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -67,11 +67,17 @@ class SubmissionStatus(StrEnum):
     accepted = "accepted"
     denied = "denied"
     withdrawn = "withdrawn"
+    information_requested = "information_requested"
 
 
 #: A submission the resettlement state is still working on, or has accepted.
 LIVE_SUBMISSION = frozenset(
-    {SubmissionStatus.pending, SubmissionStatus.on_hold, SubmissionStatus.accepted}
+    {
+        SubmissionStatus.pending,
+        SubmissionStatus.on_hold,
+        SubmissionStatus.accepted,
+        SubmissionStatus.information_requested,
+    }
 )
 
 
@@ -89,6 +95,7 @@ class Decision(StrEnum):
     accepted = "accepted"
     denied = "denied"
     on_hold = "on_hold"
+    information_requested = "information_requested"
 
 
 class WithdrawalReason(StrEnum):
@@ -144,6 +151,29 @@ class Action(StrEnum):
     close = "close"
     reopen = "reopen"
     split_case = "split_case"
+    provide_information = "provide_information"
+    update_requirement = "update_requirement"
+
+
+class RequirementItem(StrEnum):
+    """The pre-departure checklist's items (UNHCR Resettlement Handbook 4.11), in order."""
+
+    medical_clearance = "medical_clearance"
+    security_clearance = "security_clearance"
+    exit_permit = "exit_permit"
+    travel_document = "travel_document"
+    cultural_orientation = "cultural_orientation"
+    travel_booked = "travel_booked"
+
+
+class RequirementStatus(StrEnum):
+    pending = "pending"
+    done = "done"
+    waived = "waived"
+
+
+#: A departure requirement that no longer holds a departure back.
+REQUIREMENT_SETTLED = frozenset({RequirementStatus.done, RequirementStatus.waived})
 
 
 class AccessAction(StrEnum):

@@ -26,7 +26,7 @@ from app.services.cases import page_params, page_query
 from app.services.policy import OFFICER_FILTERS, Actor
 from app.vocabulary import Role
 
-BIG_TABLES = frozenset({"cases", "submissions", "transit_stays"})
+BIG_TABLES = frozenset({"cases", "submissions", "transit_stays", "departure_requirements"})
 #: A value for each filter an officer may use (the benchmark's data holds them all); the
 #: countries are the officers' own (another state's or country's would be an empty page).
 VALUES: dict[str, Any] = {
@@ -36,11 +36,14 @@ VALUES: dict[str, Any] = {
     "resettlement_country": "CAN",
     "transit_country": "CRI",
     "updated_since": (datetime.now(UTC) - timedelta(days=30)).isoformat(),
+    "requirements_overdue": True,
 }
 OFFICERS = {
     "resettlement officer CAN": Actor(uuid.UUID(int=1), "bench", Role.resettlement_officer, "CAN"),
     "transit officer CRI": Actor(uuid.UUID(int=2), "bench", Role.transit_officer, "CRI"),
 }
+#: UNHCR's overdue list (the supervisor's working list), alone and with each other filter.
+UNHCR_OVERDUE = Actor(uuid.UUID(int=3), "bench", Role.supervisor)
 
 
 @dataclass
@@ -68,21 +71,30 @@ async def check(url: str) -> Outcome:
             if not isinstance(db, AsyncpgDb):
                 raise SystemExit("bench.explain needs PostgreSQL")
             cursor = await db.conn.fetchval("SELECT id FROM cases ORDER BY id OFFSET 1000 LIMIT 1")
-            for (who, actor), size in itertools.product(OFFICERS.items(), range(7)):
-                for names in itertools.combinations(sorted(OFFICER_FILTERS), size):
-                    filters = CaseFilters.model_validate({n: VALUES[n] for n in names})
-                    for after in (None, cursor):
-                        statement = page_query(db, actor, filters, after)
-                        plan = db._plan(statement, None)
-                        args = db._args(plan, page_params(actor, filters, after, 51))
-                        result = await db.conn.fetchval("EXPLAIN (FORMAT JSON) " + plan.sql, *args)
-                        tree = result[0]["Plan"]  # the pool decodes json itself
-                        outcome.checked += 1
-                        for table in _scans(tree):
-                            where = "after a cursor" if after else "first page"
-                            outcome.seq_scans.append(
-                                f"{who}, {', '.join(names) or 'no filter'} ({where}): {table}"
-                            )
+            combinations = [
+                (who, actor, names)
+                for (who, actor), size in itertools.product(
+                    OFFICERS.items(), range(len(OFFICER_FILTERS) + 1)
+                )
+                for names in itertools.combinations(sorted(OFFICER_FILTERS), size)
+            ] + [
+                ("supervisor", UNHCR_OVERDUE, tuple(sorted({"requirements_overdue", other})))
+                for other in OFFICER_FILTERS
+            ]
+            for who, actor, names in combinations:
+                filters = CaseFilters.model_validate({n: VALUES[n] for n in names})
+                for after in (None, cursor):
+                    statement = page_query(db, actor, filters, after)
+                    plan = db._plan(statement, None)
+                    args = db._args(plan, page_params(actor, filters, after, 51))
+                    result = await db.conn.fetchval("EXPLAIN (FORMAT JSON) " + plan.sql, *args)
+                    tree = result[0]["Plan"]  # the pool decodes json itself
+                    outcome.checked += 1
+                    for table in _scans(tree):
+                        where = "after a cursor" if after else "first page"
+                        outcome.seq_scans.append(
+                            f"{who}, {', '.join(names) or 'no filter'} ({where}): {table}"
+                        )
     finally:
         await database.close()
     return outcome
@@ -91,8 +103,8 @@ async def check(url: str) -> Outcome:
 def summary(outcome: Outcome) -> str:
     verdict = "PASS" if not outcome.seq_scans else "MISS"
     head = (
-        f"officer list queries: {outcome.checked} plans (every filter combination of both "
-        f"officers, first page and after a cursor), sequential scans of big tables: "
+        f"list queries: {outcome.checked} plans (every filter combination of both officers, "
+        f"UNHCR's overdue list, first page and after a cursor), sequential scans of big tables: "
         f"{len(outcome.seq_scans)} — index scans only: {verdict}"
     )
     return "\n".join([head, *(f"  seq scan: {line}" for line in outcome.seq_scans[:20])])

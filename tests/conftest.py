@@ -19,6 +19,7 @@ from app.config import Settings
 from app.db import make_engine
 from app.main import create_app
 from app.models import Base
+from app.vocabulary import RequirementItem
 from tests.factories import Factory
 
 security.use_fast_hashing_for_tests()
@@ -43,6 +44,9 @@ def settings(database_url: str) -> Settings:
         secret_key=SECRET,
         transit_capacity="CRI=200",
         funnel_fold_seconds=0,  # tests fold when they mean to
+        # Most tests are about other rules and depart without a checklist; the departure
+        # arrangements' tests and the pair table use ``checklist_app`` (the default six items).
+        departure_requirements="",
     )
 
 
@@ -75,6 +79,24 @@ async def app(migrated: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(migrated)
     async with application.router.lifespan_context(application):
         yield application
+
+
+@pytest.fixture(scope="session")
+async def checklist_app(migrated: Settings) -> AsyncIterator[FastAPI]:
+    """The service with the default PTA_DEPARTURE_REQUIREMENTS, on the same database."""
+    defaults = {"departure_requirements": tuple(RequirementItem)}
+    application = create_app(migrated.model_copy(update=defaults))
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def checklist_client(
+    checklist_app: FastAPI, engine: AsyncEngine
+) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=checklist_app, client=("203.0.113.8", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://pta.test") as http:
+        yield http
 
 
 @pytest.fixture(scope="session")

@@ -39,6 +39,8 @@ ACTIONS: tuple[str, ...] = (
     "return_to_assessment",
     "submit",
     "decide",
+    "provide_information",
+    "update_requirement",
     "resubmit",
     "withdraw_submission",
     "request_transit",
@@ -180,6 +182,20 @@ SPLIT: ScenarioStep = (
     "split_case",
     {"members": "<left out>", "principal": "<left out principal>", "reason": "split"},
 )
+ASK: ScenarioStep = (
+    "usa",
+    "decide",
+    {"decision": "information_requested", "reason": "Who is Ana?"},
+)
+ANSWER: ScenarioStep = ("worker", "provide_information", {"note": "Ana is the principal's niece."})
+#: The default departure checklist (domain.md) completed: every item done or waived.
+CLEAR: list[ScenarioStep] = [
+    ("worker", "update_requirement", {"item": item, "status": "done", "done_on": "<today>"})
+    for item in ("medical_clearance", "security_clearance", "exit_permit", "travel_document")
+] + [
+    ("worker", "update_requirement", {"item": item, "status": "waived", "note": "not needed"})
+    for item in ("cultural_orientation", "travel_booked")
+]
 
 
 @dataclass(frozen=True)
@@ -210,6 +226,12 @@ SCENARIOS: dict[str, Scenario] = {
     "submitted/pending": Scenario(SUBMIT_USA, ("submitted", "pending", None)),
     "submitted/on_hold": Scenario([*SUBMIT_USA, HOLD], ("submitted", "on_hold", None)),
     "submitted/accepted": Scenario([*SUBMIT_USA, ACCEPT], ("submitted", "accepted", None)),
+    "submitted/information_requested": Scenario(
+        [*SUBMIT_USA, ASK], ("submitted", "information_requested", None)
+    ),
+    "submitted/pending (information provided)": Scenario(
+        [*SUBMIT_USA, ASK, ANSWER], ("submitted", "pending", None)
+    ),
     "submitted/denied": Scenario([*SUBMIT_USA, DENY], ("submitted", "denied", None)),
     "submitted/pending+requested": Scenario(
         [*SUBMIT_USA, REQUEST_CRI], ("submitted", "pending", "requested")
@@ -233,7 +255,10 @@ SCENARIOS: dict[str, Scenario] = {
     "in_transit/pending": Scenario(IN_TRANSIT, ("in_transit", "pending", "in_transit")),
     "in_transit/on_hold": Scenario([*IN_TRANSIT, HOLD], ("in_transit", "on_hold", "in_transit")),
     "in_transit/accepted": Scenario(
-        [*IN_TRANSIT, ACCEPT], ("in_transit", "accepted", "in_transit")
+        [*IN_TRANSIT, ACCEPT, *CLEAR], ("in_transit", "accepted", "in_transit")
+    ),
+    "in_transit/information_requested": Scenario(
+        [*IN_TRANSIT, ASK], ("in_transit", "information_requested", "in_transit")
     ),
     "in_transit/denied": Scenario([*IN_TRANSIT, DENY], ("in_transit", "denied", "in_transit")),
     "in_transit/withdrawn": Scenario(
@@ -242,9 +267,15 @@ SCENARIOS: dict[str, Scenario] = {
     "in_transit/withdrawn+exited (reopened)": Scenario(
         [*IN_TRANSIT, ACCEPT, CLOSE, REOPEN], ("in_transit", "withdrawn", "exited")
     ),
-    "departed": Scenario([*IN_TRANSIT, ACCEPT, DEPART], ("departed", "accepted", "exited")),
+    "departed": Scenario([*IN_TRANSIT, ACCEPT, *CLEAR, DEPART], ("departed", "accepted", "exited")),
     "resettled": Scenario(
-        [*IN_TRANSIT, ACCEPT, DEPART, ("usa", "confirm_arrival", {"arrived_at": "<today>"})],
+        [
+            *IN_TRANSIT,
+            ACCEPT,
+            *CLEAR,
+            DEPART,
+            ("usa", "confirm_arrival", {"arrived_at": "<today>"}),
+        ],
         ("resettled", "accepted", "exited"),
     ),
     "closed/from_identified": Scenario([CLOSE], ("closed", None, None), before_close="identified"),
@@ -252,7 +283,7 @@ SCENARIOS: dict[str, Scenario] = {
         [*IN_TRANSIT, CLOSE], ("closed", "withdrawn", "exited"), before_close="in_transit"
     ),
     "closed/from_departed": Scenario(
-        [*IN_TRANSIT, ACCEPT, DEPART, CLOSE],
+        [*IN_TRANSIT, ACCEPT, *CLEAR, DEPART, CLOSE],
         ("closed", "withdrawn", "exited"),
         before_close="departed",
     ),
@@ -260,13 +291,13 @@ SCENARIOS: dict[str, Scenario] = {
         SUBMIT_USA, ("submitted", "pending", None), pathway="in_country"
     ),
     "in_country:submitted/accepted": Scenario(
-        [*SUBMIT_USA, ACCEPT], ("submitted", "accepted", None), pathway="in_country"
+        [*SUBMIT_USA, ACCEPT, *CLEAR], ("submitted", "accepted", None), pathway="in_country"
     ),
     "in_country:submitted/denied": Scenario(
         [*SUBMIT_USA, DENY], ("submitted", "denied", None), pathway="in_country"
     ),
     "in_country:departed": Scenario(
-        [*SUBMIT_USA, ACCEPT, DEPART], ("departed", "accepted", None), pathway="in_country"
+        [*SUBMIT_USA, ACCEPT, *CLEAR, DEPART], ("departed", "accepted", None), pathway="in_country"
     ),
     "submitted/accepted (split)": Scenario(
         [*SUBMIT_USA, ACCEPT_SPLIT], ("submitted", "accepted", None), open_split=True
@@ -359,8 +390,16 @@ def legal_actions(case: dict[str, Any]) -> set[str]:
         legal.add("request_review")
     if status == "pending_review":
         legal |= {"return_to_assessment", "submit"}
-    if status in ("submitted", "in_transit") and sub in ("pending", "on_hold"):
+    if status in ("submitted", "in_transit") and sub in (
+        "pending",
+        "on_hold",
+        "information_requested",
+    ):
         legal |= {"decide", "withdraw_submission"}
+    if status in ("submitted", "in_transit") and sub == "information_requested":
+        legal.add("provide_information")
+    if status in ("submitted", "in_transit") and sub == "accepted":
+        legal.add("update_requirement")
     if status in ("submitted", "in_transit") and sub in ("denied", "withdrawn"):
         legal.add("resubmit")
     if status == "submitted" and pathway == "transit" and not active_stay:
@@ -409,7 +448,14 @@ def sees(user: TestUser, case: dict[str, Any]) -> bool:
 def actor_for(cast: Cast, action: str, case: dict[str, Any]) -> TestUser:
     """A user whose role the actions table allows to take ``action`` on this case (the
     officer of the country concerned where the action is an officer's)."""
-    if action in ("start_assessment", "request_review", "request_transit", "record_departure"):
+    if action in (
+        "start_assessment",
+        "request_review",
+        "request_transit",
+        "record_departure",
+        "provide_information",
+        "update_requirement",
+    ):
         return cast.worker
     if action == "decide":
         subs = case["submissions"]
@@ -431,6 +477,8 @@ def fields_for(action: str, case: dict[str, Any] | None = None) -> dict[str, Any
         "submit": submission("AUS"),
         "resubmit": submission("AUS"),
         "decide": {"decision": "accepted"},
+        "provide_information": {"note": "The documents are attached."},
+        "update_requirement": {"item": "medical_clearance", "due_on": days(30)},
         "withdraw_submission": {"reason": "applicant_request"},
         "request_transit": {"transit_country": "PAN"},
         "authorise_transit": {"note": "ok"},
@@ -464,7 +512,7 @@ def next_status(action: str, case: dict[str, Any], before_close: str | None) -> 
     if action == "reopen":
         assert before_close is not None
         return before_close
-    return status  # decide, resubmit, request/authorise/refuse transit, extend
+    return status  # decide, provide_information, update_requirement, resubmit, transit steps
 
 
 def action_words(detail: str) -> set[str]:

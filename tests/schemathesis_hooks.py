@@ -41,7 +41,7 @@ COUNTRIES = frozenset(
     {"origin_country", "nationality", "resettlement_country", "transit_country", "country"}
 )
 PAST_DATES = frozenset(
-    {"date_of_birth", "identified_at", "entered_at", "departed_at", "arrived_at"}
+    {"date_of_birth", "identified_at", "entered_at", "departed_at", "arrived_at", "done_on"}
 )
 RANGES = (("identified_from", "identified_to"), ("from", "to"))
 PROGRAMME_START = "2016-01-01"  # the funnel's default `from`

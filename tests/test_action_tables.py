@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import typing
 import uuid
-from typing import Any, get_args
+from typing import Any, cast, get_args
 
 import pytest
 
@@ -19,11 +19,12 @@ from app.models.lifecycle import (
     TRANSITIONS,
 )
 from app.models.record import CaseRecord
+from app.models.rows import StayRow
 from app.schemas.transitions import Transition
 from app.services import policy
 from app.services.actions import HANDLERS
 from app.services.policy import ACTION_RULES, Actor
-from app.vocabulary import Action, Role
+from app.vocabulary import Action, RequirementItem, Role
 
 
 def _schema_actions() -> set[str]:
@@ -75,6 +76,20 @@ POLICY = {
     "close":                "403 ok  403 403 403 403 403 403",
     "reopen":               "403 ok  403 403 403 403 403 403",
     "split_case":           "403 ok  403 403 403 403 403 403",
+    "provide_information":  "ok  ok  403 403 403 403 403 403",
+    "update_requirement":   "ok  ok  ok  403 403 403 403 403",  # medical_clearance
+}
+
+# update_requirement, role × item (domain.md "Departure arrangements"), on the record below
+# (the transit officer of the active stay's country, CRI, is the one that may touch
+# exit_permit); same columns as POLICY.
+ITEMS = {
+    "medical_clearance":    "ok  ok  ok  403 403 403 403 403",
+    "security_clearance":   "ok  ok  ok  403 403 403 403 403",
+    "exit_permit":          "ok  ok  403 403 ok  403 403 403",
+    "travel_document":      "ok  ok  ok  403 403 403 403 403",
+    "cultural_orientation": "ok  ok  403 403 403 403 403 403",
+    "travel_booked":        "ok  ok  ok  403 403 403 403 403",
 }
 # fmt: on
 ACTORS = (
@@ -101,14 +116,36 @@ def test_the_literal_table_covers_every_action() -> None:
     assert set(POLICY) == {str(a) for a in Action}
 
 
+def _outcome(actor: Actor, action: Action, record: CaseRecord, item: Any = None) -> str:
+    try:
+        policy.authorize_action(actor, action, record, item)
+        return "ok"
+    except Forbidden:
+        return "403"
+
+
 @pytest.mark.parametrize("action", list(Action))
 def test_policy_function_against_the_literal_table(action: Action) -> None:
     record = _record()
+    item = RequirementItem.medical_clearance if action is Action.update_requirement else None
     for (role, country), expected in zip(ACTORS, POLICY[action].split(), strict=True):
         actor = Actor(id=uuid.uuid4(), username="x", role=role, country=country)
-        try:
-            policy.authorize_action(actor, action, record)
-            got = "ok"
-        except Forbidden:
-            got = "403"
-        assert got == expected, (action, role, country)
+        assert _outcome(actor, action, record, item) == expected, (action, role, country)
+
+
+def test_requirement_items_against_the_literal_table() -> None:
+    assert set(ITEMS) == {str(item) for item in RequirementItem}
+    record = _record()
+    for item, row in ITEMS.items():
+        for (role, country), expected in zip(ACTORS, row.split(), strict=True):
+            actor = Actor(id=uuid.uuid4(), username="x", role=role, country=country)
+            got = _outcome(actor, Action.update_requirement, record, RequirementItem(item))
+            assert got == expected, (item, role, country)
+
+
+def test_an_exited_stay_gives_its_transit_officer_no_item() -> None:
+    record = _record()
+    record.stays[-1] = cast(StayRow, {"transit_country": "CRI", "status": "exited"})
+    cri = Actor(id=uuid.uuid4(), username="x", role=Role.transit_officer, country="CRI")
+    outcome = _outcome(cri, Action.update_requirement, record, RequirementItem.exit_permit)
+    assert outcome == "403"

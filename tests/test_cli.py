@@ -110,6 +110,29 @@ def test_serve_refuses_a_short_secret_key(tmp_path: Path) -> None:
     assert not (tmp_path / "x.db").exists()  # refused before touching the database
 
 
+def test_serve_refuses_an_unknown_departure_requirement(tmp_path: Path) -> None:
+    done = run(
+        ["serve", "--port", str(free_port())],
+        {
+            "PTA_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+            "PTA_DEPARTURE_REQUIREMENTS": "medical_clearance, visa",
+        },
+    )
+    assert done.returncode == 2
+    [line] = done.stderr.splitlines()  # one line, naming the setting and the unknown item
+    entry = json.loads(line)
+    assert entry["message"] == "configuration refused"
+    assert "PTA_DEPARTURE_REQUIREMENTS" in entry["reason"] and "visa" in entry["reason"]
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_departure_requirements_are_a_subset_in_checklist_order() -> None:
+    settings = Settings(departure_requirements=" travel_booked ,medical_clearance")
+    assert settings.departure_requirements == ("medical_clearance", "travel_booked")
+    assert Settings(departure_requirements="").departure_requirements == ()
+    assert len(Settings().departure_requirements) == 6
+
+
 def test_serve_on_postgresql_requires_a_key() -> None:
     done = run(
         ["serve"],

@@ -30,7 +30,17 @@ from app.demo import loader as demo
 from app.demo import plan as demo_plan
 from app.demo.plan import PUBLISHED, WINDOW_END, WINDOW_START, build_plan, standing
 from app.demo.timeline import CasePlan
-from app.models import Base, Case, CaseEvent, Member, Submission, TransitStay, User
+from app.models import (
+    Base,
+    Case,
+    CaseEvent,
+    DepartureRequirement,
+    InformationRequest,
+    Member,
+    Submission,
+    TransitStay,
+    User,
+)
 from app.models.lifecycle import Snapshot, step_for
 from app.services.policy import roles_for
 from app.vocabulary import (
@@ -38,6 +48,7 @@ from app.vocabulary import (
     CaseStatus,
     ClosureReason,
     Pathway,
+    RequirementItem,
     StayStatus,
     SubmissionStatus,
 )
@@ -382,6 +393,48 @@ async def test_the_pipeline_holds_every_situation(
         assert actions[action] > 0, action
 
 
+async def test_requests_for_information_and_checklists_look_real(
+    first_start: FirstStart, conn: AsyncConnection
+) -> None:
+    """Some states asked questions (answered, mostly); every departed household's checklist
+    was complete, with done dates between the acceptance and the departure; a handful of
+    households still waiting today have an item past its due date."""
+    today = first_start.today
+    questions = await rows(
+        conn, select(InformationRequest.question, InformationRequest.answered_at)
+    )
+    assert len(questions) >= 20
+    assert sum(q.answered_at is not None for q in questions) >= len(questions) - 5
+    checklist = await rows(
+        conn,
+        select(
+            DepartureRequirement.case_id,
+            DepartureRequirement.status,
+            DepartureRequirement.due_on,
+            DepartureRequirement.done_on,
+            Submission.decided_at,
+            Submission.status.label("submission"),
+            Case.departed_at,
+        )
+        .join(Submission, Submission.id == DepartureRequirement.submission_id)
+        .join(Case, Case.id == DepartureRequirement.case_id),
+    )
+    departed = [r for r in checklist if r.departed_at is not None]
+    assert departed and all(r.status in ("done", "waived") for r in departed)
+    for r in departed:
+        if r.done_on is not None:
+            assert r.decided_at.date() < r.done_on <= r.departed_at
+    overdue = {
+        r.case_id
+        for r in checklist
+        if r.submission == "accepted"
+        and r.status == "pending"
+        and r.due_on is not None
+        and r.due_on < today
+    }
+    assert 1 <= len(overdue) <= 60, len(overdue)
+
+
 async def test_dates_run_from_july_2016_to_yesterday_in_order(
     first_start: FirstStart, conn: AsyncConnection
 ) -> None:
@@ -527,7 +580,12 @@ async def test_force_deletes_every_case_first_and_resets_the_demo_passwords(
             db = SqlaDb(connection)
             held = await demo.count_cases(db)
             loaded = await demo.load(
-                db, seed=demo.DEFAULT_SEED, today=now.date(), now=now, replace=True
+                db,
+                seed=demo.DEFAULT_SEED,
+                today=now.date(),
+                now=now,
+                replace=True,
+                checklist=tuple(RequirementItem),  # the default: every planned step
             )
         async with engine.connect() as connection:
             fingerprint = await database_fingerprint(connection)
@@ -558,6 +616,7 @@ def replay(plan: CasePlan, today: date) -> None:
     stays: list[dict[str, Any]] = []
     milestones = [plan.identified_at]
     open_split = False  # a split decision not resolved yet
+    checklist: dict[str, str | None] = {}  # item → its status, since the acceptance
     moment = plan.created_at
     assert plan.identified_at <= moment.date() < today
     assert 1 <= len(plan.members) <= 7 and sum(m["is_principal"] for m in plan.members) == 1
@@ -592,6 +651,11 @@ def replay(plan: CasePlan, today: date) -> None:
             open_split = bool(plan.split_off) and command["decision"] == "accepted"
         elif action is Action.split_case:
             open_split = False
+        elif action is Action.provide_information:
+            submissions[-1]["status"] = "pending"
+        elif action is Action.update_requirement:
+            checklist[command["item"]] = command.get("status", checklist.get(command["item"]))
+            assert command.get("done_on", step.at.date()) <= step.at.date(), (plan.key, step)
         elif action is Action.withdraw_submission:
             submissions[-1]["status"] = "withdrawn"
         elif action is Action.request_transit:
@@ -605,10 +669,14 @@ def replay(plan: CasePlan, today: date) -> None:
             stays[-1]["until"] = command["authorised_until"]
         elif action is Action.record_departure:
             assert submissions[-1]["status"] == "accepted" and not open_split
+            assert set(checklist.values()) <= {"done", "waived"}, (plan.key, checklist)
+            assert set(checklist) == set(RequirementItem), (plan.key, checklist)
         active = ("requested", "authorised", "in_transit")
         if action in (Action.record_departure, Action.close) and stays[-1:]:
             stays[-1]["status"] = "exited" if stays[-1]["status"] in active else stays[-1]["status"]
-        live = ("pending", "on_hold", "accepted")
+        if action is Action.decide and command["decision"] == "accepted":
+            checklist = {}
+        live = ("pending", "on_hold", "accepted", "information_requested")
         if action is Action.close and submissions[-1:] and submissions[-1]["status"] in live:
             submissions[-1]["status"] = "withdrawn"
         if action is Action.close:

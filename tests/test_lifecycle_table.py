@@ -1,7 +1,7 @@
 """Every (status × action) pair, over HTTP, against domain.md's actions table.
 
 For each case state (a status, with the sub-states of its latest submission and stay that the
-table's "from" column depends on) every one of the 16 actions is tried by a user whose role the
+table's "from" column depends on) every action is tried by a user whose role the
 table allows: a legal pair moves the case where the table says, adds one event and one version;
 an illegal pair answers 409 ``invalid_transition`` listing the allowed actions, and changes
 nothing. An officer-only action on a case outside every officer's scope answers 404 instead
@@ -31,6 +31,12 @@ from tests.lifecycle_helpers import (
     next_status,
     sees,
 )
+
+
+@pytest.fixture
+def client(checklist_client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """The pair table runs on the service with its default departure checklist."""
+    return checklist_client
 
 
 def test_every_action_is_covered() -> None:

@@ -46,6 +46,7 @@ CASE_KEYS = {
         "members",
         "submissions",
         "transit_stays",
+        "departure_requirements",
     },
     "resettlement_officer": BASE
     | {
@@ -55,8 +56,9 @@ CASE_KEYS = {
         "members",
         "submissions",
         "transit_stays",
+        "departure_requirements",
     },
-    "transit_officer": BASE | {"members", "submissions", "transit_stays"},
+    "transit_officer": BASE | {"members", "submissions", "transit_stays", "departure_requirements"},
 }
 MEMBER_KEYS = {
     "unhcr": {
@@ -95,6 +97,7 @@ SUBMISSION_STATE_KEYS = {
     "decision_reason",
     "accepted_members",
     "split",
+    "information_requests",
 }
 SUBMISSION_KEYS = {
     "unhcr": SUBMISSION_STATE_KEYS

@@ -65,7 +65,13 @@ class Timeline:
             current = await load_record(db, by, case_id)
             command = transition_adapter.validate_python({"action": action, **fields})
             return await lifecycle.apply_transition(
-                db, by, case_id, command, f'"{current.case["version"]}"', moment(day)
+                db,
+                by,
+                case_id,
+                command,
+                f'"{current.case["version"]}"',
+                moment(day),
+                checklist=(),  # these timelines are about the funnel: no departure checklist
             )
 
     async def to_review(self, case_id: uuid.UUID, day: str) -> None:

@@ -166,7 +166,13 @@ async def transition(
         return idem.replay
     command = await parse_body(request, transition_adapter)
     record = await lifecycle.apply_transition(
-        ctx.db, ctx.actor, case_id, command, if_match, ctx.now
+        ctx.db,
+        ctx.actor,
+        case_id,
+        command,
+        if_match,
+        ctx.now,
+        checklist=request.app.state.settings.departure_requirements,
     )
     action = Action(command.action)
     if policy.leaves_scope(action):

@@ -82,7 +82,12 @@ async def _load(args: argparse.Namespace, settings: Settings) -> demo.Loaded | N
             print("Loading the demo data (about half a minute)...", flush=True)
             now = datetime.now(UTC)
             return await demo.load(
-                db, seed=args.seed, today=now.date(), now=now, replace=args.force
+                db,
+                seed=args.seed,
+                today=now.date(),
+                now=now,
+                replace=args.force,
+                checklist=settings.departure_requirements,
             )
     finally:
         await engine.dispose()

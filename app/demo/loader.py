@@ -41,7 +41,7 @@ from app.schemas.transitions import transition_adapter
 from app.schemas.users import UserCreate, UserUpdate
 from app.services import cases, funnel_rollup, lifecycle, users
 from app.services.policy import Actor
-from app.vocabulary import Role
+from app.vocabulary import Action, RequirementItem, Role
 
 log = logging.getLogger("pta.demo")
 DEFAULT_SEED = 2016
@@ -128,19 +128,28 @@ async def ensure_users(db: Db, now: datetime) -> tuple[list[DemoUser], dict[str,
     return demo_users, actors
 
 
-async def write_case(db: Db, plan: CasePlan, actors: dict[str, Actor]) -> int:
-    """Create one planned case and take its actions in order; the number of actions."""
+async def write_case(
+    db: Db, plan: CasePlan, actors: dict[str, Actor], checklist: Sequence[RequirementItem]
+) -> int:
+    """Create one planned case and take its actions in order; the number of actions. The plan
+    arranges every item of the default checklist; items this service does not track
+    (``checklist``, from PTA_DEPARTURE_REQUIREMENTS) are left out."""
     data = CaseCreate.model_validate(plan.creation())
     record = await cases.create_case(db, actors[CASEWORKER], data, plan.created_at)
     case_id, version = record.case["id"], record.case["version"]
-    for step in plan.steps:
+    steps = [
+        step
+        for step in plan.steps
+        if step.command["action"] != Action.update_requirement or step.command["item"] in checklist
+    ]
+    for step in steps:
         body = _with_member_ids(step.command, record, plan.split_off)
         command = transition_adapter.validate_python(body)
         record = await lifecycle.apply_transition(
-            db, actors[step.actor], case_id, command, f'"{version}"', step.at
+            db, actors[step.actor], case_id, command, f'"{version}"', step.at, checklist=checklist
         )
         version = record.case["version"]
-    return len(plan.steps)
+    return len(steps)
 
 
 def _with_member_ids(body: dict[str, Any], record: CaseRecord, split_off: int) -> dict[str, Any]:
@@ -164,6 +173,7 @@ async def load(
     today: date,
     now: datetime,
     replace: bool,
+    checklist: Sequence[RequirementItem],
 ) -> Loaded:
     """Load the demo data in the caller's transaction. A database that already holds cases
     is refused (DemoRefused) unless ``replace``: then its cases are deleted first, so the
@@ -180,7 +190,7 @@ async def load(
     plans = build_plan(seed, today)
     actions = 0
     for plan in plans:
-        actions += 1 + await write_case(db, plan, actors)
+        actions += 1 + await write_case(db, plan, actors, checklist)
     # The funnel rollup recomputed from the cases: it forgets deleted cases (--force) and
     # starts folded, without thousands of deltas to add up.
     await funnel_rollup.rebuild(db)

@@ -155,6 +155,24 @@ AUTHORISATION_NOTES = (
     "Authorised under the PTA quota.",
     "Cleared by migration authority.",
 )
+INFORMATION_QUESTIONS = (
+    "Please confirm the relationship of each child to the principal applicant.",
+    "Please provide the medical assessment mentioned in the RRF.",
+    "Please clarify the dates of the incidents described.",
+    "Are there family members in the country of origin who share the risk?",
+    "Please confirm the identity documents each member holds.",
+)
+INFORMATION_ANSWERS = (
+    "Confirmed with the family at the interview; details added to the RRF.",
+    "The assessment is attached to the updated RRF.",
+    "Dates confirmed against the protection interview notes.",
+    "No other family members share the risk; see the updated RRF.",
+    "Documents verified at the UNHCR office; copies on file.",
+)
+WAIVER_NOTES = (
+    "Orientation given in the resettlement country on arrival.",
+    "Urgent departure: orientation after arrival.",
+)
 REOPEN_REASONS = (
     "Contact re-established with the household.",
     "Household re-registered with UNHCR and still at risk.",

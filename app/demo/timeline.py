@@ -37,7 +37,9 @@ RANK = {
             "authorise_transit",
             "record_transit_entry",
             "decide",
+            "provide_information",
             "extend_transit",
+            "update_requirement",
             "record_departure",
             "confirm_arrival",
             "close",
@@ -460,7 +462,13 @@ def plan_case(seed: int, key: str, identified: date, origin: str, today: date) -
     timeline = _Timeline(rng, identified)
     create = _Event(timeline.created, RANK["create"], CASEWORKER, {"action": "create"})
     events = [create, *timeline.build()]
-    steps = [s for s in _timed(rng, events) if s.at.date() < today]
+    from app.demo import arrangements  # it builds on this module's steps and actors
+
+    timed = _timed(rng, events)
+    # requests for information and the checklist, from a stream of their own (the rest of the
+    # plan, figures included, stays as it was)
+    arranged = arrangements.arrange(seeded(seed, "arrangements", key), timed, timeline.pathway)
+    steps = [s for s in arranged if s.at.date() < today]
     if not steps:
         return None
     summary = rng.choice(names.PROTECTION_SUMMARIES[timeline.category])

@@ -3,6 +3,7 @@
 from app.models.access_log import AccessLogCase, AccessLogEntry
 from app.models.base import Base
 from app.models.case import Case, Member, ReferenceCounter
+from app.models.departure import DepartureRequirement, InformationRequest
 from app.models.event import CaseEvent
 from app.models.funnel import FunnelDelta, FunnelRollup
 from app.models.idempotency import IdempotencyKey
@@ -17,9 +18,11 @@ __all__ = [
     "Base",
     "Case",
     "CaseEvent",
+    "DepartureRequirement",
     "FunnelDelta",
     "FunnelRollup",
     "IdempotencyKey",
+    "InformationRequest",
     "Member",
     "ReferenceCounter",
     "SignInFailure",

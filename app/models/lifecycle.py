@@ -81,7 +81,12 @@ class Next:
 #: ``(its status, action) → the statuses it may go to`` (``decide`` goes where the decision
 #: says). ``NEW_SUBMISSION``: actions that start the next submission, and its first status.
 DECISIONS = frozenset(
-    {SubmissionStatus.accepted, SubmissionStatus.denied, SubmissionStatus.on_hold}
+    {
+        SubmissionStatus.accepted,
+        SubmissionStatus.denied,
+        SubmissionStatus.on_hold,
+        SubmissionStatus.information_requested,
+    }
 )
 SUBMISSION_TRANSITIONS: Mapping[tuple[SubmissionStatus, Action], frozenset[SubmissionStatus]] = {
     (SubmissionStatus.pending, Action.decide): DECISIONS,
@@ -89,6 +94,13 @@ SUBMISSION_TRANSITIONS: Mapping[tuple[SubmissionStatus, Action], frozenset[Submi
     (SubmissionStatus.pending, Action.withdraw_submission): frozenset({SubmissionStatus.withdrawn}),
     (SubmissionStatus.on_hold, Action.withdraw_submission): frozenset({SubmissionStatus.withdrawn}),
     **{(live, Action.close): frozenset({SubmissionStatus.withdrawn}) for live in LIVE_SUBMISSION},
+    (SubmissionStatus.information_requested, Action.decide): DECISIONS,
+    (SubmissionStatus.information_requested, Action.withdraw_submission): frozenset(
+        {SubmissionStatus.withdrawn}
+    ),
+    (SubmissionStatus.information_requested, Action.provide_information): frozenset(
+        {SubmissionStatus.pending}
+    ),
 }
 NEW_SUBMISSION: Mapping[Action, SubmissionStatus] = {
     Action.submit: SubmissionStatus.pending,
@@ -157,6 +169,8 @@ SUBMISSION_ACCEPTED = frozenset({SubmissionStatus.accepted})
 #: ``split_case``: the accepted submission left out a current member (domain.md "Split
 #: decisions"); departure with an open split is a rule of record_departure (409 conflict).
 OPEN_SPLIT = Guard(submission=SUBMISSION_ACCEPTED, open_split=True)
+SUBMISSION_AWAITING_INFORMATION = Guard(submission=submission_from(Action.provide_information))
+DEPARTURE_ARRANGEMENTS = Guard(submission=SUBMISSION_ACCEPTED)
 
 TRANSITIONS: Mapping[tuple[CaseStatus, Action], Next] = {
     (CaseStatus.identified, Action.start_assessment): Next(CaseStatus.assessment),
@@ -193,6 +207,18 @@ TRANSITIONS: Mapping[tuple[CaseStatus, Action], Next] = {
     (CaseStatus.closed, Action.reopen): Next(None),
     (CaseStatus.submitted, Action.split_case): Next(CaseStatus.submitted, OPEN_SPLIT),
     (CaseStatus.in_transit, Action.split_case): Next(CaseStatus.in_transit, OPEN_SPLIT),
+    (CaseStatus.submitted, Action.provide_information): Next(
+        CaseStatus.submitted, SUBMISSION_AWAITING_INFORMATION
+    ),
+    (CaseStatus.in_transit, Action.provide_information): Next(
+        CaseStatus.in_transit, SUBMISSION_AWAITING_INFORMATION
+    ),
+    (CaseStatus.submitted, Action.update_requirement): Next(
+        CaseStatus.submitted, DEPARTURE_ARRANGEMENTS
+    ),
+    (CaseStatus.in_transit, Action.update_requirement): Next(
+        CaseStatus.in_transit, DEPARTURE_ARRANGEMENTS
+    ),
 }
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from app.models.lifecycle import Snapshot
-from app.models.rows import CaseRow, MemberRow, StayRow, SubmissionRow
+from app.models.rows import (
+    CaseRow,
+    InformationRequestRow,
+    MemberRow,
+    RequirementRow,
+    StayRow,
+    SubmissionRow,
+)
 from app.vocabulary import ACTIVE_STAY, CaseStatus, Pathway, StayStatus, SubmissionStatus
 
 
@@ -17,6 +24,10 @@ class CaseRecord:
     submissions: list[SubmissionRow] = field(default_factory=list)
     #: oldest first (by request time)
     stays: list[StayRow] = field(default_factory=list)
+    #: the states' questions and UNHCR's answers, every submission's, oldest first
+    information_requests: list[InformationRequestRow] = field(default_factory=list)
+    #: the departure checklists of every accepted submission, in checklist order
+    requirements: list[RequirementRow] = field(default_factory=list)
 
     @property
     def status(self) -> CaseStatus:

@@ -15,6 +15,8 @@ from app.vocabulary import (
     ExitReason,
     Pathway,
     Priority,
+    RequirementItem,
+    RequirementStatus,
     Role,
     Sex,
     StayStatus,
@@ -106,6 +108,32 @@ class StayRow(TypedDict):
     exit_reason: ExitReason | None
 
 
+class InformationRequestRow(TypedDict):
+    id: int
+    case_id: uuid.UUID
+    submission_id: uuid.UUID
+    asked_at: datetime
+    asked_by: uuid.UUID
+    question: str | None
+    answered_at: datetime | None
+    answered_by: uuid.UUID | None
+    answer: str | None
+
+
+class RequirementRow(TypedDict):
+    submission_id: uuid.UUID
+    item: RequirementItem
+    case_id: uuid.UUID
+    position: int
+    status: RequirementStatus
+    due_on: date | None
+    done_on: date | None
+    note: str | None
+    note_role: Role | None
+    updated_at: datetime | None
+    updated_by: uuid.UUID | None
+
+
 class EventRow(TypedDict):
     id: int
     case_id: uuid.UUID
@@ -138,6 +166,8 @@ ROW_TYPES: dict[str, type] = {
     "members": MemberRow,
     "submissions": SubmissionRow,
     "transit_stays": StayRow,
+    "information_requests": InformationRequestRow,
+    "departure_requirements": RequirementRow,
     "case_events": EventRow,
     "users": UserRow,
 }

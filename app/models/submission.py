@@ -42,7 +42,7 @@ class Submission(Base):
     submission_priority: Mapped[Priority] = mapped_column(String(16))
     primary_category: Mapped[Category] = mapped_column(String(48))
     secondary_category: Mapped[Category] = mapped_column(String(48))
-    status: Mapped[SubmissionStatus] = mapped_column(String(16))
+    status: Mapped[SubmissionStatus] = mapped_column(String(32))
     submitted_at: Mapped[datetime]
     submitted_by: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
     decided_at: Mapped[datetime | None]

@@ -19,6 +19,8 @@ from app.vocabulary import (
     ExitReason,
     Pathway,
     Priority,
+    RequirementItem,
+    RequirementStatus,
     Role,
     Sex,
     Stage,
@@ -93,6 +95,15 @@ class MemberView(MemberTransitView):
 
 
 # Submissions ---------------------------------------------------------------------------------
+class InformationRequestView(View):
+    """A state's question and UNHCR's answer, as that state and UNHCR see them alike."""
+
+    asked_at: datetime
+    question: str | None
+    answered_at: datetime | None
+    answer: str | None
+
+
 class LiveSubmissionTransitView(View):
     resettlement_country: str
     status: SubmissionStatus
@@ -109,6 +120,7 @@ class SubmissionStateView(LiveSubmissionTransitView):
     submitted_at: datetime
     decided_at: datetime | None
     decision_reason: str | None
+    information_requests: list[InformationRequestView]
 
 
 class SubmissionView(SubmissionStateView):
@@ -137,6 +149,18 @@ class StayView(StayStateView):
     refusal_reason: str | None
 
 
+# Departure arrangements ----------------------------------------------------------------------
+class DepartureRequirementView(View):
+    """One checklist item; ``note`` is null for an officer where another role wrote it."""
+
+    item: RequirementItem
+    status: RequirementStatus
+    due_on: date | None
+    done_on: date | None
+    overdue: bool
+    note: str | None
+
+
 # Cases ---------------------------------------------------------------------------------------
 class CaseBaseView(View):
     id: uuid.UUID
@@ -154,6 +178,7 @@ class CaseTransitView(CaseBaseView):
     members: list[MemberTransitView]
     submissions: list[LiveSubmissionTransitView]
     transit_stays: list[StayView]
+    departure_requirements: list[DepartureRequirementView]
 
 
 class CaseResettlementView(CaseBaseView):
@@ -165,6 +190,7 @@ class CaseResettlementView(CaseBaseView):
     members: list[MemberView]
     submissions: list[SubmissionStateView]
     transit_stays: list[StayStateView]
+    departure_requirements: list[DepartureRequirementView]
 
 
 class CaseView(CaseBaseView):
@@ -189,6 +215,7 @@ class CaseView(CaseBaseView):
     members: list[MemberView]
     submissions: list[SubmissionView]
     transit_stays: list[StayView]
+    departure_requirements: list[DepartureRequirementView]
 
 
 AnyCaseView = CaseView | CaseResettlementView | CaseTransitView

@@ -10,6 +10,7 @@ from pydantic import (
     Field,
     StrictBool,
     StringConstraints,
+    field_validator,
     model_validator,
 )
 
@@ -122,6 +123,20 @@ class CaseFilters(BaseModel):
     identified_from: IsoDate | None = None
     identified_to: IsoDate | None = None
     updated_since: IsoTimestamp | None = None
+    requirements_overdue: Annotated[
+        StrictBool | None,
+        Field(
+            json_schema_extra={"enum": [True]},
+            description="true: only cases with an overdue departure requirement.",
+        ),
+    ] = None
+
+    @field_validator("requirements_overdue", mode="before")
+    @classmethod
+    def _only_true(cls, value: object) -> object:
+        if value not in (True, "true"):
+            raise ValueError("the only value is true")
+        return True
 
     @model_validator(mode="after")
     def _ordered_range(self) -> Self:

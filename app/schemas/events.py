@@ -38,6 +38,12 @@ EVENT_PAYLOAD_FIELDS: Mapping[Role, frozenset[str]] = {
             "authorised_until",
             "departed_at",
             "arrived_at",
+            "answer",
+            "item",
+            "status",
+            "due_on",
+            "done_on",
+            "note",
         }
     ),
     Role.transit_officer: frozenset(
@@ -53,6 +59,10 @@ EVENT_PAYLOAD_FIELDS: Mapping[Role, frozenset[str]] = {
             "note",
             "reason",
             "members",
+            "item",
+            "status",
+            "due_on",
+            "done_on",
         }
     ),
 }

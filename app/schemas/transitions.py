@@ -15,8 +15,17 @@ from app.schemas.common import (
     ShortText,
     StrictInput,
     required_when,
+    without_null,
 )
-from app.vocabulary import Category, ClosureReason, Decision, Priority, WithdrawalReason
+from app.vocabulary import (
+    Category,
+    ClosureReason,
+    Decision,
+    Priority,
+    RequirementItem,
+    RequirementStatus,
+    WithdrawalReason,
+)
 
 #: Member ids a request names: judged against the case's current members (422) after
 #: If-Match and before the state machine (api.md "Order of checks").
@@ -54,8 +63,10 @@ class Resubmit(SubmissionFields):
     action: Literal["resubmit"]
 
 
-#: Decisions that need the state's reason.
-DECISIONS_WITH_REASON = frozenset({Decision.denied, Decision.on_hold})
+#: Decisions that need the state's reason (for information_requested: the state's question).
+DECISIONS_WITH_REASON = frozenset(
+    {Decision.denied, Decision.on_hold, Decision.information_requested}
+)
 
 
 def _reason_for_decisions(schema: dict[str, Any]) -> None:
@@ -174,6 +185,44 @@ class SplitCase(StrictInput):
         return "members", list(self.members)
 
 
+class ProvideInformation(StrictInput):
+    action: Literal["provide_information"]
+    note: ShortText = Field(description="UNHCR's answer to the state's question(s).")
+
+
+#: What ``update_requirement`` may change besides naming the item (at least one of them).
+REQUIREMENT_CHANGES = ("status", "due_on", "done_on", "note")
+
+
+def _some_requirement_change(schema: dict[str, Any]) -> None:
+    schema["anyOf"] = [{"required": [name]} for name in REQUIREMENT_CHANGES]
+    for name in ("status", "done_on", "note"):
+        schema["properties"][name] = without_null(schema["properties"][name])
+
+
+class UpdateRequirement(StrictInput):
+    """One item of the departure checklist; ``due_on`` may be null (no due date any more)."""
+
+    model_config = ConfigDict(json_schema_extra=_some_requirement_change)
+
+    action: Literal["update_requirement"]
+    item: RequirementItem
+    status: RequirementStatus | None = None
+    due_on: IsoDate | None = None
+    done_on: PastDate | None = None
+    note: ShortText | None = None
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> Self:
+        given = self.model_fields_set & set(REQUIREMENT_CHANGES)
+        if not given:
+            raise ValueError(f"give at least one of {', '.join(REQUIREMENT_CHANGES)}")
+        for name in ("status", "done_on", "note"):
+            if name in given and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
 Transition = Annotated[
     StartAssessment
     | RequestReview
@@ -191,7 +240,9 @@ Transition = Annotated[
     | ConfirmArrival
     | Close
     | Reopen
-    | SplitCase,
+    | SplitCase
+    | ProvideInformation
+    | UpdateRequirement,
     Field(discriminator="action"),
 ]
 

@@ -14,7 +14,8 @@ from app.models.base import uuid7
 from app.models.record import CaseRecord
 from app.models.rows import StayRow, SubmissionRow
 from app.schemas import transitions as commands
-from app.services.policy import Actor
+from app.services import departure
+from app.services.policy import Actor, accepting_country, active_stay_country
 from app.services.splits import SplitPlan
 from app.vocabulary import (
     Action,
@@ -47,6 +48,13 @@ class Effect:
     transit_country: str | None = None
     #: split_case: the new case and the members moving to it
     split: SplitPlan | None = None
+    #: a state's question on the latest submission / UNHCR's answer to its open questions
+    question: str | None = None
+    answer: str | None = None
+    #: the latest submission starts a fresh departure checklist (PTA_DEPARTURE_REQUIREMENTS)
+    start_checklist: bool = False
+    #: an item of the current checklist as it now is (``item`` and the columns to set)
+    requirement: dict[str, Any] | None = None
 
 
 Handler = Callable[[CaseRecord, Any, Actor, datetime], Effect]
@@ -135,6 +143,7 @@ def _decide(record: CaseRecord, command: commands.Decide, actor: Actor, now: dat
     )
     if command.decision is Decision.accepted:
         _accept_members(record, command, effect)
+    _information_and_checklist(effect, command)
     return effect
 
 
@@ -150,6 +159,41 @@ def _accept_members(record: CaseRecord, command: commands.Decide, effect: Effect
         "split": split,
     }
     effect.payload.update(accepted_members=accepted, split=split)
+
+
+def _information_and_checklist(effect: Effect, command: commands.Decide) -> None:
+    """A request for information records the state's question; an acceptance starts a fresh
+    departure checklist."""
+    if command.decision is Decision.information_requested:
+        effect.question = command.reason
+    effect.start_checklist = command.decision is Decision.accepted
+
+
+def _provide_information(
+    record: CaseRecord, command: commands.ProvideInformation, _actor: Actor, _now: datetime
+) -> Effect:
+    return Effect(
+        payload={"answer": command.note},
+        answer=command.note,
+        resettlement_country=_latest_submission(record)["resettlement_country"],
+    )
+
+
+def _update_requirement(
+    record: CaseRecord, command: commands.UpdateRequirement, actor: Actor, _now: datetime
+) -> Effect:
+    # The state machine's guard makes sure the latest submission is accepted (a checklist).
+    values = departure.updated_item(record, command)
+    if values is None:  # an accepted submission from before checklists, or none configured
+        raise Conflict(f"This case's departure checklist has no {command.item}.")
+    if "note" in command.model_fields_set:
+        values["note_role"] = actor.role
+    return Effect(
+        payload=command.model_dump(mode="json", exclude={"action"}, exclude_unset=True),
+        requirement={"item": command.item, **values},
+        resettlement_country=accepting_country(record),
+        transit_country=active_stay_country(record),
+    )
 
 
 def _withdraw_submission(
@@ -262,6 +306,7 @@ def _record_departure(
     _no_open_split(record)
     departed = command.departed_at
     _not_before_previous_milestone(record, departed, "The departure date")
+    departure.check_departure_arrangements(record)
     effect = Effect(
         payload={"departed_at": departed.isoformat()},
         stay_update={"exited_at": departed, "exit_reason": ExitReason.departed_to_resettlement},
@@ -353,4 +398,12 @@ HANDLERS: Mapping[Action, Handler] = {
     Action.close: _close,
     Action.reopen: _reopen,
     Action.split_case: _split_case,
+    Action.provide_information: _provide_information,
+    Action.update_requirement: _update_requirement,
+}
+
+#: Checks of what a request carries against the case's own data (422), judged after If-Match
+#: and before the state's rules (api.md "Order of checks").
+CHECKS: Mapping[Action, Callable[[CaseRecord, Any], None]] = {
+    Action.update_requirement: departure.check_requirement,
 }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from functools import cache
 from typing import Any, cast
@@ -29,6 +30,7 @@ from app.models.lifecycle import INITIAL_STATUS, STAGE_STATUSES
 from app.models.record import CaseRecord
 from app.models.rows import CaseRow, MemberRow
 from app.schemas.cases import CaseCreate, CaseFilters, CaseUpdate
+from app.schemas.common import today
 from app.services import audit, funnel_rollup, history, members, pagination, policy
 from app.services.policy import Actor, Permission
 from app.services.records import (
@@ -153,6 +155,8 @@ def _condition(dialect: SqlDialect, role: Role, name: str) -> ColumnElement[bool
         return policy.cases_submitted_to(role, value)
     if name == "transit_country":
         return policy.cases_staying_in(value)
+    if name == "requirements_overdue":  # its value: today's date
+        return policy.cases_overdue(role, value)
     column: Any = getattr(Case, name)  # status, origin_country, processing_priority
     return cast(ColumnElement[bool], column == value)
 
@@ -179,6 +183,8 @@ def _filter_params(filters: CaseFilters) -> dict[str, Any]:
     params = {f"f_{name}": getattr(filters, name) for name in filters.given()}
     if filters.stage is not None:
         params["f_stage"] = sorted(STAGE_STATUSES[filters.stage])
+    if filters.requirements_overdue:
+        params["f_requirements_overdue"] = today()  # overdue: due before today (UTC)
     return params
 
 
@@ -271,9 +277,7 @@ async def update_case(
         payload=payload,
         now=now,
     )
-    updated = CaseRecord(
-        case=row, members=member_rows, submissions=record.submissions, stays=record.stays
-    )
+    updated = replace(record, case=row, members=member_rows)
     await funnel_rollup.record_change(db, record, updated)
     return updated
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -22,11 +24,11 @@ from app.models.lifecycle import (
 from app.models.record import CaseRecord
 from app.models.rows import StayRow, SubmissionRow
 from app.schemas.transitions import NamesMembers, Transition
-from app.services import funnel_rollup, history, members, policy, splits
-from app.services.actions import HANDLERS, Effect
+from app.services import departure, funnel_rollup, history, members, policy, splits
+from app.services.actions import CHECKS, HANDLERS, Effect
 from app.services.policy import Actor
 from app.services.records import check_if_match, load_record, write_case
-from app.vocabulary import Action, CaseStatus
+from app.vocabulary import Action, CaseStatus, RequirementItem
 
 
 def _invalid(record: CaseRecord, action: Action) -> InvalidTransition:
@@ -51,11 +53,16 @@ async def apply_transition(
     command: Transition,
     if_match: str | None,
     now: datetime,
+    *,
+    checklist: Sequence[RequirementItem],
 ) -> CaseRecord:
-    """404 invisible → 403 not allowed → 428/412 If-Match → 409 state and rules → write."""
+    """422 an item not configured → 404 invisible → 403 not allowed → 428/412 If-Match → 422
+    the request against the case's data → 409 state and rules → write. ``checklist``: the
+    departure requirements an acceptance starts (PTA_DEPARTURE_REQUIREMENTS)."""
+    departure.check_configured(command, checklist)
     record = await load_record(db, actor, case_id, for_update=True)
     action = Action(command.action)
-    policy.authorize_action(actor, action, record)
+    policy.authorize_action(actor, action, record, getattr(command, "item", None))
     if action in policy.FOUR_EYES_ACTIONS:
         changed = await history.changed_since_review(db, case_id)
         policy.check_four_eyes(actor, action, record, changed)
@@ -63,6 +70,9 @@ async def apply_transition(
     if isinstance(command, NamesMembers):
         field, ids = command.named_members()
         members.check_current(record, ids, field)
+    check = CHECKS.get(action)
+    if check is not None:
+        check(record, command)
     status = record.status
     step = step_for(status, action, record.snapshot())
     if step is None:
@@ -94,7 +104,10 @@ async def apply_transition(
         resettlement_country=effect.resettlement_country,
         transit_country=effect.transit_country,
     )
-    after = CaseRecord(case=case_row, members=member_rows, submissions=submissions, stays=stays)
+    after = replace(
+        record, case=case_row, members=member_rows, submissions=submissions, stays=stays
+    )
+    after = await departure.write(db, record, after, effect, checklist, actor, now)
     await funnel_rollup.record_change(db, record, after)
     return after
 

@@ -14,9 +14,23 @@ from sqlalchemy.sql.base import Executable
 
 from app.db import Db, Row, SqlDialect
 from app.errors import NotFound, PreconditionFailed, PreconditionRequired
-from app.models import Case, Member, Submission, TransitStay
+from app.models import (
+    Case,
+    DepartureRequirement,
+    InformationRequest,
+    Member,
+    Submission,
+    TransitStay,
+)
 from app.models.record import CaseRecord
-from app.models.rows import CaseRow, MemberRow, StayRow, SubmissionRow
+from app.models.rows import (
+    CaseRow,
+    InformationRequestRow,
+    MemberRow,
+    RequirementRow,
+    StayRow,
+    SubmissionRow,
+)
 from app.services import policy
 from app.services.policy import Actor
 from app.vocabulary import Role
@@ -43,7 +57,8 @@ def _rows_of(table: Any, name: str, *order: str) -> Any:
 
 
 def case_columns(dialect: SqlDialect) -> tuple[Any, ...]:
-    """A case's columns, and on PostgreSQL its members, submissions and stays with them."""
+    """A case's columns, and on PostgreSQL its members, submissions, stays, requests for
+    information and departure requirements with them."""
     if not dialect.is_postgresql:
         return CASE_COLUMNS
     return (
@@ -51,6 +66,8 @@ def case_columns(dialect: SqlDialect) -> tuple[Any, ...]:
         _rows_of(Member.__table__, "members", "position"),
         _rows_of(Submission.__table__, "submissions", "sequence"),
         _rows_of(TransitStay.__table__, "stays", "requested_at", "id"),
+        _rows_of(InformationRequest.__table__, "information_requests", "id"),
+        _rows_of(DepartureRequirement.__table__, "requirements", "submission_id", "position"),
     )
 
 
@@ -89,8 +106,9 @@ async def load_record(
 
 
 @cache
-def _children(dialect: SqlDialect, many: bool) -> tuple[Executable, Executable, Executable]:
-    """Members, submissions and stays of one case (``case_id``) or of a page (``case_ids``)."""
+def _children(dialect: SqlDialect, many: bool) -> tuple[Executable, ...]:
+    """Members, submissions, stays, requests for information and departure requirements of
+    one case (``case_id``) or of a page (``case_ids``)."""
 
     def of(column: Any) -> Any:
         return dialect.in_list(column, "case_ids") if many else column == bindparam("case_id")
@@ -103,12 +121,23 @@ def _children(dialect: SqlDialect, many: bool) -> tuple[Executable, Executable, 
         select(TransitStay)
         .where(of(TransitStay.case_id))
         .order_by(TransitStay.case_id, TransitStay.requested_at, TransitStay.id),
+        select(InformationRequest)
+        .where(of(InformationRequest.case_id))
+        .order_by(InformationRequest.case_id, InformationRequest.id),
+        select(DepartureRequirement)
+        .where(of(DepartureRequirement.case_id))
+        .order_by(
+            DepartureRequirement.case_id,
+            DepartureRequirement.submission_id,
+            DepartureRequirement.position,
+        ),
     )
 
 
 async def attach(db: Db, rows: Sequence[Row]) -> list[CaseRecord]:
-    """These cases with their members, submissions and stays: read with them on PostgreSQL
-    (``case_columns``), else loaded by three queries for all of them."""
+    """These cases with their members, submissions, stays, requests for information and
+    departure requirements: read with them on PostgreSQL (``case_columns``), else loaded by
+    one query per kind for all of them."""
     if db.dialect.is_postgresql:
         return [
             CaseRecord(
@@ -116,6 +145,8 @@ async def attach(db: Db, rows: Sequence[Row]) -> list[CaseRecord]:
                 members=list(row["_members"]),
                 submissions=list(row["_submissions"]),
                 stays=list(row["_stays"]),
+                information_requests=list(row["_information_requests"]),
+                requirements=list(row["_requirements"]),
             )
             for row in rows
         ]
@@ -124,13 +155,19 @@ async def attach(db: Db, rows: Sequence[Row]) -> list[CaseRecord]:
         return []
     many = len(records) > 1
     params = {"case_ids": list(records)} if many else {"case_id": rows[0]["id"]}
-    members, submissions, stays = _children(db.dialect, many)
+    members, submissions, stays, questions, requirements = _children(db.dialect, many)
     for member in await db.all(members, params):
         records[member["case_id"]].members.append(cast(MemberRow, member))
     for submission in await db.all(submissions, params):
         records[submission["case_id"]].submissions.append(cast(SubmissionRow, submission))
     for stay in await db.all(stays, params):
         records[stay["case_id"]].stays.append(cast(StayRow, stay))
+    for question in await db.all(questions, params):
+        records[question["case_id"]].information_requests.append(
+            cast(InformationRequestRow, question)
+        )
+    for requirement in await db.all(requirements, params):
+        records[requirement["case_id"]].requirements.append(cast(RequirementRow, requirement))
     return list(records.values())
 
 

@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from app.errors import Forbidden
 from app.models.record import CaseRecord
-from app.vocabulary import Action, Role
+from app.vocabulary import ACTIVE_STAY, Action, RequirementItem, Role, SubmissionStatus
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,50 @@ def latest_stay_country(record: CaseRecord) -> str | None:
     return stay["transit_country"] if stay else None
 
 
+def accepting_country(record: CaseRecord) -> str | None:
+    """The state whose acceptance the case's departure arrangements follow."""
+    submission = record.latest_submission
+    accepted = submission is not None and submission["status"] == SubmissionStatus.accepted
+    return submission["resettlement_country"] if accepted and submission else None
+
+
+def active_stay_country(record: CaseRecord) -> str | None:
+    stay = record.latest_stay
+    return stay["transit_country"] if stay and stay["status"] in ACTIVE_STAY else None
+
+
+@dataclass(frozen=True)
+class ItemRule:
+    """Which departure requirements a role may update, and for an officer the country it must
+    hold: the state of the case's latest submission (the accepting state, once it accepts),
+    or the country of the case's active stay."""
+
+    items: frozenset[RequirementItem]
+    officer_country: Callable[[CaseRecord], str | None] | None = None
+
+
+#: ``update_requirement``: role × item (domain.md "Departure arrangements"). Anyone else who
+#: can see the case gets 403.
+REQUIREMENT_RULES: Mapping[Role, ItemRule] = {
+    Role.caseworker: ItemRule(frozenset(RequirementItem)),
+    Role.supervisor: ItemRule(frozenset(RequirementItem)),
+    Role.resettlement_officer: ItemRule(
+        frozenset(
+            {
+                RequirementItem.medical_clearance,
+                RequirementItem.security_clearance,
+                RequirementItem.travel_document,
+                RequirementItem.travel_booked,
+            }
+        ),
+        officer_country=latest_submission_country,  # 409 until it is accepted
+    ),
+    Role.transit_officer: ItemRule(
+        frozenset({RequirementItem.exit_permit}), officer_country=active_stay_country
+    ),
+}
+
+
 @dataclass(frozen=True)
 class ActionRule:
     """Who may take one lifecycle action on a case they can see.
@@ -67,11 +111,14 @@ class ActionRule:
     action without it is never an officer's.
     ``leaves_scope``: taking it removes the case from the caller's scope, so the answer is 204
     with no body (a refused stay is not the transit officer's case any more).
+    ``items``: the action is about one departure requirement (the command's ``item``); who may
+    touch which item, and the officer's country, come from that role × item table instead.
     """
 
     roles: frozenset[Role]
     officer_country: Callable[[CaseRecord], str | None] | None = None
     leaves_scope: bool = False
+    items: Mapping[Role, ItemRule] | None = None
 
 
 SUPERVISOR = frozenset({Role.supervisor})
@@ -104,6 +151,8 @@ ACTION_RULES: Mapping[Action, ActionRule] = {
     Action.close: ActionRule(SUPERVISOR),
     Action.reopen: ActionRule(SUPERVISOR),
     Action.split_case: ActionRule(SUPERVISOR),
+    Action.provide_information: ActionRule(UNHCR),
+    Action.update_requirement: ActionRule(frozenset(REQUIREMENT_RULES), items=REQUIREMENT_RULES),
 }
 
 
@@ -125,13 +174,22 @@ def leaves_scope(action: Action) -> bool:
     return ACTION_RULES[action].leaves_scope
 
 
-def authorize_action(actor: Actor, action: Action, record: CaseRecord) -> None:
-    """Raise Forbidden unless this actor may take this action on this (visible) case."""
+def authorize_action(
+    actor: Actor, action: Action, record: CaseRecord, item: RequirementItem | None = None
+) -> None:
+    """Raise Forbidden unless this actor may take this action on this (visible) case
+    (``item``: the departure requirement an ``update_requirement`` is about)."""
     require(actor, action)
-    if actor.role in (Role.resettlement_officer, Role.transit_officer):
-        subject = ACTION_RULES[action].officer_country
-        if subject is None or subject(record) != actor.country:
-            raise Forbidden(f"Only the officer of the country concerned may {action}.")
+    rule = ACTION_RULES[action]
+    subject = rule.officer_country
+    if rule.items is not None:
+        item_rule = rule.items[actor.role]
+        if item not in item_rule.items:
+            raise Forbidden(f"The {actor.role} role may not update the {item} requirement.")
+        subject = item_rule.officer_country
+    officer = actor.role in (Role.resettlement_officer, Role.transit_officer)
+    if officer and (subject is None or subject(record) != actor.country):
+        raise Forbidden(f"Only the officer of the country concerned may {action}.")
 
 
 def _describe(what: Action | Permission) -> str:

@@ -22,10 +22,16 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 
 from app.errors import Forbidden
-from app.models import Case, CaseEvent, Submission, TransitStay
+from app.models import Case, CaseEvent, DepartureRequirement, Submission, TransitStay
 from app.models.transit_stay import STAY_COUNTS
 from app.services.policy.actions import UNHCR, Actor, Permission, require
-from app.vocabulary import LIVE_SUBMISSION, Role
+from app.vocabulary import (
+    ACTIVE_STAY,
+    LIVE_SUBMISSION,
+    RequirementStatus,
+    Role,
+    SubmissionStatus,
+)
 
 #: The bind parameter every scope rule compares with the caller's country.
 SCOPE = bindparam("scope_country", type_=String)
@@ -75,6 +81,7 @@ OFFICER_FILTERS = frozenset(
         "resettlement_country",
         "transit_country",
         "updated_since",
+        "requirements_overdue",
     }
 )
 
@@ -150,6 +157,38 @@ def cases_staying_in(country: BindParameter[Any]) -> ColumnElement[bool]:
     )
 
 
+def cases_overdue(role: Role, today: BindParameter[Any]) -> ColumnElement[bool]:
+    """The ``requirements_overdue`` filter: a pending item due before ``today`` on the checklist
+    of the case's accepted submission — for an officer, only where it sees that checklist (its
+    state accepted; the active stay is in its country), so the filter tells it nothing more."""
+    query = (
+        select(DepartureRequirement.item)
+        .join(Submission, Submission.id == DepartureRequirement.submission_id)
+        .where(
+            DepartureRequirement.case_id == Case.id,
+            DepartureRequirement.status == RequirementStatus.pending,
+            DepartureRequirement.due_on.is_not(None),
+            DepartureRequirement.due_on < today,
+            Submission.status == SubmissionStatus.accepted,
+        )
+    )
+    if role is Role.resettlement_officer:
+        query = query.where(Submission.resettlement_country == SCOPE)
+    elif role is Role.transit_officer:
+        query = query.where(
+            exists(
+                select(TransitStay.id).where(
+                    TransitStay.case_id == Case.id,
+                    TransitStay.transit_country == SCOPE,
+                    or_(*(TransitStay.status == status for status in sorted(ACTIVE_STAY))),
+                )
+            )
+        )
+    elif role not in UNHCR:
+        return false()
+    return exists(query)
+
+
 def report_slice(
     actor: Actor, resettlement_country: str | None, transit_country: str | None
 ) -> tuple[str | None, str | None]:
@@ -184,15 +223,17 @@ def transit_report_scope(role: Role) -> ColumnElement[bool]:
 def visible_events(role: Role) -> ColumnElement[bool]:
     """Which events of a visible case a role sees: an officer sees status events, its own
     state's submissions (resettlement officer, who also sees stays) or its own country's stays.
-    """
+    ``update_requirement`` events carry the accepting state and the active stay's country: the
+    officers who saw the checklist when it changed."""
     if role in UNHCR:
         return true()
     case_wide = and_(CaseEvent.resettlement_country.is_(None), CaseEvent.transit_country.is_(None))
     if role is Role.resettlement_officer:
+        # stay events; an event about both (a departure requirement) is the accepting state's
         return or_(
             case_wide,
             CaseEvent.resettlement_country == SCOPE,
-            CaseEvent.transit_country.is_not(None),
+            and_(CaseEvent.transit_country.is_not(None), CaseEvent.resettlement_country.is_(None)),
         )
     if role is Role.transit_officer:
         return or_(case_wide, CaseEvent.transit_country == SCOPE)

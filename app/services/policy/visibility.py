@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from app.models.record import CaseRecord
 from app.models.rows import StayRow, SubmissionRow
-from app.services.policy.actions import CASE_READERS, UNHCR, Actor
+from app.services.policy.actions import (
+    CASE_READERS,
+    UNHCR,
+    Actor,
+    accepting_country,
+    active_stay_country,
+)
 from app.vocabulary import LIVE_SUBMISSION, Role
 
 
@@ -48,3 +54,20 @@ def submitted_elsewhere(actor: Actor, record: CaseRecord) -> bool:
         s["resettlement_country"] != actor.country and s["sequence"] < latest_own
         for s in record.submissions
     )
+
+
+def sees_departure_requirements(actor: Actor, record: CaseRecord) -> bool:
+    """UNHCR; the accepting state's officer; the transit officer of the active stay's country.
+    Any other officer who sees the case gets an empty checklist."""
+    if actor.role in UNHCR:
+        return True
+    if actor.role is Role.resettlement_officer:
+        return accepting_country(record) == actor.country
+    if actor.role is Role.transit_officer:
+        return active_stay_country(record) == actor.country
+    return False
+
+
+def sees_note(actor: Actor, written_by: str | None) -> bool:
+    """UNHCR sees every note of the checklist; an officer only those its own role wrote."""
+    return actor.role in UNHCR or written_by == actor.role
