@@ -306,7 +306,7 @@ SCENARIOS: dict[str, Scenario] = {
         [*IN_TRANSIT, ACCEPT_SPLIT], ("in_transit", "accepted", "in_transit"), open_split=True
     ),
     "in_transit/accepted (split resolved)": Scenario(
-        [*IN_TRANSIT, ACCEPT_SPLIT, SPLIT], ("in_transit", "accepted", "in_transit")
+        [*IN_TRANSIT, ACCEPT_SPLIT, SPLIT, *CLEAR], ("in_transit", "accepted", "in_transit")
     ),
     "in_country:submitted/accepted (split)": Scenario(
         [*SUBMIT_USA, ACCEPT_SPLIT],

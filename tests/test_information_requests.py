@@ -100,7 +100,14 @@ async def test_question_and_answer_are_shown_to_unhcr_and_that_state(drive: Driv
     assert can_own["resettlement_country"] == "CAN"
     assert can_own["information_requests"] == []
     cri_view = await drive.get(case["id"], c.cri)
-    assert cri_view["submissions"] == [{"resettlement_country": "USA", "status": "pending"}]
+    assert cri_view["submissions"] == [  # the live submission only, and never its questions
+        {
+            "resettlement_country": "USA",
+            "status": "pending",
+            "accepted_members": None,
+            "split": False,
+        }
+    ]
 
     # The state decides from information_requested too.
     again = await drive.act(
