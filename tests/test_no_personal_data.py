@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from app.config import Settings
+from app.vocabulary import RequirementItem
 from tests.factories import Factory, case_body, member
 from tests.lifecycle_helpers import days, make_cast, submission
 from tests.live_server import LiveServer, start_server
@@ -34,6 +35,9 @@ REASONS = {
     "note": "Escorted from the Peñas Blancas crossing",
     "close": "Family hid in Zacatecoluca for a week",
     "reopen": "Wenceslava resurfaced at the shelter",
+    "question": "Is Ximenario the principal's brother?",
+    "answer": "Ximenario is her cousin from Ilobasco",
+    "waived": "Orientation done by Quetzalina in Chalatenango",
 }
 SECRETS = (
     GIVEN,
@@ -145,6 +149,8 @@ async def test_a_whole_case_life_leaves_no_personal_data_in_the_logs(
         await act(c.worker, "submit", expect=403, **submission("USA"))  # not a supervisor
         await act(c.boss, "submit", **submission("USA"))
         await act(c.usa, "decide", decision="on_hold", reason=REASONS["hold"])
+        await act(c.usa, "decide", decision="information_requested", reason=REASONS["question"])
+        await act(c.worker, "provide_information", note=REASONS["answer"])
         await act(c.usa, "decide", decision="accepted", reason=REASONS["accept"])
         await act(c.worker, "request_transit", transit_country="CRI")
         await act(c.cri, "authorise_transit", note=REASONS["note"])
@@ -166,6 +172,10 @@ async def test_a_whole_case_life_leaves_no_personal_data_in_the_logs(
         await act(c.worker, "request_review")
         await act(c.boss, "submit", **submission("CAN"))
         await act(c.can, "decide", decision="accepted", reason=REASONS["accept"])
+        for item in RequirementItem:  # the default checklist, every item waived with a note
+            await act(
+                c.worker, "update_requirement", item=item, status="waived", note=REASONS["waived"]
+            )
         await act(c.worker, "record_departure", departed_at=days(0))
         await act(c.can, "confirm_arrival", arrived_at=days(0))
         assert case["status"] == "resettled"

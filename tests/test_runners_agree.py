@@ -61,7 +61,11 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> Ran:
 
 
 def _comparable(rows: Sequence[Any]) -> list[str]:
-    return sorted(repr(dict(row.items())) for row in rows)
+    """Rows as text, without a number a sequence gave (each replay draws the next one)."""
+    return sorted(
+        repr({k: v for k, v in row.items() if not (k == "id" and isinstance(v, int))})
+        for row in rows
+    )
 
 
 async def _through(db: Db, statement: Executable, params: dict[str, Any]) -> Any:
@@ -95,10 +99,17 @@ async def _in_rolled_back(app: FastAPI, asyncpg_side: bool, statement: Any, para
 
 
 async def test_every_statement_gives_the_same_rows_through_both_runners(
-    postgresql: None, app: FastAPI, client: httpx.AsyncClient, make: Factory, recorded: Ran
+    postgresql: None,
+    checklist_app: FastAPI,
+    checklist_client: httpx.AsyncClient,
+    make: Factory,
+    recorded: Ran,
 ) -> None:
+    """A whole life with the default departure checklist, a split and a question asked."""
+    app, client = checklist_app, checklist_client
     drive = Driver(client, make, await make_cast(make))
-    for name in ("resettled", "closed/from_in_transit", "submitted/pending"):
+    names = ("resettled", "closed/from_in_transit", "in_transit/accepted (split resolved)")
+    for name in (*names, "submitted/pending (information provided)"):
         case = await drive.build(name)
         for user in (drive.cast.worker, drive.cast.usa, drive.cast.cri):
             await client.get(f"/api/v1/cases/{case['id']}", headers=user.headers)
