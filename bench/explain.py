@@ -27,6 +27,9 @@ from app.services.policy import OFFICER_FILTERS, Actor
 from app.vocabulary import Role
 
 BIG_TABLES = frozenset({"cases", "submissions", "transit_stays", "departure_requirements"})
+#: The target is stated at this size: on a smaller database the planner may rightly prefer
+#: scanning a small table, so the plans are listed but not judged.
+JUDGED_FROM_CASES = 1_000_000
 #: A value for each filter an officer may use (the benchmark's data holds them all); the
 #: countries are the officers' own (another state's or country's would be an empty page).
 VALUES: dict[str, Any] = {
@@ -48,6 +51,7 @@ UNHCR_OVERDUE = Actor(uuid.UUID(int=3), "bench", Role.supervisor)
 
 @dataclass
 class Outcome:
+    cases: int = 0
     checked: int = 0
     seq_scans: list[str] = field(default_factory=list)
 
@@ -70,6 +74,7 @@ async def check(url: str) -> Outcome:
         async with database.transaction(read_only=True) as db:
             if not isinstance(db, AsyncpgDb):
                 raise SystemExit("bench.explain needs PostgreSQL")
+            outcome.cases = await db.conn.fetchval("SELECT count(*) FROM cases")
             cursor = await db.conn.fetchval("SELECT id FROM cases ORDER BY id OFFSET 1000 LIMIT 1")
             combinations = [
                 (who, actor, names)
@@ -101,11 +106,14 @@ async def check(url: str) -> Outcome:
 
 
 def summary(outcome: Outcome) -> str:
-    verdict = "PASS" if not outcome.seq_scans else "MISS"
+    if outcome.cases < JUDGED_FROM_CASES:
+        verdict = f"not judged (the target is at {JUDGED_FROM_CASES:,} cases)"
+    else:
+        verdict = "PASS" if not outcome.seq_scans else "MISS"
     head = (
-        f"list queries: {outcome.checked} plans (every filter combination of both officers, "
-        f"UNHCR's overdue list, first page and after a cursor), sequential scans of big tables: "
-        f"{len(outcome.seq_scans)} — index scans only: {verdict}"
+        f"list queries at {outcome.cases:,} cases: {outcome.checked} plans (every filter "
+        f"combination of both officers, UNHCR's overdue list, first page and after a cursor), "
+        f"sequential scans of big tables: {len(outcome.seq_scans)} — index scans only: {verdict}"
     )
     return "\n".join([head, *(f"  seq scan: {line}" for line in outcome.seq_scans[:20])])
 

@@ -12,7 +12,7 @@ import pytest
 
 from app.models.lifecycle import TRANSITIONS
 from app.vocabulary import Action, CaseStatus
-from bench import capture, load
+from bench import capture, explain, load
 from bench.capture import Statement
 
 LOG = """\
@@ -125,6 +125,19 @@ def test_case_ids_are_time_ordered_and_reversible() -> None:
     assert ids == sorted(ids)
     assert [load.case_number(i) for i in ids] == [1, 2, 999_999, 10_000_000]
     assert load.target_count(1000) == 10 and load.target_count(6) == 0
+
+
+def test_sequential_scans_are_judged_only_at_the_size_the_target_names() -> None:
+    scan = ["transit officer CRI, resettlement_country (first page): transit_stays"]
+
+    small = explain.summary(explain.Outcome(cases=100_000, checked=256, seq_scans=scan))
+    large = explain.summary(explain.Outcome(cases=1_000_000, checked=256, seq_scans=scan))
+    clean = explain.summary(explain.Outcome(cases=1_000_000, checked=256))
+
+    assert "at 100,000 cases" in small and "not judged" in small and "MISS" not in small
+    assert small.splitlines()[1] == f"  seq scan: {scan[0]}"
+    assert large.splitlines()[0].endswith("index scans only: MISS")
+    assert clean.endswith("index scans only: PASS")
 
 
 def _postgres() -> str:
