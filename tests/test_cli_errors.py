@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -34,7 +35,7 @@ COMMANDS = [
     ["demo", "load"],
     ["db", "upgrade"],
     ["db", "current"],
-    ["serve", "--port", "1"],
+    ["serve", "--port", str(free_port())],
 ]
 
 
@@ -136,6 +137,20 @@ def test_pydantic_wording_stays_out_of_messages(migrated: Settings, tmp_path: Pa
     assert done.stderr.strip() == "error: country is required for the transit_officer role"
     done = pta(["serve"], tmp_path, {"PTA_PORT": "eighty"})
     assert_one_clear_line(done, "PTA_PORT: ", "integer")
+
+
+def test_a_port_in_use_is_one_line(migrated: Settings, tmp_path: Path) -> None:
+    """The first thing a new user meets when port 8000 is taken: what to change, exit 2, before
+    migrating anything."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {"PTA_DATABASE_URL": migrated.database_url, "PTA_PORT": str(port)}
+        done = pta(["serve"], tmp_path, env)
+    reason = assert_one_clear_line(done, f"port {port} on 127.0.0.1 is already in use", "--port")
+    assert "PTA_PORT" in reason and "make run PORT=" in reason
+    assert "migrating" not in done.stderr
 
 
 def test_a_misspelt_variable_names_the_closest_setting(tmp_path: Path) -> None:
