@@ -268,3 +268,9 @@ def test_make_run_takes_port_and_host() -> None:
     )
     assert "PTA_HOST=0.0.0.0 PTA_PORT=8123 .venv/bin/pta demo load --if-empty" in done.stdout
     assert ".venv/bin/pta serve --host 0.0.0.0 --port 8123" in done.stdout
+    # without them, PTA_HOST/PTA_PORT (the environment or .env) decide, as for pta serve itself
+    clean = {k: v for k, v in os.environ.items() if k not in ("HOST", "PORT")}
+    plain = subprocess.run(
+        ["make", "-n", "run"], cwd=ROOT, env=clean, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert ".venv/bin/pta demo load --if-empty" in plain and ".venv/bin/pta serve" in plain
