@@ -460,9 +460,12 @@ async def test_dashboard_in_a_browser(
     download = await waiting.value
     saved = tmp_path / "funnel.csv"
     await download.save_as(saved)
-    api_csv = api.get("/api/v1/reports/funnel", **base, format="csv").content
-    assert saved.read_bytes() == api_csv
-    assert download.suggested_filename.endswith(".csv")
+    api_csv = api.get("/api/v1/reports/funnel", **base, format="csv")
+    assert saved.read_bytes() == api_csv.content
+    # the service's file name, which says what the file holds (basis, period, "as of")
+    disposition = api_csv.headers["content-disposition"]
+    assert download.suggested_filename == disposition.split('filename="')[1].rstrip('"')
+    assert download.suggested_filename.startswith("pta-funnel_cumulative_2016-01-01-to-")
 
     # Spanish: labels translated, numbers unchanged
     await page.click("button[data-lang='es']")

@@ -709,8 +709,11 @@
     try {
       const response = await api("api/v1/reports/funnel", params, "text/csv");
       const blob = await response.blob();
-      const name =
-        "pta-funnel-" + (params.basis || "cumulative") + "-" + (params.from || PROGRAMME_START) + "-" + (params.to || todayUtc()) + ".csv";
+      /* the service's name says what the file holds (basis, period, "as of", filters) */
+      const given = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
+      const name = given
+        ? given[1]
+        : "pta-funnel-" + (params.basis || "cumulative") + "-" + (params.from || PROGRAMME_START) + "-" + (params.to || todayUtc()) + ".csv";
       const href = URL.createObjectURL(blob);
       const link = element("a", { href: href, download: name, hidden: "" });
       document.body.appendChild(link);
