@@ -622,11 +622,14 @@
     const valueRoom = 64;
     const plot = width - left - valueRoom;
     const legendHeight = 34;
-    const labelHeight = rateBelow ? 42 : 24;
-    const rowHeight = labelHeight + 60;
-    const height = legendHeight + rowHeight * stages.length;
     const largest = Math.max(1, ...stages.map((stage) => Math.max(stage.people, stage.cases)));
     const identified = stages.find((stage) => stage.stage === "identified");
+    /* "of people identified" means something only for one cohort: on the cumulative basis
+       the people resettled in a period were mostly identified before it */
+    const withRate = (stage) => cohort && stage.stage !== "identified" && identified && identified.people > 0;
+    const labelHeight = (stage) => (rateBelow && withRate(stage) ? 42 : 24);
+    const rowHeight = (stage) => labelHeight(stage) + 60;
+    const height = legendHeight + stages.reduce((sum, stage) => sum + rowHeight(stage), 0);
 
     const chart = svgElement("svg", {
       viewBox: "0 0 " + width + " " + height,
@@ -649,14 +652,12 @@
     legend.appendChild(svgElement("text", { x: left + 150, y: 18 }, t("cases")));
     chart.appendChild(legend);
 
-    stages.forEach(function (stage, index) {
-      const top = legendHeight + index * rowHeight;
+    let top = legendHeight;
+    stages.forEach(function (stage) {
       const row = svgElement("g", { class: "stage", "data-stage": stage.stage });
       const label = svgElement("text", { x: left, y: top + 16, class: "stage-label" });
       label.appendChild(svgElement("tspan", {}, t("stage_" + stage.stage)));
-      /* "of people identified" means something only for one cohort: on the cumulative basis
-         the people resettled in a period were mostly identified before it */
-      if (cohort && stage.stage !== "identified" && identified && identified.people > 0) {
+      if (withRate(stage)) {
         const place = rateBelow ? { x: left, dy: 18 } : { dx: 10 };
         label.appendChild(
           svgElement("tspan", Object.assign({ class: "rate" }, place), t("ofIdentified", { percent: percent(stage.people / identified.people) }))
@@ -664,8 +665,8 @@
       }
       row.appendChild(label);
       [
-        ["people", top + labelHeight],
-        ["cases", top + labelHeight + 26],
+        ["people", top + labelHeight(stage)],
+        ["cases", top + labelHeight(stage) + 26],
       ].forEach(function ([measure, y]) {
         const value = stage[measure];
         const barWidth = value > 0 ? Math.max(2, (value / largest) * plot) : 0;
@@ -679,6 +680,7 @@
         );
       });
       chart.appendChild(row);
+      top += rowHeight(stage);
     });
 
     clear(holder);
