@@ -35,7 +35,7 @@ COMMANDS = [
     ["demo", "load"],
     ["db", "upgrade"],
     ["db", "current"],
-    ["serve", "--port", str(free_port())],
+    ["serve", "--port", "1"],
 ]
 
 
@@ -140,8 +140,8 @@ def test_pydantic_wording_stays_out_of_messages(migrated: Settings, tmp_path: Pa
 
 
 def test_a_port_in_use_is_one_line(migrated: Settings, tmp_path: Path) -> None:
-    """The first thing a new user meets when port 8000 is taken: what to change, exit 2, before
-    migrating anything."""
+    """The first thing a new user meets when port 8000 is taken: what to change, exit 2 (not
+    uvicorn's bind error and exit 3)."""
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -150,7 +150,9 @@ def test_a_port_in_use_is_one_line(migrated: Settings, tmp_path: Path) -> None:
         done = pta(["serve"], tmp_path, env)
     reason = assert_one_clear_line(done, f"port {port} on 127.0.0.1 is already in use", "--port")
     assert "PTA_PORT" in reason and "make run PORT=" in reason
-    assert "migrating" not in done.stderr
+    assert "uvicorn" not in done.stderr
+    done = pta(["serve", "--port", "99999"], tmp_path, env)
+    assert done.returncode == 2 and "a number from 1 to 65535" in done.stderr.splitlines()[-1]
 
 
 def test_a_misspelt_variable_names_the_closest_setting(tmp_path: Path) -> None:

@@ -22,7 +22,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--host", help="address to listen on (default: PTA_HOST, or 127.0.0.1; 0.0.0.0 for all)"
     )
     serve.add_argument(
-        "--port", type=int, help="TCP port to listen on (default: PTA_PORT, or 8000)"
+        "--port", type=port_number, help="TCP port to listen on (default: PTA_PORT, or 8000)"
     )
     serve.add_argument(
         "--workers",
@@ -33,10 +33,22 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     serve.set_defaults(handler=cmd_serve)
 
 
+def port_number(text: str) -> int:
+    """A TCP port for --port, as PTA_PORT takes it (1 to 65535)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port: give a number from 1 to 65535")
+    return port
+
+
 def check_can_listen(host: str, port: int) -> None:
     """Refuse at once, in one line that says what to do, an address this machine cannot listen
     on (the port taken by another server, an address that is not this machine's, a port
-    below 1024 without root), before migrating; the server binds for real afterwards."""
+    below 1024 without root), rather than uvicorn's bind error; the server binds for real
+    right after."""
     change = "choose another with --port N or PTA_PORT=N (make run PORT=N)"
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
@@ -80,11 +92,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if settings.is_sqlite and settings.sqlite_path() is None:
         raise ConfigurationError("pta serve needs a database file or server, not :memory:")
     settings.signing_key()  # refuse to start with a missing or short key, before migrating
-    host, port = args.host or settings.host, args.port or settings.port
-    check_can_listen(host, port)
     prepare(settings)
     log.info("migrating the database to the newest schema")
     migrate.upgrade(settings)
+    host, port = args.host or settings.host, args.port or settings.port
+    check_can_listen(host, port)
     # Every worker's request metrics go to prometheus-client's multiprocess files, so that any
     # worker's /metrics counts them all: a fresh directory per run (or the operator's, emptied).
     given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")

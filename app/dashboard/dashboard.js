@@ -405,6 +405,22 @@
     renderTrend(report, cohort);
   }
 
+  /* A chart of width × height CSS pixels (one SVG unit is one pixel), named for assistive
+     technology by its title and description. */
+  function chartSvg(name, width, height, title, description) {
+    const chart = svgElement("svg", {
+      viewBox: "0 0 " + width + " " + height,
+      width: width,
+      height: height,
+      role: "img",
+      "aria-labelledby": name + "-title " + name + "-desc",
+      class: name,
+    });
+    chart.appendChild(svgElement("title", { id: name + "-title" }, title));
+    chart.appendChild(svgElement("desc", { id: name + "-desc" }, description));
+    return chart;
+  }
+
   /* the width a chart's holder offers, in CSS pixels */
   function chartWidth(holder) {
     return Math.floor(holder.clientWidth) || FALLBACK_WIDTH;
@@ -575,18 +591,8 @@
     const x = (index) => left + (keys.length > 1 ? index * spacing : plotWidth / 2);
     const y = (value) => top + plotHeight - (value / ceiling) * plotHeight;
 
-    const chart = svgElement("svg", {
-      viewBox: "0 0 " + width + " " + height,
-      width: width,
-      height: height,
-      role: "img",
-      "aria-labelledby": "trend-title trend-desc",
-      class: "trend-chart",
-    });
-    chart.appendChild(svgElement("title", { id: "trend-title" }, $("trend-heading").textContent));
-    chart.appendChild(
-      svgElement("desc", { id: "trend-desc" }, t("trendDesc", { first: groupLabel(report.group_by, keys[0]), last: groupLabel(report.group_by, keys[keys.length - 1]) }))
-    );
+    const span = { first: groupLabel(report.group_by, keys[0]), last: groupLabel(report.group_by, keys[keys.length - 1]) };
+    const chart = chartSvg("trend-chart", width, height, $("trend-heading").textContent, t("trendDesc", span));
     const axis = svgElement("g", { class: "axis" });
     for (const value of [0, ceiling / 2, ceiling]) {
       axis.appendChild(svgElement("line", { x1: left, x2: width - right, y1: y(value), y2: y(value), class: value === 0 ? "baseline" : "grid" }));
@@ -631,19 +637,10 @@
     const rowHeight = (stage) => labelHeight(stage) + 60;
     const height = legendHeight + stages.reduce((sum, stage) => sum + rowHeight(stage), 0);
 
-    const chart = svgElement("svg", {
-      viewBox: "0 0 " + width + " " + height,
-      width: width,
-      height: height,
-      role: "img",
-      "aria-labelledby": "chart-title chart-desc",
-      class: "funnel-chart",
-    });
-    chart.appendChild(svgElement("title", { id: "chart-title" }, t("chartTitle")));
     const lines = stages.map((stage) =>
       t("chartStage", { stage: t("stage_" + stage.stage), cases: number(stage.cases), people: number(stage.people) })
     );
-    chart.appendChild(svgElement("desc", { id: "chart-desc" }, caption + " " + lines.join(" ")));
+    const chart = chartSvg("funnel-chart", width, height, t("chartTitle"), caption + " " + lines.join(" "));
 
     const legend = svgElement("g", { class: "legend" });
     legend.appendChild(svgElement("rect", { x: left, y: 6, width: 14, height: 14, class: "bar-people" }));
