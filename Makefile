@@ -3,13 +3,16 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-## where `make run` listens: make run PORT=8080 (HOST=0.0.0.0 to be reachable from elsewhere)
-HOST   ?= 127.0.0.1
-PORT   ?= 8000
+## axe-core for the dashboard's accessibility test, at the version tests/browser/package-lock.json pins
+AXE    := tests/browser/node_modules/axe-core/axe.min.js
+## where `make run` listens: make run PORT=8080 (HOST=0.0.0.0 to be reachable from elsewhere);
+## without them PTA_HOST/PTA_PORT from the environment or .env decide, else 127.0.0.1:8000
+HOST   ?=
+PORT   ?=
 
 .PHONY: install run test lint check bench reliability clean
 
-install: $(STAMP)
+install: $(STAMP) $(AXE)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,11 +20,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## Serve on the embedded SQLite database at http://$(HOST):$(PORT) (demo data loaded on first start)
-run: install
+# Without npm the accessibility test is skipped (and fails under .ci/run, which installs npm).
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	@if command -v npm >/dev/null; then \
+	  npm ci --prefix tests/browser --no-audit --no-fund --silent && touch $(AXE); \
+	else \
+	  echo "npm not found: the dashboard's axe-core test will be skipped (apt-get install -y npm)"; \
+	fi
+
+## Serve on the embedded SQLite database (demo data loaded on first start)
+run: $(STAMP)
 	$(BIN)/pta db upgrade
-	PTA_HOST=$(HOST) PTA_PORT=$(PORT) $(BIN)/pta demo load --if-empty
-	$(BIN)/pta serve --host $(HOST) --port $(PORT)
+	$(strip $(if $(HOST),PTA_HOST=$(HOST)) $(if $(PORT),PTA_PORT=$(PORT)) $(BIN)/pta demo load --if-empty)
+	$(strip $(BIN)/pta serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT)))
 
 ## The whole test suite (SQLite by default; PostgreSQL when TEST_DATABASE_URL is set)
 test: install
@@ -44,4 +55,4 @@ bench: install
 	$(BIN)/python -m bench.run $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/browser/node_modules

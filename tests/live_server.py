@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -27,7 +28,10 @@ PORTS = range(18400, 18450)
 
 
 def free_port(ports: range = PORTS) -> int:
-    for port in ports:
+    """A free port of the range, tried from a random point in it: two suites running at once
+    (or a server still starting, which looks free) rarely pick the same one."""
+    start = random.randrange(len(ports))  # noqa: S311 - not for security
+    for port in [*ports[start:], *ports[:start]]:
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from bench import measure
+from tests.tools import missing
 
 pytestmark = pytest.mark.slow
 
@@ -92,7 +93,7 @@ def _is_uuid(text: str) -> bool:
 @pytest.fixture
 def stub(request: pytest.FixtureRequest) -> Iterator[Stub]:
     if not measure.have_wrk():
-        pytest.skip("wrk is not installed: apt-get install -y wrk")
+        missing("wrk is not installed: apt-get install -y wrk")
     server = Stub(echo=request.param)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -142,6 +142,22 @@ def test_pydantic_wording_stays_out_of_messages(migrated: Settings, tmp_path: Pa
     assert_one_clear_line(done, "PTA_PORT: ", "integer")
 
 
+def test_a_port_in_use_is_one_line(migrated: Settings, tmp_path: Path) -> None:
+    """The first thing a new user meets when port 8000 is taken: what to change, exit 2 (not
+    uvicorn's bind error and exit 3)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {"PTA_DATABASE_URL": migrated.database_url, "PTA_PORT": str(port)}
+        done = pta(["serve"], tmp_path, env)
+    reason = assert_one_clear_line(done, f"port {port} on 127.0.0.1 is already in use", "--port")
+    assert "PTA_PORT" in reason and "make run PORT=" in reason
+    assert "uvicorn" not in done.stderr
+    done = pta(["serve", "--port", "99999"], tmp_path, env)
+    assert done.returncode == 2 and "a number from 1 to 65535" in done.stderr.splitlines()[-1]
+
+
 def test_a_misspelt_variable_names_the_closest_setting(tmp_path: Path) -> None:
     done = pta(["db", "current"], tmp_path, {"PTA_DATABSE_URL": "x", "PTA_DATABASE_URL": "y"})
     first = done.stderr.splitlines()[0]
@@ -257,3 +273,9 @@ def test_make_run_takes_port_and_host() -> None:
     )
     assert "PTA_HOST=0.0.0.0 PTA_PORT=8123 .venv/bin/pta demo load --if-empty" in done.stdout
     assert ".venv/bin/pta serve --host 0.0.0.0 --port 8123" in done.stdout
+    # without them, PTA_HOST/PTA_PORT (the environment or .env) decide, as for pta serve itself
+    clean = {k: v for k, v in os.environ.items() if k not in ("HOST", "PORT")}
+    plain = subprocess.run(
+        ["make", "-n", "run"], cwd=ROOT, env=clean, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert ".venv/bin/pta demo load --if-empty" in plain and ".venv/bin/pta serve" in plain

@@ -5,6 +5,7 @@ cells and SVG labels) and compare with the API, Spanish, filters, groups, CSV, t
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 import re
 import socket
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.api.dashboard import ASSETS, STATIC, preferred_language
 from app.config import Settings
+from tests import tools
 from tests.factories import Factory
 from tests.timeline import Timeline
 
@@ -156,8 +158,9 @@ class Service:
 def service(migrated: Settings) -> Iterator[Service]:
     """``pta serve`` on the tests' own database (a temporary SQLite file, or TEST_DATABASE_URL)."""
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"chromium not found at {CHROMIUM}: apt-get install -y chromium")
-    pytest.importorskip("playwright.async_api", reason="playwright is not installed (dev extras)")
+        tools.missing(f"chromium not found at {CHROMIUM}: apt-get install -y chromium")
+    if importlib.util.find_spec("playwright") is None:
+        tools.missing("playwright is not installed (the dev extras: make install)")
     port = _free_port()
     env = _server_env(migrated.database_url)
     process = subprocess.Popen(
@@ -294,6 +297,28 @@ def expected_funnel(report: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+async def read_trend(page: Any) -> dict[str, list[int]]:
+    """The trend chart's points as a reader takes them off the chart: each point's height
+    against the axis' 0 and its top label."""
+    found: dict[str, list[int]] = await page.evaluate(
+        """() => {
+            const ticks = [...document.querySelectorAll('#trend-chart text.tick.y')]
+                .map(n => [Number(n.textContent.replace(/\\D/g, '')), Number(n.getAttribute('y'))]);
+            if (ticks.length < 2) return {};
+            const [zero, top] = [ticks[0], ticks[ticks.length - 1]];
+            const lines = {};
+            for (const line of document.querySelectorAll('#trend-chart g[data-stage]')) {
+                const value = c => (zero[1] - Number(c.getAttribute('cy')))
+                    / (zero[1] - top[1]) * top[0];
+                lines[line.dataset.stage] = [...line.querySelectorAll('circle')]
+                    .map(c => Math.round(value(c)));
+            }
+            return lines;
+        }"""
+    )
+    return found
+
+
 async def eventually(read: Any, expected: Any, seconds: float = 10) -> Any:
     """Read the page until it shows ``expected`` (it renders asynchronously); return the last
     reading so the caller's assert shows the difference."""
@@ -406,11 +431,13 @@ async def test_dashboard_in_a_browser(
     cri = next(c for c in transit["countries"] if c["transit_country"] == "CRI")
     assert (cri["households_in_transit"], cri["people_in_transit"], cri["overstays"]) == (2, 6, 1)
     assert (cri["capacity"], cri["ending_within_30_days"]) == (50, 1)
-    row = page.locator("#transit-body tr[data-country='CRI']")
-    await expect(row).to_be_visible()
+    await expect(page.locator("#transit-head th[data-country='CRI']")).to_have_text(
+        "Costa Rica (CRI)"
+    )
 
     async def cell(measure: str) -> str:
-        text: str = await row.locator(f"td[data-measure='{measure}']").inner_text()
+        found = page.locator(f"#transit-body td[data-country='CRI'][data-measure='{measure}']")
+        text: str = await found.inner_text()
         return text
 
     assert as_number(await cell("households")) == cri["households_in_transit"]
@@ -433,9 +460,12 @@ async def test_dashboard_in_a_browser(
     download = await waiting.value
     saved = tmp_path / "funnel.csv"
     await download.save_as(saved)
-    api_csv = api.get("/api/v1/reports/funnel", **base, format="csv").content
-    assert saved.read_bytes() == api_csv
-    assert download.suggested_filename.endswith(".csv")
+    api_csv = api.get("/api/v1/reports/funnel", **base, format="csv")
+    assert saved.read_bytes() == api_csv.content
+    # the service's file name, which says what the file holds (basis, period, "as of")
+    disposition = api_csv.headers["content-disposition"]
+    assert download.suggested_filename == disposition.split('filename="')[1].rstrip('"')
+    assert download.suggested_filename.startswith("pta-funnel_cumulative_2016-01-01-to-")
 
     # Spanish: labels translated, numbers unchanged
     await page.click("button[data-lang='es']")
@@ -496,6 +526,22 @@ async def test_dashboard_in_a_browser(
     ]
     assert await eventually(read_groups, rounded) == rounded
     await expect(page.locator("#funnel-head th")).to_have_count(4)  # the median column
+
+    # along time the groups are a trend chart too: the people of each stage in each year, read
+    # off the chart against its axis, are the API's (a year without a case is 0)
+    years = [str(year) for year in range(2016, datetime.now(UTC).year + 1)]
+    people = {(g["key"], s["stage"]): s["people"] for g in cohort["groups"] for s in g["stages"]}
+    trend = {stage: [people.get((year, stage), 0) for year in years] for stage in STAGES}
+    assert await eventually(lambda: read_trend(page), trend) == trend
+    await expect(page.locator("#trend-chart text.tick.x")).to_have_text(years)
+    await expect(page.locator("#trend-legend li")).to_have_text(
+        ["Identificados", "Presentados", "En tránsito", "Reasentados"]
+    )
+    # the long table waits behind its summary; by country it is the only view, so open
+    assert not await page.locator("#groups-details").evaluate("d => d.open")
+    await expect(page.locator("#groups-summary")).to_have_text(
+        f"Cifras por año ({len(cohort['groups'])} grupos)"
+    )
     assert await read_funnel(page) == expected_funnel(cohort)
 
     # a bad filter answers a readable message (the API's 422), not a broken page
@@ -546,8 +592,12 @@ async def test_spanish_on_first_load_by_accept_language(
     await page.fill("#password", MANAGER_PASSWORD)
     await page.click("#sign-in-button")
     # no one in transit, but the configured capacity is shown
-    await expect(page.locator("#transit-head")).to_contain_text("Capacidad")
-    empty_cri = page.locator("#transit-body tr[data-country='CRI'] td[data-measure]")
+    await expect(page.locator("#transit-head th[data-country='CRI']")).to_contain_text("CRI")
+    await expect(page.locator("#transit-body th")).to_contain_text(["Hogares", "Personas"])
+    await expect(page.locator("#transit-body tr[data-measure='capacity'] th")).to_have_text(
+        "Capacidad"
+    )
+    empty_cri = page.locator("#transit-body td[data-country='CRI']")
     await expect(empty_cri).to_have_text(["0", "0", "50", "0 %", "0", "0"])
     await expect(page.locator("#funnel-head th")).to_have_text(["Etapa", "Casos", "Personas"])
     await context.close()
@@ -595,6 +645,12 @@ async def test_what_a_new_user_trips_over(
     await page.click("#apply")
     await expect(page.locator("#f-origin")).to_have_attribute("aria-invalid", "false")
 
+    # grouped by country there is no trend chart: the groups' table is open at once
+    await page.select_option("#f-group-by", "origin_country")
+    await page.click("#apply")
+    await expect(page.locator("#groups-table tbody[data-group='SLV']")).to_be_visible()
+    assert await page.locator("#trend").is_hidden()
+
     wraps = await page.eval_on_selector_all(
         ".table-wrap",
         "nodes => nodes.map(n => [n.tabIndex, n.getAttribute('role'),"
@@ -602,3 +658,154 @@ async def test_what_a_new_user_trips_over(
     )
     assert len(wraps) == 3 and all(w[0] == 0 and w[1] == "region" and w[2] for w in wraps), wraps
     await context.close()
+
+
+# ---------- accessibility (axe-core) and a phone's screen ----------
+
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}  # an iPhone 12–15's CSS pixels
+
+
+@pytest.fixture(scope="module")
+def axe_source() -> str:
+    if not tools.AXE.exists():
+        tools.missing(
+            f"axe-core is not at {tools.AXE.relative_to(tools.ROOT)}: make install "
+            "(npm ci --prefix tests/browser)"
+        )
+    return tools.AXE.read_text(encoding="utf-8")
+
+
+async def axe_violations(page: Any, axe_source: str) -> list[str]:
+    """axe-core's violations on the page as it is now, one line each."""
+    if not await page.evaluate("() => typeof window.axe === 'object'"):
+        # evaluated through the DevTools protocol: the page's own CSP stays as strict as served
+        await page.evaluate(axe_source)
+    result = await page.evaluate("() => axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:5]}"
+        for v in result["violations"]
+    ]
+
+
+async def phone_problems(page: Any) -> list[str]:
+    """What the issue found unusable at 390 px, measured in the page: a page that scrolls
+    sideways, a table cut off at its scroll region's edge (the People column), chart text
+    under 12 px as drawn on screen, or a chart sticking out of the screen."""
+    problems: list[str] = await page.evaluate(
+        """() => {
+            const problems = [];
+            const root = document.documentElement;
+            const screen = root.clientWidth;
+            if (root.scrollWidth > screen) problems.push(`page ${root.scrollWidth} px wide`);
+            for (const wrap of document.querySelectorAll('.table-wrap')) {
+                if (wrap.offsetParent === null) continue;  // not shown
+                if (wrap.scrollWidth > wrap.clientWidth)
+                    problems.push(`${wrap.querySelector('table').id}: ${wrap.scrollWidth} px`
+                                  + ` in ${wrap.clientWidth}`);
+            }
+            for (const svg of document.querySelectorAll('svg[role=img]')) {
+                const box = svg.getBoundingClientRect();
+                if (box.width === 0) continue;
+                const name = svg.getAttribute('class');
+                if (box.left < 0 || box.right > screen) problems.push(`${name} off-screen`);
+                for (const text of svg.querySelectorAll('text')) {
+                    const scale = text.getScreenCTM().a;
+                    const size = parseFloat(getComputedStyle(text).fontSize) * scale;
+                    const said = `${name}: "${text.textContent}"`;
+                    if (size < 12) problems.push(`${said} at ${size.toFixed(1)} px`);
+                    const edge = text.getBoundingClientRect();
+                    if (edge.left < 0 || edge.right > screen) problems.push(`${said} off-screen`);
+                }
+            }
+            return problems;
+        }"""
+    )
+    return problems
+
+
+#: each language the dashboard offers, with what its trend chart's heading starts with
+LANGUAGES = {
+    "en-GB": ("en", "People identified in each month, by the stage"),
+    "es-CR": ("es", "Personas identificadas en cada mes, según la etapa"),
+}
+
+
+async def test_accessible_and_usable_on_a_phone(
+    service: Service,
+    manager: str,
+    browser: Any,
+    make: Factory,
+    engine: AsyncEngine,
+    axe_source: str,
+) -> None:
+    """axe-core finds nothing, in both languages, on a desktop and at 390 px, in every state
+    of the page: signing in (with an error shown), the funnel, a cohort grouped by month (its
+    trend chart, its table opened) and a bad country marked on its field. At 390 px nothing
+    scrolls sideways, no table is cut off and the charts' text is drawn at 12 px or more."""
+    await build_history(make, engine)
+    for locale, (language, trend_heading) in LANGUAGES.items():
+        for viewport in (DESKTOP, PHONE):
+            context = await browser.new_context(
+                locale=locale, base_url=service.url, viewport=viewport
+            )
+            try:
+                page = await context.new_page()
+                await _every_state_of_the_page(
+                    page, axe_source, language, trend_heading, phone=viewport == PHONE
+                )
+            finally:
+                await context.close()
+
+
+async def _every_state_of_the_page(
+    page: Any, axe_source: str, language: str, trend_heading: str, phone: bool
+) -> None:
+    from playwright.async_api import expect
+
+    where = f"{language} at {'390 px' if phone else 'desktop width'}"
+    await page.goto("/dashboard")
+    assert await page.get_attribute("html", "lang") == language
+
+    async def check(state: str) -> None:
+        assert await axe_violations(page, axe_source) == [], f"{where}: {state}"
+        if phone:
+            assert await phone_problems(page) == [], f"{where}: {state}"
+
+    await page.fill("#username", "nobody_here")
+    await page.fill("#password", "not-the-password-at-all")
+    await page.click("#sign-in-button")
+    await expect(page.locator("#sign-in-message")).to_have_class(re.compile(r"\berror\b"))
+    await check("sign-in with an error")
+
+    await page.fill("#username", MANAGER)
+    await page.fill("#password", MANAGER_PASSWORD)
+    await page.click("#sign-in-button")
+    await expect(page.locator("#funnel-chart svg text.value").first).to_be_visible()
+    await expect(page.locator("#transit-body td[data-country='CRI']").first).to_be_visible()
+    await check("the funnel")
+
+    await page.select_option("#f-basis", "cohort")
+    await page.select_option("#f-group-by", "month")
+    await page.click("#apply")
+    trend = page.locator("#trend-chart svg")
+    await expect(trend).to_be_visible()
+    await expect(page.locator("#trend-heading")).to_contain_text(trend_heading)
+    await expect(trend.locator("polyline")).to_have_count(len(STAGES))
+    await expect(page.locator("#trend-legend li")).to_have_count(len(STAGES))
+    assert await trend.locator("text.tick.x").count() >= 3  # years along the axis
+    # a month's long table waits behind its summary, so the page stays a page
+    assert not await page.locator("#groups-details").evaluate("d => d.open")
+    if phone:
+        height = await page.evaluate("() => document.documentElement.scrollHeight")
+        assert height < 4000, f"{where}: {height} px"
+        box = await trend.bounding_box()
+        assert box is not None and box["width"] >= PHONE["width"] - 60  # the phone's width
+    await page.click("#groups-summary")
+    await expect(page.locator("#groups-table tbody").first).to_be_visible()
+    await check("a cohort by month, its table open")
+
+    await page.fill("#f-origin", "S1")
+    await page.click("#apply")
+    await expect(page.locator("#f-origin")).to_have_attribute("aria-invalid", "true")
+    await check("a bad country")

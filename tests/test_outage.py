@@ -35,6 +35,7 @@ from app.config import Settings
 from app.db import SqlaDb, make_engine
 from app.schemas.users import UserCreate
 from app.services import users
+from tests import tools
 from tests.conftest import SECRET
 from tests.factories import case_body
 from tests.live_server import LiveServer, free_port, start_server
@@ -42,7 +43,11 @@ from tests.live_server import LiveServer, free_port, start_server
 pytestmark = [pytest.mark.slow, pytest.mark.reliability]
 
 PG_PORTS = range(18450, 18460)
-BIN = Path(shutil.which("pg_ctl") or "/usr/local/bin/pg_ctl").parent
+#: PostgreSQL's server programs: on PATH, or where Debian's postgresql package puts them
+BIN = Path(
+    shutil.which("pg_ctl")
+    or max(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), default="/usr/local/bin/pg_ctl")
+).parent
 ANSWER_WITHIN = 5.0
 RECOVER_WITHIN = 5.0
 
@@ -84,7 +89,7 @@ class PrivatePostgres:
 @pytest.fixture(scope="module")
 def postgres() -> Iterator[PrivatePostgres]:
     if not (BIN / "initdb").exists():
-        pytest.skip("PostgreSQL's initdb is not installed")
+        tools.missing(f"PostgreSQL's initdb is not in {BIN} (apt-get install -y postgresql)")
     folder = Path(tempfile.mkdtemp(prefix="pta-outage-"))
     database = PrivatePostgres(folder)
     try:

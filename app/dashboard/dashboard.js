@@ -36,6 +36,13 @@
     VEN: "VE",
   };
   const USUAL = ["SLV", "GTM", "HND", "CRI", "PAN", "MEX", "USA", "CAN", "AUS", "BRA", "URY"];
+  /* groupings along time get a trend chart above their table */
+  const PERIODS = ["month", "quarter", "year"];
+  /* the charts are drawn at the width they are shown (one SVG unit is one CSS pixel), so their
+     text keeps its size on a phone; below this width a share of people identified goes under
+     its stage's name */
+  const NARROW = 480;
+  const FALLBACK_WIDTH = 600;
 
   const state = {
     language: initialLanguage(),
@@ -46,6 +53,9 @@
     /* the parameters of the funnel on screen (the CSV downloads exactly that) */
     shown: null,
     transit: null,
+    /* the grouping on screen: the groups' table is opened or closed for a new grouping only,
+       so what the user chose stays while they change other filters */
+    groupedAs: null,
     sequence: 0,
     session: 0,
   };
@@ -138,7 +148,7 @@
     if (groupBy === "month") {
       const day = new Date(key + "-01T00:00:00Z");
       if (Number.isNaN(day.getTime())) return key;
-      return new Intl.DateTimeFormat(state.language, { month: "long", year: "numeric", timeZone: "UTC" }).format(day);
+      return new Intl.DateTimeFormat(state.language, { month: "short", year: "numeric", timeZone: "UTC" }).format(day);
     }
     if (groupBy === "quarter") {
       const match = /^(\d{4})-Q(\d)$/.exec(key);
@@ -279,6 +289,7 @@
     state.report = null;
     state.shown = null;
     state.transit = null;
+    state.groupedAs = null;
     state.sequence += 1;
     state.session += 1;
     if (state.expiry !== null) window.clearTimeout(state.expiry);
@@ -391,6 +402,28 @@
     renderChart(report.stages, caption.join(" "), cohort);
     renderTotals(report.stages, cohort);
     renderGroups(report, cohort);
+    renderTrend(report, cohort);
+  }
+
+  /* A chart of width × height CSS pixels (one SVG unit is one pixel), named for assistive
+     technology by its title and description. */
+  function chartSvg(name, width, height, title, description) {
+    const chart = svgElement("svg", {
+      viewBox: "0 0 " + width + " " + height,
+      width: width,
+      height: height,
+      role: "img",
+      "aria-labelledby": name + "-title " + name + "-desc",
+      class: name,
+    });
+    chart.appendChild(svgElement("title", { id: name + "-title" }, title));
+    chart.appendChild(svgElement("desc", { id: name + "-desc" }, description));
+    return chart;
+  }
+
+  /* the width a chart's holder offers, in CSS pixels */
+  function chartWidth(holder) {
+    return Math.floor(holder.clientWidth) || FALLBACK_WIDTH;
   }
 
   function headerRow(row, keys) {
@@ -411,6 +444,7 @@
 
   function renderTotals(stages, cohort) {
     headerRow($("funnel-head"), cohort ? ["stage", "cases", "people", "medianDays"] : ["stage", "cases", "people"]);
+    $("median-note").hidden = !cohort;
     const body = $("funnel-body");
     clear(body);
     for (const stage of stages) {
@@ -424,58 +458,189 @@
   function clearGroups() {
     const table = $("groups-table");
     for (const body of Array.from(table.tBodies)) table.removeChild(body);
-    $("groups-wrap").hidden = true;
+    clear($("trend-chart"));
+    clear($("trend-legend"));
+    $("trend").hidden = true;
+    $("groups-view").hidden = true;
+  }
+
+  function groupName(groupBy) {
+    return t(GROUP_LABELS[groupBy]).toLowerCase();
   }
 
   function renderGroups(report, cohort) {
     clearGroups();
-    if (!report.group_by || !report.groups || report.groups.length === 0) return;
+    if (!report.group_by || !report.groups || report.groups.length === 0) {
+      state.groupedAs = null;
+      return;
+    }
     const table = $("groups-table");
-    $("groups-caption").textContent = t("groupsCaption", { group: t(GROUP_LABELS[report.group_by]).toLowerCase() });
-    const keys = cohort ? ["group", "stage", "cases", "people", "medianDays"] : ["group", "stage", "cases", "people"];
+    const group = groupName(report.group_by);
+    $("groups-caption").textContent = t("groupsCaption", { group: group });
+    $("groups-summary").textContent = t("groupsSummary", { group: group, count: number(report.groups.length) });
+    /* along time the trend chart shows the groups and the long table waits behind its summary;
+       by country the table is the only view of the groups, so it is open */
+    if (state.groupedAs !== report.group_by) {
+      $("groups-details").open = !PERIODS.includes(report.group_by);
+      state.groupedAs = report.group_by;
+    }
+    /* each group's name heads its own rows, so the table has the funnel table's columns and
+       fits a phone as that one does */
+    const keys = cohort ? ["stage", "cases", "people", "medianDays"] : ["stage", "cases", "people"];
     headerRow($("groups-head"), keys);
     for (const group of report.groups) {
       const body = element("tbody", { "data-group": group.key === null ? "" : group.key });
-      group.stages.forEach(function (stage, index) {
+      const heading = element("tr", { class: "group-row" });
+      heading.appendChild(element("th", { scope: "rowgroup", colspan: String(keys.length) }, groupLabel(report.group_by, group.key)));
+      body.appendChild(heading);
+      for (const stage of group.stages) {
         const row = element("tr");
-        if (index === 0) {
-          row.appendChild(
-            element("th", { scope: "rowgroup", rowspan: String(group.stages.length) }, groupLabel(report.group_by, group.key))
-          );
-        }
         row.appendChild(element("th", { scope: "row" }, t("stage_" + stage.stage)));
         stageCells(row, stage, cohort, group.key);
         body.appendChild(row);
-      });
+      }
       table.appendChild(body);
     }
-    $("groups-wrap").hidden = false;
+    $("groups-view").hidden = false;
+  }
+
+  /* every period from the report's first day to its last, as the API writes their keys */
+  function periodKeys(groupBy, from, to) {
+    const keys = [];
+    let year = Number(from.slice(0, 4));
+    let month = Number(from.slice(5, 7));
+    const last = Number(to.slice(0, 4)) * 12 + Number(to.slice(5, 7));
+    const step = groupBy === "month" ? 1 : groupBy === "quarter" ? 3 : 12;
+    if (groupBy === "quarter") month -= (month - 1) % 3;
+    if (groupBy === "year") month = 1;
+    while (year * 12 + month <= last) {
+      if (groupBy === "month") keys.push(year + "-" + String(month).padStart(2, "0"));
+      else if (groupBy === "quarter") keys.push(year + "-Q" + ((month + 2) / 3));
+      else keys.push(String(year));
+      month += step;
+      if (month > 12) {
+        year += 1;
+        month -= 12;
+      }
+    }
+    return keys;
+  }
+
+  /* a round number at or above the largest value, for the top of the axis */
+  function niceCeiling(value) {
+    if (value <= 4) return 4;
+    const power = Math.pow(10, Math.floor(Math.log10(value)));
+    for (const factor of [1, 2, 2.5, 5, 10]) {
+      if (factor * power >= value) return factor * power;
+    }
+    return 10 * power;
+  }
+
+  /* the years along the axis: at the first period of each year, as many as fit */
+  function axisLabels(groupBy, keys, spacing) {
+    const room = 44; // px for "2016" and a gap
+    const perYear = groupBy === "month" ? 12 : groupBy === "quarter" ? 4 : 1;
+    const every = Math.max(1, Math.ceil(room / Math.max(1, spacing * perYear)));
+    const starts = [];
+    keys.forEach(function (key, index) {
+      if (groupBy === "year" || key.endsWith("-01") || key.endsWith("-Q1")) starts.push({ index: index, text: key.slice(0, 4) });
+    });
+    const marks = starts.filter((mark, position) => position % every === 0);
+    if (marks.length === 0 || marks[0].index * spacing >= room) marks.unshift({ index: 0, text: keys[0].slice(0, 4) });
+    return marks;
+  }
+
+  function renderTrend(report, cohort) {
+    if (!PERIODS.includes(report.group_by) || !report.groups || report.groups.length === 0) return;
+    const keys = periodKeys(report.group_by, report.from, report.to);
+    if (keys.length === 0) return;
+    const byKey = new Map(report.groups.map((group) => [group.key, group.stages]));
+    const series = STAGES.map(function (stage) {
+      return keys.map(function (key) {
+        const found = (byKey.get(key) || []).find((item) => item.stage === stage);
+        return found ? found.people : 0;
+      });
+    });
+    const figure = $("trend");
+    figure.hidden = false;
+    const group = groupName(report.group_by);
+    $("trend-heading").textContent = t(cohort ? "trendTitleCohort" : "trendTitle", { group: group });
+
+    const legend = $("trend-legend");
+    clear(legend);
+    for (const stage of STAGES) {
+      const item = element("li", { class: "line-" + stage });
+      const swatch = svgElement("svg", { viewBox: "0 0 28 10", width: 28, height: 10, "aria-hidden": "true", focusable: "false" });
+      swatch.appendChild(svgElement("line", { x1: 0, y1: 5, x2: 28, y2: 5, class: "trend-line" }));
+      item.appendChild(swatch);
+      item.appendChild(document.createTextNode(t("stage_" + stage)));
+      legend.appendChild(item);
+    }
+
+    const holder = $("trend-chart");
+    const width = chartWidth(holder);
+    const height = 220;
+    const top = 10;
+    const bottom = 26;
+    const ceiling = niceCeiling(Math.max(...series.flat()));
+    const left = Math.max(28, 9 * number(ceiling).length + 10);
+    const right = 20;
+    const plotWidth = width - left - right;
+    const plotHeight = height - top - bottom;
+    const spacing = keys.length > 1 ? plotWidth / (keys.length - 1) : 0;
+    const x = (index) => left + (keys.length > 1 ? index * spacing : plotWidth / 2);
+    const y = (value) => top + plotHeight - (value / ceiling) * plotHeight;
+
+    const span = { first: groupLabel(report.group_by, keys[0]), last: groupLabel(report.group_by, keys[keys.length - 1]) };
+    const chart = chartSvg("trend-chart", width, height, $("trend-heading").textContent, t("trendDesc", span));
+    const axis = svgElement("g", { class: "axis" });
+    for (const value of [0, ceiling / 2, ceiling]) {
+      axis.appendChild(svgElement("line", { x1: left, x2: width - right, y1: y(value), y2: y(value), class: value === 0 ? "baseline" : "grid" }));
+      axis.appendChild(svgElement("text", { x: left - 6, y: y(value), class: "tick y", "text-anchor": "end", "dominant-baseline": "central" }, number(value)));
+    }
+    for (const mark of axisLabels(report.group_by, keys, spacing)) {
+      axis.appendChild(svgElement("line", { x1: x(mark.index), x2: x(mark.index), y1: top + plotHeight, y2: top + plotHeight + 5, class: "baseline" }));
+      const anchor = mark.index === 0 && keys.length > 1 ? "start" : "middle";
+      axis.appendChild(svgElement("text", { x: x(mark.index), y: height - 6, class: "tick x", "text-anchor": anchor }, mark.text));
+    }
+    chart.appendChild(axis);
+    STAGES.forEach(function (stage, index) {
+      const points = series[index].map((value, at) => x(at).toFixed(1) + "," + y(value).toFixed(1)).join(" ");
+      const line = svgElement("g", { class: "line-" + stage, "data-stage": stage });
+      line.appendChild(svgElement("polyline", { points: points, class: "trend-line" }));
+      if (keys.length <= 24) {
+        series[index].forEach(function (value, at) {
+          line.appendChild(svgElement("circle", { cx: x(at).toFixed(1), cy: y(value).toFixed(1), r: 3, class: "trend-point" }));
+        });
+      }
+      chart.appendChild(line);
+    });
+    clear(holder);
+    holder.appendChild(chart);
   }
 
   function renderChart(stages, caption, cohort) {
-    const width = 600;
+    const holder = $("funnel-chart");
+    const width = chartWidth(holder);
+    /* on a narrow chart the share of people identified goes under the stage's name */
+    const rateBelow = cohort && width < NARROW;
     const left = 8;
-    const valueRoom = 96;
+    const valueRoom = 64;
     const plot = width - left - valueRoom;
     const legendHeight = 34;
-    const rowHeight = 84;
-    const height = legendHeight + rowHeight * stages.length;
     const largest = Math.max(1, ...stages.map((stage) => Math.max(stage.people, stage.cases)));
     const identified = stages.find((stage) => stage.stage === "identified");
+    /* "of people identified" means something only for one cohort: on the cumulative basis
+       the people resettled in a period were mostly identified before it */
+    const withRate = (stage) => cohort && stage.stage !== "identified" && identified && identified.people > 0;
+    const labelHeight = (stage) => (rateBelow && withRate(stage) ? 42 : 24);
+    const rowHeight = (stage) => labelHeight(stage) + 60;
+    const height = legendHeight + stages.reduce((sum, stage) => sum + rowHeight(stage), 0);
 
-    const chart = svgElement("svg", {
-      viewBox: "0 0 " + width + " " + height,
-      width: "100%",
-      role: "img",
-      "aria-labelledby": "chart-title chart-desc",
-      class: "funnel-chart",
-      preserveAspectRatio: "xMinYMin meet",
-    });
-    chart.appendChild(svgElement("title", { id: "chart-title" }, t("chartTitle")));
     const lines = stages.map((stage) =>
       t("chartStage", { stage: t("stage_" + stage.stage), cases: number(stage.cases), people: number(stage.people) })
     );
-    chart.appendChild(svgElement("desc", { id: "chart-desc" }, caption + " " + lines.join(" ")));
+    const chart = chartSvg("funnel-chart", width, height, t("chartTitle"), caption + " " + lines.join(" "));
 
     const legend = svgElement("g", { class: "legend" });
     legend.appendChild(svgElement("rect", { x: left, y: 6, width: 14, height: 14, class: "bar-people" }));
@@ -484,22 +649,21 @@
     legend.appendChild(svgElement("text", { x: left + 150, y: 18 }, t("cases")));
     chart.appendChild(legend);
 
-    stages.forEach(function (stage, index) {
-      const top = legendHeight + index * rowHeight;
+    let top = legendHeight;
+    stages.forEach(function (stage) {
       const row = svgElement("g", { class: "stage", "data-stage": stage.stage });
       const label = svgElement("text", { x: left, y: top + 16, class: "stage-label" });
       label.appendChild(svgElement("tspan", {}, t("stage_" + stage.stage)));
-      /* "of people identified" means something only for one cohort: on the cumulative basis
-         the people resettled in a period were mostly identified before it */
-      if (cohort && stage.stage !== "identified" && identified && identified.people > 0) {
+      if (withRate(stage)) {
+        const place = rateBelow ? { x: left, dy: 18 } : { dx: 10 };
         label.appendChild(
-          svgElement("tspan", { class: "rate", dx: 10 }, t("ofIdentified", { percent: percent(stage.people / identified.people) }))
+          svgElement("tspan", Object.assign({ class: "rate" }, place), t("ofIdentified", { percent: percent(stage.people / identified.people) }))
         );
       }
       row.appendChild(label);
       [
-        ["people", top + 24],
-        ["cases", top + 50],
+        ["people", top + labelHeight(stage)],
+        ["cases", top + labelHeight(stage) + 26],
       ].forEach(function ([measure, y]) {
         const value = stage[measure];
         const barWidth = value > 0 ? Math.max(2, (value / largest) * plot) : 0;
@@ -513,11 +677,28 @@
         );
       });
       chart.appendChild(row);
+      top += rowHeight(stage);
     });
 
-    const holder = $("funnel-chart");
     clear(holder);
     holder.appendChild(chart);
+  }
+
+  /* draw the charts again when the space they are given changes (a phone turned, a window
+     resized), so that their text stays the size it was written at */
+  function watchChartWidths() {
+    if (typeof ResizeObserver !== "function") return;
+    const drawn = new Map();
+    const observer = new ResizeObserver(function (entries) {
+      for (const entry of entries) {
+        const width = Math.floor(entry.contentRect.width);
+        if (width === 0 || drawn.get(entry.target) === width) continue;
+        const first = !drawn.has(entry.target);
+        drawn.set(entry.target, width);
+        if (!first && state.report) renderFunnel();
+      }
+    });
+    for (const id of ["funnel-chart", "trend-chart"]) observer.observe($(id));
   }
 
   async function downloadCsv() {
@@ -527,8 +708,11 @@
     try {
       const response = await api("api/v1/reports/funnel", params, "text/csv");
       const blob = await response.blob();
-      const name =
-        "pta-funnel-" + (params.basis || "cumulative") + "-" + (params.from || PROGRAMME_START) + "-" + (params.to || todayUtc()) + ".csv";
+      /* the service's name says what the file holds (basis, period, "as of", filters) */
+      const given = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "");
+      const name = given
+        ? given[1]
+        : "pta-funnel-" + (params.basis || "cumulative") + "-" + (params.from || PROGRAMME_START) + "-" + (params.to || todayUtc()) + ".csv";
       const href = URL.createObjectURL(blob);
       const link = element("a", { href: href, download: name, hidden: "" });
       document.body.appendChild(link);
@@ -558,37 +742,46 @@
     }
   }
 
+  /* One column per transit country, one row per measure: the programme has few transit
+     countries, so the table stays narrow enough for a phone. */
   function renderTransit() {
     const report = state.transit;
     if (!report) return;
     $("transit-caption").textContent = t("transitCaption", { asOf: longDate(report.as_of) });
-    headerRow($("transit-head"), ["transitCountry", "households", "people", "capacity", "occupancy", "endingSoon", "overstays"]);
+    const head = $("transit-head");
+    clear(head);
+    head.appendChild(element("th", { scope: "col" }, t("measure")));
     const body = $("transit-body");
     clear(body);
     if (!report.countries.length) {
       const row = element("tr");
-      row.appendChild(element("td", { colspan: "7", class: "empty" }, t("noTransit")));
+      row.appendChild(element("td", { class: "empty" }, t("noTransit")));
       body.appendChild(row);
       return;
     }
     for (const country of report.countries) {
-      const code = country.transit_country;
-      const row = element("tr", { "data-country": code });
-      row.appendChild(element("th", { scope: "row" }, countryName(code)));
-      const cell = (measure, text) =>
-        row.appendChild(element("td", { class: "num", "data-country": code, "data-measure": measure }, text));
-      cell("households", number(country.households_in_transit));
-      cell("people", number(country.people_in_transit));
-      cell("capacity", country.capacity === null ? t("notConfigured") : number(country.capacity));
-      const occupancy = cell("occupancy", country.occupancy === null ? "—" : percent(country.occupancy));
-      if (country.occupancy !== null) {
-        occupancy.classList.toggle("over", country.occupancy > 1);
-        const meter = element("meter", { min: "0", max: "1", low: "0.75", high: "0.9", optimum: "0.5", value: String(country.occupancy), "aria-hidden": "true" });
-        occupancy.appendChild(meter);
+      head.appendChild(element("th", { scope: "col", "data-country": country.transit_country }, countryName(country.transit_country)));
+    }
+    const measures = [
+      ["households", "households", (country) => number(country.households_in_transit)],
+      ["people", "people", (country) => number(country.people_in_transit)],
+      ["capacity", "capacity", (country) => (country.capacity === null ? t("notConfigured") : number(country.capacity))],
+      ["occupancy", "occupancy", (country) => (country.occupancy === null ? "—" : percent(country.occupancy))],
+      ["ending_within_30_days", "endingSoon", (country) => number(country.ending_within_30_days)],
+      ["overstays", "overstays", (country) => number(country.overstays)],
+    ];
+    for (const [measure, label, text] of measures) {
+      const row = element("tr", { "data-measure": measure });
+      row.appendChild(element("th", { scope: "row" }, t(label)));
+      for (const country of report.countries) {
+        const cell = element("td", { class: "num", "data-country": country.transit_country, "data-measure": measure }, text(country));
+        if (measure === "occupancy" && country.occupancy !== null) {
+          cell.classList.toggle("over", country.occupancy > 1);
+          cell.appendChild(element("meter", { min: "0", max: "1", low: "0.75", high: "0.9", optimum: "0.5", value: String(country.occupancy), "aria-hidden": "true" }));
+        }
+        if (measure === "overstays") cell.classList.toggle("alert", country.overstays > 0);
+        row.appendChild(cell);
       }
-      cell("ending_within_30_days", number(country.ending_within_30_days));
-      const overstays = cell("overstays", number(country.overstays));
-      overstays.classList.toggle("alert", country.overstays > 0);
       body.appendChild(row);
     }
   }
@@ -646,6 +839,7 @@
       input.addEventListener("input", () => input.setAttribute("aria-invalid", String(!input.checkValidity())));
     });
     document.querySelectorAll("button.lang").forEach((button) => button.addEventListener("click", chooseLanguage));
+    watchChartWidths();
     document.body.dataset.ready = "true";
   }
 
