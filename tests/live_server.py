@@ -30,8 +30,9 @@ PORTS = range(18400, 18450)
 def free_port(ports: range = PORTS) -> int:
     """A free port of the range, tried from a random point in it: two suites running at once
     (or a server still starting, which looks free) rarely pick the same one."""
-    start = random.randrange(len(ports))  # noqa: S311 - not for security
-    for port in [*ports[start:], *ports[:start]]:
+    offset = random.randrange(len(ports))
+    for step in range(len(ports)):
+        port: int = ports[(offset + step) % len(ports)]
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
