@@ -11,13 +11,15 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.factories import Factory, TestUser
+from tests.factories import Factory, TestUser, member
 from tests.lifecycle_helpers import (
     ACCEPT,
     ANSWER,
     ASK,
     AUTHORISE_CRI,
+    CLEAR,
     ENTER_CRI,
+    IN_TRANSIT,
     REQUEST_CRI,
     REVIEW,
     SUBMIT_USA,
@@ -406,3 +408,48 @@ async def test_from_a_question_to_resettlement(drive: Driver) -> None:
     final = await drive.get(case["id"])
     assert [r["item"] for r in final["departure_requirements"]] == list(ITEMS)
     assert (await drive.get(case["id"], c.cri))["departure_requirements"] == []
+
+
+async def test_identified_to_resettled_through_a_question_and_a_split(drive: Driver) -> None:
+    """The issue's whole way over HTTP: identified → information requested → accepted in
+    part → split → cleared → departed → resettled, with the default checklist; the members
+    left out wait in their own case, which the accepting state never sees."""
+    c = drive.cast
+    family = [
+        member(given_name="Marta"),
+        member(is_principal=False, given_name="Jorge", sex="male", relationship="spouse"),
+        member(is_principal=False, given_name="Lucia", relationship="child"),
+    ]
+    case = await drive.run(await drive.new_case(members=family), [*IN_TRANSIT, ASK, ANSWER])
+    assert case["submissions"][-1]["status"] == "pending"
+    ids = [m["id"] for m in case["members"]]
+    case = await drive.act(c.usa, case, "decide", decision="accepted", accepted_members=ids[:2])
+    assert case["submissions"][-1]["split"] is True
+    refused = await drive.post(
+        c.cri, case["id"], "record_departure", case["version"], departed_at=days(0)
+    )
+    assert ids[2] in problem(refused, 409, "conflict")["detail"]
+    split = await drive.post(
+        c.boss,
+        case["id"],
+        "split_case",
+        case["version"],
+        members=[ids[2]],
+        principal=ids[2],
+        reason="The state accepted the parents",
+    )
+    assert split.status_code == 200, split.text
+    case, new_id = split.json(), split.headers["Location"].rsplit("/", 1)[1]
+    refused = await drive.post(
+        c.cri, case["id"], "record_departure", case["version"], departed_at=days(0)
+    )
+    assert "medical_clearance" in problem(refused, 409, "conflict")["detail"]
+    case = await drive.run(case, CLEAR)
+    case = await drive.act(c.cri, case, "record_departure", departed_at=days(0))
+    case = await drive.act(c.usa, case, "confirm_arrival", arrived_at=days(0))
+    assert case["status"] == "resettled"
+    assert [m["id"] for m in case["members"]] == ids[:2]
+    new = await drive.get(new_id)
+    assert new["status"] == "assessment" and [m["id"] for m in new["members"]] == [ids[2]]
+    unseen = await drive.client.get(f"{API}/cases/{new_id}", headers=c.usa.headers)
+    problem(unseen, 404, "not_found")

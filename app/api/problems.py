@@ -17,6 +17,7 @@ from fastapi.responses import Response
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from app.errors import DomainError, RateLimited
 from app.schemas.common import Problem
@@ -161,6 +162,14 @@ def install(app: FastAPI) -> None:
             headers["Allow"] = ", ".join(allowed_methods(request))
             detail = f"{request.method} is not allowed here; allowed: {headers['Allow']}."
         return problem(status, code, detail, instance=request.url.path, headers=headers)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _client_gone(request: Request, _error: ClientDisconnect) -> Response:
+        # The client hung up before its body arrived: nobody reads this answer, and it is
+        # not our failure (no 500 in the metrics, no error in the log).
+        log.info("client disconnected before its body arrived")
+        detail = "The request body did not arrive: the client closed the connection."
+        return problem(400, "validation_error", detail, instance=request.url.path)
 
     # A database that refuses or drops connections: the driver's own network errors (asyncpg
     # raises ConnectionRefusedError, or TimeoutError past its connect timeout, unwrapped).
