@@ -4,6 +4,7 @@ reads, no 500 in the metrics and no error in the log."""
 from __future__ import annotations
 
 import logging
+from collections.abc import MutableMapping
 from typing import Any
 
 import pytest
@@ -31,12 +32,12 @@ async def test_a_body_that_never_arrives_is_not_an_internal_error(
         "client": ("203.0.113.9", 40000),
         "server": ("pta.test", 80),
     }
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     with caplog.at_level(logging.INFO):
