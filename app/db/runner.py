@@ -292,8 +292,11 @@ class Database:
     """The service's database: a SQLAlchemy engine for everything, plus (on PostgreSQL) an
     asyncpg pool that requests use directly."""
 
-    def __init__(self, url: str, settings: Settings) -> None:
-        self.url, self.settings = url, settings
+    def __init__(self, url: str, settings: Settings, *, optional: bool = False) -> None:
+        """``optional``: a database the service can serve without (the reports' read
+        replica). No connection is made to it at start, so its outage never keeps a worker
+        from starting: its requests answer 503 until it is back."""
+        self.url, self.settings, self.optional = url, settings, optional
         self.engine = make_engine(url, settings)
         self.pool: asyncpg.Pool | None = None
 
@@ -307,7 +310,7 @@ class Database:
             }
             self.pool = await asyncpg.create_pool(
                 dsn.render_as_string(hide_password=False),
-                min_size=1,
+                min_size=0 if self.optional else 1,
                 max_size=self.settings.pool_size,
                 max_inactive_connection_lifetime=300,
                 reset=_reset,
