@@ -354,6 +354,22 @@ def _while_standby_stopped(proof: Proof, token: str, today: str) -> None:
         proof.deployment.server_states(),
         dict.fromkeys(APPS, "UP"),
     )
+    deployment = proof.deployment
+    deployment.apps["app2"].stop()
+    took = deployment.start_app("app2")
+    with proof.http(deployment.app_base("app2")) as app2:
+        report = app2.get("/api/v1/reports/funnel", headers=bearer(token))
+    found.expect(
+        f"… app2 restarted meanwhile: ready after {took:.1f} s, its funnel",
+        report.status_code,
+        503,
+    )
+    wait_for(
+        "HAProxy to take app2 back",
+        lambda: deployment.server_states() == dict.fromkeys(APPS, "UP"),
+        30,
+        0.1,
+    )
 
 
 STEPS: list[tuple[str, Callable[[Proof], None]]] = [
