@@ -10,9 +10,9 @@ import uuid
 from datetime import UTC, datetime
 
 from deploy_test.client import bearer, new_case
+from deploy_test.context import PROGRAMME_START, Proof, caught_up, funnel, stages
 from deploy_test.postgres import Cluster
 from deploy_test.procs import Process, wait_for
-from deploy_test.proofs import PROGRAMME_START, Proof, caught_up, funnel, stages
 from deploy_test.topology import PTA, ROOT
 
 STOPPED_AT = re.compile(r"recovery stopping before commit of transaction \d+, time ([^\n\"]+)")

@@ -1,9 +1,13 @@
 """The proofs of issue 18, one step each, in the order they run. Each step adds its figures
 to the findings; a figure that is not what it must be fails the run.
 
-Webhook deliveries across replicas (the issue's step 4) wait for the webhooks feature: once it
-is on main, its proof is one more function here and one more entry in STEPS (a local receiver
-counting webhook-ids while the load runs)."""
+Webhook deliveries across replicas (the issue's step 4) wait for the webhooks feature (issue
+14). Once it is on main, its proof is two entries in STEPS: one placed before the load that
+starts a local receiver (an HTTP server on a port of the range, counting webhook-ids and
+noting overlapping deliveries of one id) and subscribes an endpoint to it, with
+PTA_WEBHOOK_ALLOW_PRIVATE=true on the replicas (Deployment.app_process); and one after the
+load that waits for the deliveries to settle and checks each message arrived once — twice
+only after the killed replica's attempt, never two at once."""
 
 from __future__ import annotations
 
@@ -12,51 +16,16 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import httpx
-
 from deploy_test.client import PASSWORD, bearer, new_case
+from deploy_test.context import Proof, caught_up, funnel, recount, shown, stages
+from deploy_test.drill import restore_drill
 from deploy_test.exactly_once import count_writes
-from deploy_test.findings import Findings
 from deploy_test.load import run_load
 from deploy_test.procs import wait_for
-from deploy_test.topology import APPS, Deployment, read_haproxy_log, server_errors
-
-PROGRAMME_START = "2016-01-01"
-STAGES = ("identified", "submitted", "in_transit", "resettled")
-STAGE_COLUMNS = ("identified_at", "first_submitted_at", "transit_entered_at", "resettled_at")
-
-
-@dataclass
-class Proof:
-    deployment: Deployment
-    findings: Findings
-    admin_token: str
-
-    def http(self, base: str | None = None) -> httpx.Client:
-        return httpx.Client(base_url=base or self.deployment.front, timeout=30)
-
-    def new_user(self, role: str) -> tuple[str, str]:
-        """A fresh user (its id and name), created by the admin through HAProxy."""
-        name = f"proof_{role}_{uuid.uuid4().hex[:8]}"
-        with self.http() as http:
-            answer = http.post(
-                "/api/v1/users",
-                headers=bearer(self.admin_token),
-                json={"username": name, "password": PASSWORD, "role": role},
-            )
-        answer.raise_for_status()
-        return str(answer.json()["id"]), name
-
-    def token(self, name: str, base: str | None = None) -> str:
-        with self.http(base) as http:
-            answer = http.post("/api/v1/auth/token", data={"username": name, "password": PASSWORD})
-        answer.raise_for_status()
-        token: str = answer.json()["access_token"]
-        return token
+from deploy_test.topology import APPS, read_haproxy_log, server_errors
 
 
 def killed_replica(proof: Proof) -> None:
@@ -230,62 +199,6 @@ def _idempotency_across(proof: Proof) -> None:
     )
 
 
-def recount(proof: Proof, today: str) -> list[dict[str, Any]]:
-    """The funnel counted straight from the case rows on the primary (each case at each
-    milestone it reached in the period, its members as people)."""
-    columns = ", ".join(
-        f"count(*) FILTER (WHERE {c} BETWEEN '{PROGRAMME_START}' AND '{today}'),"
-        f" coalesce(sum(member_count) FILTER (WHERE {c} BETWEEN '{PROGRAMME_START}'"
-        f" AND '{today}'), 0)"
-        for c in STAGE_COLUMNS
-    )
-    row = proof.deployment.primary.rows(f"SELECT {columns} FROM cases")[0]
-    return [
-        {"stage": stage, "cases": int(row[2 * i]), "people": int(row[2 * i + 1])}
-        for i, stage in enumerate(STAGES)
-    ]
-
-
-def funnel(proof: Proof, token: str, today: str) -> httpx.Response:
-    with proof.http() as http:
-        return http.get(
-            "/api/v1/reports/funnel",
-            headers=bearer(token),
-            params={"from": PROGRAMME_START, "to": today},
-        )
-
-
-def stages(answer: httpx.Response) -> str:
-    """A funnel's stages as ``identified 1780/6069, …`` (cases/people)."""
-    return shown(answer.json()["stages"])
-
-
-def shown(stage_rows: list[dict[str, Any]]) -> str:
-    return ", ".join(f"{s['stage']} {s['cases']}/{s['people']}" for s in stage_rows)
-
-
-def caught_up(deployment: Deployment) -> tuple[float, int]:
-    """Wait until the standby has replayed all the primary has written: seconds, bytes."""
-    lsn = deployment.primary.value("SELECT pg_current_wal_lsn()", "postgres")
-    behind = int(
-        float(
-            deployment.standby.value(
-                f"SELECT pg_wal_lsn_diff('{lsn}', pg_last_wal_replay_lsn())", "postgres"
-            )
-        )
-    )
-    took = wait_for(
-        "the standby to catch up",
-        lambda: (
-            deployment.standby.value(f"SELECT pg_last_wal_replay_lsn() >= '{lsn}'", "postgres")
-            == "t"
-        ),
-        60,
-        0.02,
-    )
-    return took, max(behind, 0)
-
-
 def reports(proof: Proof) -> None:
     """3. Reports read from the streaming replica; the replica stopped; back."""
     found, deployment = proof.findings, proof.deployment
@@ -376,5 +289,7 @@ STEPS: list[tuple[str, Callable[[Proof], None]]] = [
     ("1. killed replica under load", killed_replica),
     ("2. shared state across replicas", shared_state),
     ("3. reports from the streaming replica", reports),
-    # ("4. webhooks across replicas", webhooks) — once issue 14 (webhooks) is on main
+    # 4. webhooks across replicas: a receiver and subscription before step 1, the count after
+    # it (see the module's docstring) — once issue 14 (webhooks) is on main
+    ("5. restore drill", restore_drill),
 ]

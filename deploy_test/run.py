@@ -18,9 +18,9 @@ from pathlib import Path
 
 from deploy_test import guide
 from deploy_test.client import PASSWORD, Client, Ledger
-from deploy_test.drill import restore_drill
+from deploy_test.context import Proof
 from deploy_test.findings import Findings
-from deploy_test.proofs import STEPS, Proof
+from deploy_test.proofs import STEPS
 from deploy_test.topology import APPS, Deployment, Ports
 
 OUT = Path(__file__).resolve().parent / "out"
@@ -39,19 +39,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # SIGTERM (a CI timeout, a kill) unwinds like an error: every process stopped, files removed
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    ports = Ports(args.port_base)
+    ports = Ports.from_base(args.port_base)
     check_tools_and_ports(ports)
     findings = Findings()
     deployment = Deployment(ports)
     started = time.monotonic()
     print(
-        f"deploy-test: everything in {deployment.root}, ports {ports.base}-{ports.base + 21}",
+        f"deploy-test: everything in {deployment.root}, ports {min(ports.every())}-"
+        f"{max(ports.every())}",
         flush=True,
     )
     try:
         build(deployment)
         proof = Proof(deployment, findings, admin_token(deployment))
-        for name, step in [*STEPS, ("5. restore drill", restore_drill)]:
+        for name, step in STEPS:
             findings.proof = name
             timed(name, partial(step, proof))
     except Exception as error:
@@ -69,17 +70,7 @@ def check_tools_and_ports(ports: Ports) -> None:
     for tool in ("haproxy", "pgbouncer"):
         if not (shutil.which(tool) or Path(f"/usr/sbin/{tool}").exists()):
             raise SystemExit(f"deploy-test needs Debian's {tool}: apt-get install -y {tool}")
-    wanted = [
-        ports.primary,
-        ports.standby,
-        ports.pgbouncer,
-        ports.restored,
-        *(ports.app(a) for a in APPS),
-        ports.restored_app,
-        ports.haproxy,
-        ports.stats,
-    ]
-    for port in wanted:
+    for port in ports.every():
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))

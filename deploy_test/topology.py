@@ -13,7 +13,7 @@ import secrets
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from pathlib import Path
 
 import httpx
@@ -30,40 +30,27 @@ APPS = ("app1", "app2")  # its servers
 
 @dataclass(frozen=True)
 class Ports:
-    """All in one range of this machine's test ports (DEPLOY_TEST_PORT_BASE, 18600)."""
+    """Every port of the topology, in one range of this machine's test ports."""
 
-    base: int
+    primary: int
+    standby: int
+    pgbouncer: int
+    restored: int
+    app1: int
+    app2: int
+    restored_app: int
+    haproxy: int
+    stats: int
 
-    @property
-    def primary(self) -> int:
-        return self.base + 1
-
-    @property
-    def standby(self) -> int:
-        return self.base + 2
-
-    @property
-    def pgbouncer(self) -> int:
-        return self.base + 3
-
-    @property
-    def restored(self) -> int:
-        return self.base + 4
+    @classmethod
+    def from_base(cls, base: int) -> Ports:
+        return cls(*(base + n for n in (1, 2, 3, 4, 11, 12, 13, 20, 21)))
 
     def app(self, name: str) -> int:
-        return self.base + 11 + APPS.index(name)
+        return {"app1": self.app1, "app2": self.app2}[name]
 
-    @property
-    def restored_app(self) -> int:
-        return self.base + 13
-
-    @property
-    def haproxy(self) -> int:
-        return self.base + 20
-
-    @property
-    def stats(self) -> int:
-        return self.base + 21
+    def every(self) -> list[int]:
+        return list(astuple(self))
 
 
 @dataclass
@@ -261,7 +248,7 @@ class Deployment:
         """Start (or restart) one replica; the seconds until its /readyz says 200."""
         process = self.apps.setdefault(name, self.app_process(name))
         self.registry.start(process)
-        return wait_for(f"{name} to be ready", lambda: self.app_ready(name), 90, 0.2)
+        return wait_for(f"{name} to be ready", lambda: self.app_ready(name), 180, 0.2)
 
     def app_ready(self, name: str) -> bool:
         if not self.apps[name].running():
