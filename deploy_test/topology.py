@@ -123,7 +123,7 @@ class Deployment:
             env=self.pta_env(database_url or self.owner_url),
             cwd=ROOT,
             stdin=stdin,
-            timeout=300,
+            timeout=900,  # pta demo load: ≈ 30 s alone, minutes on a crowded machine
             check=check,
         )
         return done.stdout
