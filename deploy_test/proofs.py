@@ -80,7 +80,7 @@ def killed_replica(proof: Proof) -> None:
     found.expect(
         "5xx answered by the replicas themselves (their request logs)",
         {app: server_errors(deployment.apps[app].output()) for app in APPS},
-        dict.fromkeys(APPS, 0),
+        {app: [] for app in APPS},
     )
     if chaos.killed_at is not None and chaos.down_at is not None:
         found.add(

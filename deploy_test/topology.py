@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
 import secrets
@@ -352,13 +353,26 @@ def read_haproxy_log(text: str) -> HaproxyLog:
     return HaproxyLog(cut, redispatched)
 
 
-def server_errors(app_log: str) -> int:
-    """Requests a replica itself answered with a 5xx, by its request log lines."""
-    count = 0
+def server_errors(app_log: str) -> list[str]:
+    """The 5xx a replica answered itself, from its request log lines (method, route, status),
+    each with the error type of the warning or error its worker logged just before, if any."""
+    found: list[str] = []
+    why: dict[object, str] = {}  # worker pid → the last warning's error type
     for line in app_log.splitlines():
-        if '"logger":"pta.request"' in line and re.search(r'"status":5\d\d', line):
-            count += 1
-    return count
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        pid = entry.get("pid")
+        if entry.get("level") in ("warning", "error") and entry.get("logger") != "pta.request":
+            why[pid] = str(entry.get("error_type") or entry.get("message", ""))
+        elif entry.get("logger") == "pta.request" and int(entry.get("status", 0)) >= 500:
+            cause = why.pop(pid, "")
+            found.append(
+                f"{entry.get('method')} {entry.get('route')} {entry['status']}"
+                + (f" ({cause})" if cause else "")
+            )
+    return found
 
 
 def parse_states(stats_csv: str) -> dict[str, str]:

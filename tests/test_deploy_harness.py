@@ -109,7 +109,15 @@ def test_haproxy_log_lines_and_stats_are_read() -> None:
     stats = "# pxname,svname,status\npta_replicas,app1,DOWN\npta_replicas,app2,UP 1/2\n"
     assert parse_states(stats) == {"app1": "DOWN", "app2": "UP 1/2"}
     app_log = (
-        '{"logger":"pta.request","status":503}\n{"logger":"pta.request","status":200}\n'
-        '{"logger":"pta.db","status":500}\n'
+        '{"level":"warning","logger":"pta.api","message":"database unavailable",'
+        '"error_type":"QueryCanceledError"}\n'
+        '{"level":"info","logger":"pta.request","method":"GET","route":"/api/v1/cases",'
+        '"status":503}\n'
+        '{"level":"info","logger":"pta.request","method":"GET","route":"/readyz","status":200}\n'
+        "not json\n"
+        '{"level":"error","logger":"pta.request","method":"POST","route":"/x","status":500}\n'
     )
-    assert server_errors(app_log) == 1
+    assert server_errors(app_log) == [
+        "GET /api/v1/cases 503 (QueryCanceledError)",
+        "POST /x 500",
+    ]
