@@ -10,7 +10,7 @@ AXE    := tests/browser/node_modules/axe-core/axe.min.js
 HOST   ?=
 PORT   ?=
 
-.PHONY: install run test lint check bench reliability clean
+.PHONY: install run test lint check bench reliability deploy-test clean
 
 install: $(STAMP) $(AXE)
 
@@ -40,7 +40,7 @@ test: install
 
 ## Static checks: ruff (its security rules included), mypy strict, bandit (medium severity and up)
 lint: install
-	$(BIN)/ruff check app tests migrations bench
+	$(BIN)/ruff check app tests migrations bench deploy_test
 	$(BIN)/mypy
 	$(BIN)/bandit -r app -ll -q
 
@@ -53,6 +53,14 @@ reliability: install
 bench: install
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(BIN)/python -m bench.run $(ARGS)
+
+## The deployment guide, executed (docs/deployment.md §11): primary + streaming replica +
+## PgBouncer + two replicas + HAProxy on 127.0.0.1, a killed replica under load, a restore
+## drill; ≈ 4 min. ARGS=--update-docs writes the table into the guide; ARGS=--keep keeps files.
+deploy-test: install
+	command -v haproxy >/dev/null && command -v pgbouncer >/dev/null || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy pgbouncer >/dev/null)
+	$(BIN)/python -m deploy_test $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/browser/node_modules

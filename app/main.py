@@ -37,7 +37,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(settings.database_url, settings)
         reports = (
-            Database(settings.reports_database_url, settings)
+            Database(settings.reports_database_url, settings, optional=True)
             if settings.reports_database_url
             else database
         )

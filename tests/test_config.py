@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from app.config import Settings
-from app.db import driver_url, make_engine
+from app.db import Database, driver_url, make_engine
 from tests.conftest import SECRET
 
 
@@ -48,3 +48,28 @@ async def test_pgbouncer_mode_drops_session_settings(database_url: str, pgbounce
     finally:
         await engine.dispose()
     assert (timeout == "0") is pgbouncer
+
+
+@pytest.mark.parametrize("pgbouncer", [False, True])
+async def test_requests_connect_in_pgbouncer_mode(database_url: str, pgbouncer: bool) -> None:
+    """The pool requests run on (asyncpg's own, not SQLAlchemy's) starts and serves with
+    PTA_PGBOUNCER: no statement cache, so nothing named outlives a transaction, and no session
+    settings at connect. (It once refused to start: SQLAlchemy's connect arguments were passed
+    to asyncpg, and every replica behind PgBouncer failed at start-up.)"""
+    if not database_url.startswith("postgres"):
+        pytest.skip("PostgreSQL only")
+    settings = Settings(database_url=database_url, secret_key=SECRET, pgbouncer=pgbouncer)
+    database = Database(database_url, settings)
+    await database.start()
+    try:
+        for _ in range(3):  # the same statement again: no name collisions either way
+            async with database.transaction() as db:
+                row = await db.first(text("SELECT current_setting('statement_timeout') AS t"))
+        assert database.pool is not None
+        async with database.pool.acquire() as conn:
+            prepared = await conn.fetchval("SELECT count(*) FROM pg_prepared_statements")
+    finally:
+        await database.close()
+    assert row is not None
+    assert (row["t"] == "0") is pgbouncer
+    assert (prepared == 0) is pgbouncer

@@ -282,23 +282,35 @@ def _holds_value(bind: Any) -> bool:
 CONNECTION_IN_DOUBT = (asyncpg.InterfaceError, asyncpg.InternalClientError, OSError)
 
 
+#: Connect arguments of SQLAlchemy's asyncpg dialect that asyncpg.connect() itself refuses.
+#: Without a statement cache (PTA_PGBOUNCER) asyncpg prepares every statement unnamed, so
+#: nothing named outlives the transaction PgBouncer gave it a server connection for.
+SQLALCHEMY_ONLY_ARGS = frozenset({"prepared_statement_cache_size", "prepared_statement_name_func"})
+
+
 class Database:
     """The service's database: a SQLAlchemy engine for everything, plus (on PostgreSQL) an
     asyncpg pool that requests use directly."""
 
-    def __init__(self, url: str, settings: Settings) -> None:
-        self.url, self.settings = url, settings
+    def __init__(self, url: str, settings: Settings, *, optional: bool = False) -> None:
+        """``optional``: a database the service can serve without (the reports' read
+        replica). No connection is made to it at start, so its outage never keeps a worker
+        from starting: its requests answer 503 until it is back."""
+        self.url, self.settings, self.optional = url, settings, optional
         self.engine = make_engine(url, settings)
         self.pool: asyncpg.Pool | None = None
 
     async def start(self) -> None:
         if self.engine.dialect.name == "postgresql":
             dsn = driver_url(self.url).set(drivername="postgresql", query={})
-            args = asyncpg_connect_args(self.settings)
-            args.pop("prepared_statement_cache_size", None)
+            args = {
+                name: value
+                for name, value in asyncpg_connect_args(self.settings).items()
+                if name not in SQLALCHEMY_ONLY_ARGS
+            }
             self.pool = await asyncpg.create_pool(
                 dsn.render_as_string(hide_password=False),
-                min_size=1,
+                min_size=0 if self.optional else 1,
                 max_size=self.settings.pool_size,
                 max_inactive_connection_lifetime=300,
                 reset=_reset,
@@ -332,9 +344,10 @@ class Database:
 async def _json_codecs(conn: asyncpg.Connection) -> None:
     """JSON columns as SQLAlchemy's asyncpg dialect sets them up: SQLAlchemy serialises the
     value, the codec decodes results."""
-    await conn.set_type_codec(
-        "json", encoder=str.encode, decoder=orjson.loads, schema="pg_catalog", format="binary"
-    )
+    async with conn.transaction():  # its type lookup stays on one PgBouncer server connection
+        await conn.set_type_codec(
+            "json", encoder=str.encode, decoder=orjson.loads, schema="pg_catalog", format="binary"
+        )
 
 
 async def _reset(conn: asyncpg.Connection) -> None:

@@ -1,0 +1,3 @@
+from deploy_test.run import main
+
+raise SystemExit(main())
