@@ -53,7 +53,7 @@ def raw_request(server: LiveServer, head: bytes, body_parts: Iterator[bytes]) ->
             try:
                 answer = sock.recv(65536)
                 if answer:
-                    return answer, sent
+                    return _rest_of_answer(sock, answer, deadline), sent
             except BlockingIOError:
                 pass
             part = next(body_parts, None)
@@ -66,6 +66,35 @@ def raw_request(server: LiveServer, head: bytes, body_parts: Iterator[bytes]) ->
                 time.sleep(0.01)
             sent += len(part)
     raise AssertionError(f"no answer within 10 s after {sent} body bytes")
+
+
+def _rest_of_answer(sock: socket.socket, answer: bytes, deadline: float) -> bytes:
+    """Read on until the answer's head and its declared body have arrived (the server may send
+    them in separate segments) or the server closes; the body stays unfinished meanwhile."""
+    while time.monotonic() < deadline:
+        head, _, body = answer.partition(b"\r\n\r\n")
+        if _:
+            length = next(
+                (
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                ),
+                0,
+            )
+            if len(body) >= length:
+                return answer
+        try:
+            more = sock.recv(65536)
+        except BlockingIOError:
+            time.sleep(0.01)
+            continue
+        except ConnectionError:
+            return answer
+        if not more:
+            return answer
+        answer += more
+    return answer
 
 
 def _head(user: TestUser, server: LiveServer, extra: str) -> bytes:
