@@ -151,11 +151,9 @@ async def list_endpoints(
     db: Db, actor: Actor, *, limit: int, cursor: str | None
 ) -> Page[dict[str, Any]]:
     policy.require(actor, Permission.manage_webhooks)
-    after = pagination.decode_id(cursor)
-    rows = await db.all(ENDPOINT_PAGE, {"after": after or uuid.UUID(int=0), "page_size": limit + 1})
-    page = [endpoint_view(row) for row in rows[:limit]]
-    more = len(rows) > limit
-    return Page(items=page, next_cursor=pagination.encode_id(page[-1]["id"]) if more else None)
+    return await pagination.page_by_id(
+        db, ENDPOINT_PAGE, limit=limit, cursor=cursor, view=endpoint_view
+    )
 
 
 async def get_endpoint(db: Db, actor: Actor, endpoint_id: uuid.UUID) -> dict[str, Any]:
