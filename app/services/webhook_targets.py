@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+#: the longest a lookup may take (at subscription it holds a request)
+LOOKUP_SECONDS = 5.0
 
 
 class RefusedTarget(Exception):
@@ -72,9 +74,12 @@ async def resolve(url: str, *, allow_private: bool) -> Target:
     default_port = 443 if parts.scheme == "https" else 80
     port = parts.port or default_port
     try:
-        addresses = await lookup(host, port)
+        async with asyncio.timeout(LOOKUP_SECONDS):
+            addresses = await lookup(host, port)
     except (OSError, UnicodeError, ValueError):
         raise RefusedTarget("the host name does not resolve") from None
+    except TimeoutError:
+        raise RefusedTarget("the host name did not resolve in time") from None
     if not addresses:
         raise RefusedTarget("the host name does not resolve")
     if not allow_private and not all(is_public(address) for address in addresses):
