@@ -76,6 +76,16 @@ class Settings(BaseSettings):
     departure_requirements: Annotated[tuple[RequirementItem, ...], NoDecode] = tuple(
         RequirementItem
     )
+    #: webhooks: the first retry's delay (each next one 4 times longer, at most 6 h)
+    webhook_backoff_seconds: float = Field(default=5, ge=0)
+    webhook_max_attempts: int = Field(default=12, ge=1, le=100)
+    #: true for tests and closed networks: private/loopback targets and http:// allowed
+    webhook_allow_private: bool = False
+    #: how often each worker looks for due webhook messages (0: never, e.g. in tests)
+    webhook_poll_seconds: float = Field(default=1, ge=0)
+    #: how long one attempt may take, the address lookup included (the contract's 10 s;
+    #: shorter only in tests)
+    webhook_timeout_seconds: float = Field(default=10, gt=0, le=60)
 
     @field_validator("secret_key", "reports_database_url", mode="before")
     @classmethod

@@ -22,11 +22,12 @@ from app.api import (
     problems,
     reports,
     users,
+    webhooks,
 )
 from app.api.middleware import RequestMiddleware
 from app.config import Settings, get_settings
 from app.db import Database
-from app.services import funnel_rollup
+from app.services import delivery, funnel_rollup
 
 
 def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
@@ -52,11 +53,24 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             if settings.funnel_fold_seconds
             else None
         )
+        delivering = (
+            asyncio.create_task(
+                delivery.deliver_forever(
+                    app.state.engine,
+                    delivery.DeliveryConfig.from_settings(settings),
+                    settings.webhook_poll_seconds,
+                )
+            )
+            if settings.webhook_poll_seconds
+            else None
+        )
         try:
             yield
         finally:
-            if folding is not None:
-                folding.cancel()
+            background = [task for task in (folding, delivering) if task is not None]
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             for each in {database, reports}:
                 await each.close()
 
@@ -89,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         auth.router,
         auth.me_router,
         users.router,
+        webhooks.router,
         cases.router,
         reports.router,
         audit.router,

@@ -33,7 +33,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.models.case import Case
 from app.models.lifecycle import STAGE_OF_STATUS
 from app.models.transit_stay import TransitStay
-from app.vocabulary import CaseStatus, StayStatus
+from app.models.webhook import WebhookMessage
+from app.vocabulary import CaseStatus, StayStatus, WebhookStatus
 
 log = logging.getLogger("pta.metrics")
 
@@ -67,6 +68,26 @@ DURATION = Histogram(
 )
 
 
+WEBHOOK_DELIVERIES = Counter(
+    "pta_webhook_deliveries_total",
+    "Webhook delivery attempts, by outcome (delivered, http_error, gone, timeout, "
+    "connection_error, address_refused, out_of_scope, secret_unreadable).",
+    ("outcome",),
+    registry=REGISTRY,
+)
+WEBHOOK_DURATION = Histogram(
+    "pta_webhook_delivery_duration_seconds",
+    "Time one webhook delivery attempt took, address check and signing included.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    registry=REGISTRY,
+)
+
+
+def observe_webhook(outcome: str, seconds: float) -> None:
+    WEBHOOK_DELIVERIES.labels(outcome).inc()
+    WEBHOOK_DURATION.observe(seconds)
+
+
 def observe_request(method: str, handler: str | None, status: int, seconds: float) -> None:
     labels = (method if method in _METHODS else "other", handler or UNMATCHED, str(status))
     REQUESTS.labels(*labels).inc()
@@ -93,11 +114,13 @@ class TransitCounts:
 class DomainCounts:
     cases_by_status: Mapping[str, int]
     transit: Mapping[str, TransitCounts]
+    webhook_messages: Mapping[str, int] = field(default_factory=dict)
 
 
 async def read_domain_counts(engine: AsyncEngine, today: datetime) -> DomainCounts:
-    """Two grouped queries in one short read-only transaction: cases per status (the status
-    index) and the households in transit per country (the stays in transit now)."""
+    """Three grouped queries in one short read-only transaction: cases per status (the status
+    index), the households in transit per country (the stays in transit now) and the webhook
+    messages pending or failed (the status index of the outbox)."""
     overstay = case((TransitStay.authorised_until < today.date(), 1), else_=0)
     async with engine.connect() as conn:
         conn = await conn.execution_options(pta_read_only=True)
@@ -123,7 +146,13 @@ async def read_domain_counts(engine: AsyncEngine, today: datetime) -> DomainCoun
                 str(country): TransitCounts(int(households), int(people), int(overstays))
                 for country, households, people, overstays in stays
             }
-    return DomainCounts(by_status, transit)
+            messages = await conn.execute(
+                select(WebhookMessage.status, func.count())
+                .where(WebhookMessage.status.in_([WebhookStatus.pending, WebhookStatus.failed]))
+                .group_by(WebhookMessage.status)
+            )
+            webhook_messages = {str(status): int(count) for status, count in messages}
+    return DomainCounts(by_status, transit, webhook_messages)
 
 
 class _Families(Collector):
@@ -182,6 +211,18 @@ def _transit_gauges(counts: DomainCounts, capacity: Mapping[str, int]) -> list[M
     return families
 
 
+def _webhook_gauges(counts: DomainCounts) -> list[Metric]:
+    families: list[Metric] = []
+    for status, what in (
+        (WebhookStatus.pending, "Webhook messages not yet delivered (retries included)."),
+        (WebhookStatus.failed, "Webhook messages given up on (an admin may retry them)."),
+    ):
+        gauge = GaugeMetricFamily(f"pta_webhook_messages_{status}", what)
+        gauge.add_metric([], counts.webhook_messages.get(status, 0))
+        families.append(gauge)
+    return families
+
+
 def render_domain(counts: DomainCounts | None, capacity: Mapping[str, int]) -> bytes:
     """The domain gauges in the text format; only ``pta_domain_metrics_up 0`` when the
     database could not be read (no stale numbers)."""
@@ -191,7 +232,11 @@ def render_domain(counts: DomainCounts | None, capacity: Mapping[str, int]) -> b
     up.add_metric([], 1 if counts is not None else 0)
     families: list[Metric] = [up]
     if counts is not None:
-        families += [_case_gauges(counts), *_transit_gauges(counts, capacity)]
+        families += [
+            _case_gauges(counts),
+            *_transit_gauges(counts, capacity),
+            *_webhook_gauges(counts),
+        ]
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Families(families))
     return generate_latest(registry)

@@ -176,6 +176,12 @@ class RequirementStatus(StrEnum):
 REQUIREMENT_SETTLED = frozenset({RequirementStatus.done, RequirementStatus.waived})
 
 
+class WebhookStatus(StrEnum):
+    pending = "pending"
+    delivered = "delivered"
+    failed = "failed"
+
+
 class AccessAction(StrEnum):
     view = "view"
     list = "list"

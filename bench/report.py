@@ -35,8 +35,16 @@ class Row:
 
 def judge(rows: list[Row]) -> None:
     """Write each target and PASS/MISS beside the row it is about."""
+    plain = {row.conns: row for row in rows if row.key == "status_update"}
     for row in rows:
-        if row.key == "status_update" and row.conns == 32:
+        if row.key == "status_update_webhook" and row.conns in plain:
+            without = plain[row.conns].service_rps
+            row.target = "≥ 0.9 × without webhook"
+            ok = without is not None and (row.service_rps or 0) >= 0.9 * without
+            row.verdict = "PASS" if ok else "MISS"
+            if without:
+                row.note = f"{(row.service_rps or 0) / without:.2f} × without"
+        elif row.key == "status_update" and row.conns == 32:
             row.target = "≥ 50 % of pgbench, p99 < 50 ms"
             ok = (row.ratio or 0) >= 0.5 and row.p99_ms is not None and row.p99_ms < 50
             row.verdict = "PASS" if ok else "MISS"

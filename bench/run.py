@@ -25,6 +25,8 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +46,7 @@ from bench.load import (
     target_count,
 )
 from bench.measure import Result
+from bench.receiver import Receiver
 from bench.report import Extra, Row
 from bench.service import Service
 
@@ -64,6 +67,12 @@ class Op:
     lua: str
     conns: tuple[int, ...]
     write: bool = False
+    #: the operation whose request (and so whose SQL) this one repeats, in other conditions
+    base: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return self.base or self.key
 
 
 OPS: dict[str, Op] = {
@@ -85,6 +94,15 @@ OPS: dict[str, Op] = {
             (8, 32),
             write=True,
         ),
+        Op(
+            "status_update_webhook",
+            "status update, one webhook endpoint subscribed",
+            "bench_ro_can",
+            "status_update.lua",
+            (8, 32),
+            write=True,
+            base="status_update",
+        ),
         Op("funnel", "funnel, whole programme (manager)", "bench_manager", "fixed.lua", (1, 8)),
         Op("sign_in", "sign-in (argon2 verify)", "bench_caseworker", "fixed.lua", (8,)),
     )
@@ -103,6 +121,7 @@ class Config:
     server: str
     reuse: bool
     quick: bool
+    database: str = "pta_bench"
 
 
 @dataclass
@@ -184,6 +203,8 @@ EMPTY_IS_FINE = {
     "idempotency_keys",
     "sign_in_failures",
     "alembic_version",
+    "webhook_endpoints",  # subscribed (and removed again) by the webhook run only
+    "webhook_messages",
 }
 
 
@@ -242,7 +263,7 @@ async def sample_for(op: Op, db: Database, service: Service, attempt: int) -> Sa
     uid = {db.users[op.user]: ":uid"}
     n_all = f"\\set n random(1, {db.cases})"
     rng = random.Random(attempt)
-    if op.key == "status_update":
+    if op.kind == "status_update":
         n = TARGET_RESIDUE + TARGET_MOD * (attempt % target_count(db.cases))
         version = DISTINCT_VERSION + attempt
         await execute(db.url, f"UPDATE cases SET version = {version} WHERE id = '{case_id(n)}'")  # noqa: S608
@@ -386,6 +407,8 @@ async def validate(bench: Bench) -> None:
     db = bench.main
     assert db is not None
     for key, cap in bench.captured.items():
+        if cap.op.key != key:
+            continue  # another operation's script, validated as that one
         counts = await _write_counts(db.url) if cap.op.write else None
         measure.pgbench(db.url, cap.script, cap.path, conns=1, transactions=20)
         if counts is not None:
@@ -416,6 +439,59 @@ async def _write_counts(url: str) -> tuple[int, int]:
 # --- measurement -------------------------------------------------------------------------------
 
 
+@asynccontextmanager
+async def subscribed(
+    db: Database, service: Service, user: str, url: str
+) -> AsyncIterator[list[int]]:
+    """A webhook endpoint for ``user`` at ``url`` (subscribed by the admin, as in real use)
+    while the block runs; the list given gets the number of messages written meanwhile."""
+    admin = {"Authorization": f"Bearer {service.sign_in('bench_admin')}"}
+    with service.client() as client:
+        made = client.post(
+            "/api/v1/webhooks", json={"user_id": db.users[user], "url": url}, headers=admin
+        )
+        if made.status_code != 201:
+            raise RuntimeError(f"subscribing a webhook answered {made.status_code}: {made.text}")
+        endpoint = made.json()["id"]
+        written: list[int] = []
+        try:
+            yield written
+        finally:
+            written.append(await _messages(db.url, endpoint, pending_only=False))
+            await _drained(db.url, endpoint)
+            client.delete(f"/api/v1/webhooks/{endpoint}", headers=admin)
+
+
+async def _messages(url: str, endpoint: str, *, pending_only: bool) -> int:
+    conn = await asyncpg.connect(url)
+    try:
+        where = " AND status = 'pending'" if pending_only else ""
+        return int(
+            await conn.fetchval(
+                f"SELECT count(*) FROM webhook_messages WHERE endpoint_id = $1::uuid{where}",  # noqa: S608
+                endpoint,
+            )
+        )
+    finally:
+        await conn.close()
+
+
+async def _drained(url: str, endpoint: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not await _messages(url, endpoint, pending_only=True):
+            return
+        await asyncio.sleep(0.5)
+
+
+def delivered_note(receiver: Receiver, written: list[int]) -> str:
+    return (
+        f"status_update_webhook: {written[0]:,} messages written during the runs, "
+        f"{receiver.count:,} requests received ({len(receiver.ids):,} distinct webhook-ids) "
+        "once the queue had drained (up to 60 s after the last run)"
+    )
+
+
 async def settle(url: str) -> None:
     """Start each measurement from the same state: dead rows vacuumed, no checkpoint pending."""
     conn = await asyncpg.connect(url)
@@ -428,7 +504,7 @@ async def settle(url: str) -> None:
 
 async def lua_data(op: Op, db: Database, service: Service) -> dict[str, Any]:
     auth = f"Bearer {service.sign_in(op.user)}" if op.key != "sign_in" else ""
-    if op.key == "status_update":
+    if op.kind == "status_update":
         ids = [case_id(n) for n in range(TARGET_RESIDUE, db.cases + 1, TARGET_MOD)]
         conn = await asyncpg.connect(db.url)
         try:
@@ -600,13 +676,27 @@ async def main_async(config: Config) -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     bench = Bench(config)
     ops = [OPS[key] for key in config.ops]
-    bench.main = await database(config, MAIN_DB, config.cases, funnel_only=False)
-    await capture_all(bench, ops)
+    bench.main = await database(config, config.database, config.cases, funnel_only=False)
+    await capture_all(bench, list({OPS[op.kind].key: OPS[op.kind] for op in ops}.values()))
+    for op in ops:
+        bench.captured[op.key] = bench.captured[op.kind]
     await validate(bench)
     main = bench.main
-    service = Service(main.url, config.port, config.workers, OUT / "service.log")
+    service = Service(
+        main.url,
+        config.port,
+        config.workers,
+        OUT / "service.log",
+        env={"PTA_WEBHOOK_ALLOW_PRIVATE": "true"},  # the receiver of the webhook run is local
+    )
     with service:
         for op in ops:
+            if op.key == "status_update_webhook":
+                with Receiver(config.port + 2) as receiver:
+                    async with subscribed(main, service, op.user, receiver.url) as written:
+                        await measure_op(bench, op, main, service, op.label, op.key)
+                    bench.extra.notes.append(delivered_note(receiver, written))
+                continue
             if op.key == "funnel":
                 if config.cases in config.funnel_sizes:
                     label = f"funnel @ {size_label(config.cases)}"
@@ -684,6 +774,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument("--port", type=int, default=18350, help="service port (and port + 1)")
     parser.add_argument("--server", default=os.environ.get("BENCH_PG", load.DEFAULT_SERVER))
     parser.add_argument(
+        "--database", default=MAIN_DB, help=f"the main database's name (default {MAIN_DB})"
+    )
+    parser.add_argument(
         "--reuse",
         action="store_true",
         help="keep pta_bench* databases that already hold the right number of cases",
@@ -709,6 +802,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         server=args.server,
         reuse=args.reuse,
         quick=args.quick,
+        database=args.database,
     )
 
 

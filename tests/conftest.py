@@ -47,6 +47,7 @@ def settings(database_url: str) -> Settings:
         # Most tests are about other rules and depart without a checklist; the departure
         # arrangements' tests and the pair table use ``checklist_app`` (the default six items).
         departure_requirements="",
+        webhook_poll_seconds=0,  # tests deliver when they mean to (tests/test_webhooks.py)
     )
 
 

@@ -65,6 +65,12 @@ class LiveServer:
     def entries(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.output().splitlines() if line.strip()]
 
+    def crash(self) -> None:
+        """Every process of the server killed at once, as a power cut would (no shutdown)."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
     def stop(self) -> None:
         if self.process.poll() is not None:
             return
@@ -83,10 +89,11 @@ def start_server(
     workers: int = 1,
     extra_env: dict[str, str] | None = None,
     ready_path: str = "/readyz",
+    ports: range = PORTS,
 ) -> LiveServer:
     """``pta serve`` (which migrates first) on ``database_url``; returns once it is ready."""
     folder.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = free_port(ports)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PTA_", "PROMETHEUS_"))}
     env |= {
         "PTA_DATABASE_URL": database_url,

@@ -19,6 +19,10 @@ still judges everything else. Requests generated as invalid ("negative") are nev
   hook reads the case (as the fuzzing supervisor) and puts its members' ids in a PATCH of
   the members, in ``accepted_members`` and in ``split_case`` (whose ``principal`` must be
   among ``members``).
+- a webhook endpoint must be for an active user who reads cases, at an address that is
+  allowed (else 422, by the contract): a valid subscription names the fuzzing supervisor and
+  a closed port on 127.0.0.1 (the server allows private addresses for the run), so no random
+  host name is ever looked up.
 """
 
 from __future__ import annotations
@@ -175,6 +179,19 @@ def _member_ids(case: Any, body: dict[str, Any]) -> None:
             body.pop("accepted_members")
 
 
+#: where the fuzzing's webhook endpoints point: nothing listens on the discard port
+WEBHOOK_URL = "http://127.0.0.1:9/pta-fuzz"
+
+
+def _webhook(case: Any, body: dict[str, Any]) -> None:
+    if not case.path.startswith("/api/v1/webhooks"):
+        return
+    if "url" in body:
+        body["url"] = WEBHOOK_URL
+    if case.method.upper() == "POST" and "user_id" in body:
+        body["user_id"] = os.environ["PTA_FUZZ_WEBHOOK_USER"]
+
+
 @schemathesis.hook
 def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
     editing_a_user = case.method.upper() == "PATCH" and case.path.startswith("/api/v1/users/")
@@ -185,6 +202,7 @@ def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
         _countries(case.body)
         _one_principal(case.body)
         _member_ids(case, case.body)
+        _webhook(case, case.body)
         if editing_a_user:
             _user_update(case.body)
     if _positive(case, ParameterLocation.QUERY):

@@ -234,3 +234,23 @@ async def test_the_loader_fills_a_consistent_database_at_1k_cases() -> None:
             await admin.execute('DROP DATABASE IF EXISTS "pta_bench_loader_test" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+def test_the_status_update_with_a_webhook_is_judged_against_the_plain_one() -> None:
+    from bench.report import Row, judge
+
+    def row(key: str, conns: int, rps: float) -> Row:
+        return Row(key, key, conns, 5, 5, 1000.0, 5.0, rps, 2.0, 10.0)
+
+    rows = [
+        row("status_update", 8, 500),
+        row("status_update", 32, 600),
+        row("status_update_webhook", 8, 460),
+        row("status_update_webhook", 32, 500),
+    ]
+    judge(rows)
+    verdicts = {(r.key, r.conns): (r.target, r.verdict, r.note) for r in rows[2:]}
+    assert verdicts == {
+        ("status_update_webhook", 8): ("≥ 0.9 × without webhook", "PASS", "0.92 × without"),
+        ("status_update_webhook", 32): ("≥ 0.9 × without webhook", "MISS", "0.83 × without"),
+    }

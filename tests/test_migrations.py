@@ -231,11 +231,19 @@ def _no_questions_or_checklists_yet(conn: Connection) -> None:
         assert conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one() == 0
 
 
+def _no_webhooks_yet(conn: Connection) -> None:
+    """0007's endpoints and outbox start empty: an admin subscribes later, and no message is
+    made for the events written before."""
+    for table in ("webhook_endpoints", "webhook_messages"):
+        assert conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one() == 0
+
+
 #: What each migration's new columns hold once it upgraded the demo data, by revision. The
 #: test takes the demo data back to before the oldest of them and upgrades it to head.
 NEW_COLUMNS_HOLD: dict[str, Any] = {
     "0005": _member_ids_and_splits_hold,
     "0006": _no_questions_or_checklists_yet,
+    "0007": _no_webhooks_yet,
 }
 
 

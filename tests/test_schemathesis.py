@@ -118,12 +118,20 @@ def auth_file(folder: Path, users: dict[str, TestUser]) -> Path:
 async def fuzz_target(migrated: Settings, drive: Driver, make: Factory, tmp_path: Path) -> Any:
     users = await seed(drive, make)
     spare = await make.user("caseworker")
-    server = start_server(migrated.database_url, tmp_path / "server", workers=1)
+    server = start_server(
+        migrated.database_url,
+        tmp_path / "server",
+        workers=1,
+        # endpoints at the hooks' closed port; the fuzzing is about the HTTP contract, so
+        # the server delivers nothing (tests/test_webhooks*.py test delivery)
+        extra_env={"PTA_WEBHOOK_ALLOW_PRIVATE": "true", "PTA_WEBHOOK_POLL_SECONDS": "0"},
+    )
     env = {
         **os.environ,
         "PTA_FUZZ_AUTH": str(auth_file(tmp_path, users)),
         "PTA_FUZZ_PROTECTED_USERS": ",".join(str(u.id) for u in users.values()),
         "PTA_FUZZ_SPARE_USER": str(spare.id),
+        "PTA_FUZZ_WEBHOOK_USER": str(users["supervisor"].id),
         "PTA_FUZZ_BASE_URL": server.url,
         "PYTHONPATH": str(ROOT),
         "SCHEMATHESIS_HOOKS": "tests.schemathesis_hooks",

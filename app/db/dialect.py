@@ -37,6 +37,12 @@ class SqlDialect:
             return cast(func.date_trunc("month", day), Date)
         return func.date(day, "start of month")
 
+    def random_uuid(self) -> Any:
+        """A new random UUID made by the database (for rows an INSERT … SELECT writes)."""
+        if self.is_postgresql:
+            return func.gen_random_uuid()
+        return func.lower(func.hex(func.randomblob(16)))  # the 32 hex digits of Uuid on SQLite
+
     def in_list(self, column: Any, name: str) -> ColumnElement[bool]:
         """``column`` is one of the list passed as parameter ``name``: ``= ANY($n)`` (one
         prepared statement whatever the length) on PostgreSQL, an expanding IN on SQLite."""

@@ -11,6 +11,7 @@ from app.models.sign_in import SignInFailure
 from app.models.submission import Submission
 from app.models.transit_stay import TransitStay
 from app.models.user import User
+from app.models.webhook import WebhookEndpoint, WebhookMessage
 
 __all__ = [
     "AccessLogCase",
@@ -29,4 +30,6 @@ __all__ = [
     "Submission",
     "TransitStay",
     "User",
+    "WebhookEndpoint",
+    "WebhookMessage",
 ]

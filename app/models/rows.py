@@ -21,6 +21,7 @@ from app.vocabulary import (
     Sex,
     StayStatus,
     SubmissionStatus,
+    WebhookStatus,
     WithdrawalReason,
 )
 
@@ -160,6 +161,31 @@ class UserRow(TypedDict):
     updated_at: datetime
 
 
+class WebhookEndpointRow(TypedDict):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    url: str
+    actions: str | None
+    description: str | None
+    active: bool
+    secret: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebhookMessageRow(TypedDict):
+    id: uuid.UUID
+    endpoint_id: uuid.UUID
+    event_id: int
+    case_id: uuid.UUID
+    status: WebhookStatus
+    attempts: int
+    created_at: datetime
+    last_attempt_at: datetime | None
+    last_status_code: int | None
+    next_attempt_at: datetime | None
+
+
 #: The row type of each table, for the test that keeps them in step.
 ROW_TYPES: dict[str, type] = {
     "cases": CaseRow,
@@ -170,4 +196,6 @@ ROW_TYPES: dict[str, type] = {
     "departure_requirements": RequirementRow,
     "case_events": EventRow,
     "users": UserRow,
+    "webhook_endpoints": WebhookEndpointRow,
+    "webhook_messages": WebhookMessageRow,
 }

@@ -14,12 +14,12 @@ from app.db import Db
 from app.models import CaseEvent
 from app.schemas.common import Page
 from app.schemas.events import EventView, event_payload_for
-from app.services import audit, pagination, policy
+from app.services import audit, outbox, pagination, policy
 from app.services.policy import Actor
 from app.services.records import find_visible
 from app.vocabulary import AccessAction, Role
 
-INSERT_EVENT: Insert = insert(CaseEvent)
+INSERT_EVENT: Insert = insert(CaseEvent).returning(CaseEvent.id)
 
 _LAST_REVIEW_REQUEST = (
     select(func.coalesce(func.max(CaseEvent.id), 0))
@@ -71,7 +71,8 @@ async def record_event(
     resettlement_country: str | None = None,
     transit_country: str | None = None,
 ) -> None:
-    await db.run(
+    """The event, and in the same transaction its webhook messages (the outbox)."""
+    event_id = await db.scalar(
         INSERT_EVENT,
         {
             "case_id": case_id,
@@ -86,6 +87,7 @@ async def record_event(
             "transit_country": transit_country,
         },
     )
+    await outbox.write_outbox(db, event_id, action)
 
 
 async def list_events(

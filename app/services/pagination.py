@@ -5,8 +5,14 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from collections.abc import Callable
+from typing import Any
 
+from sqlalchemy.sql.base import Executable
+
+from app.db import Db, Row
 from app.errors import ValidationFailed
+from app.schemas.common import Page
 
 
 def _bad() -> ValidationFailed:
@@ -58,3 +64,21 @@ def decode_int(cursor: str | None) -> int | None:
     if not value.isdigit() or len(value) > 18:
         raise _bad()
     return int(value)
+
+
+async def page_by_id(
+    db: Db,
+    statement: Executable,
+    *,
+    limit: int,
+    cursor: str | None,
+    view: Callable[[Row], dict[str, Any]] = dict,
+) -> Page[dict[str, Any]]:
+    """One keyset page of a statement ordered by ``id`` that takes ``after`` (the last id of
+    the previous page) and ``page_size`` (one more than the page, to know whether another
+    follows)."""
+    after = decode_id(cursor)
+    rows = await db.all(statement, {"after": after or uuid.UUID(int=0), "page_size": limit + 1})
+    page = [view(row) for row in rows[:limit]]
+    more = len(rows) > limit
+    return Page(items=page, next_cursor=encode_id(page[-1]["id"]) if more else None)

@@ -190,11 +190,7 @@ async def list_users(
     db: Db, actor: Actor, *, limit: int, cursor: str | None
 ) -> Page[dict[str, Any]]:
     policy.require(actor, Permission.manage_users)
-    after = pagination.decode_id(cursor)
-    rows = await db.all(USER_PAGE, {"after": after or uuid.UUID(int=0), "page_size": limit + 1})
-    page = [dict(row) for row in rows[:limit]]
-    more = len(rows) > limit
-    return Page(items=page, next_cursor=pagination.encode_id(page[-1]["id"]) if more else None)
+    return await pagination.page_by_id(db, USER_PAGE, limit=limit, cursor=cursor)
 
 
 async def user_by_name(db: Db, actor: Actor, username: str) -> dict[str, Any]:

@@ -30,6 +30,7 @@ class Permission(StrEnum):
     read_reports = "read_reports"
     read_access_log = "read_access_log"
     manage_users = "manage_users"
+    manage_webhooks = "manage_webhooks"
 
 
 UNHCR = frozenset({Role.caseworker, Role.supervisor})
@@ -43,6 +44,7 @@ PERMISSIONS: Mapping[Permission, frozenset[Role]] = {
     Permission.read_reports: CASE_READERS | {Role.manager},
     Permission.read_access_log: frozenset({Role.supervisor, Role.admin}),
     Permission.manage_users: frozenset({Role.admin}),
+    Permission.manage_webhooks: frozenset({Role.admin}),
 }
 
 

@@ -20,11 +20,12 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.orm import aliased
+from sqlalchemy.sql.visitors import replacement_traverse
 
 from app.errors import Forbidden
-from app.models import Case, CaseEvent, DepartureRequirement, Submission, TransitStay
+from app.models import Case, CaseEvent, DepartureRequirement, Submission, TransitStay, User
 from app.models.transit_stay import STAY_COUNTS
-from app.services.policy.actions import UNHCR, Actor, Permission, require
+from app.services.policy.actions import CASE_READERS, UNHCR, Actor, Permission, require
 from app.vocabulary import (
     ACTIVE_STAY,
     LIVE_SUBMISSION,
@@ -238,3 +239,26 @@ def visible_events(role: Role) -> ColumnElement[bool]:
     if role is Role.transit_officer:
         return or_(case_wide, CaseEvent.transit_country == SCOPE)
     return false()
+
+
+def event_visible_to_user() -> ColumnElement[bool]:
+    """Whether the user row joined as ``users`` may see the event joined as ``case_events``
+    of the case joined as ``cases``, as ``GET /cases/{id}/events`` would answer it now: the
+    rules above for the row's role, its country in place of the caller's, and only while the
+    user is active (for messages written for, and sent to, a user's own system)."""
+    by_role = or_(
+        *(
+            and_(User.role == role, visible_cases(role), visible_events(role))
+            for role in sorted(CASE_READERS)
+        )
+    )
+    country = User.__table__.c.country
+
+    def own_country(element: Any, **_: Any) -> Any:
+        if isinstance(element, BindParameter) and element.key == SCOPE.key:
+            return country
+        return None
+
+    no_options: dict[str, Any] = {}
+    rule = replacement_traverse(by_role, no_options, own_country)
+    return and_(User.active.is_(True), rule)

@@ -1,0 +1,425 @@
+"""Sending the outbox: claim due messages in one short transaction (PostgreSQL: ``FOR UPDATE
+SKIP LOCKED``, so workers and replicas never take the same one), send each over HTTP with
+Standard Webhooks headers, and record each answer in a transaction of its own. No transaction
+is ever open across an HTTP call.
+
+A claim takes the next attempt number and leases the message (``next_attempt_at`` moves past
+the longest an attempt can take): a worker that dies mid-attempt leaves it to be claimed again
+when the lease ends, and a result is recorded only by the attempt that holds that number. A
+message waits while an earlier message of the same case for the same endpoint is pending
+(order per case), and is not taken while its endpoint is disabled. Scope is judged again at
+each claim, by the user row as it is then: a message its user may no longer see ends
+``failed``, unsent."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
+
+import httpx
+import orjson
+from sqlalchemy import Update, bindparam, case, exists, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.base import Executable
+
+from app import metrics
+from app.config import Settings
+from app.db import Db, SqlaDb, SqlDialect
+from app.models import Case, CaseEvent, User, WebhookEndpoint, WebhookMessage
+from app.services import policy, webhook_signing, webhook_targets
+from app.vocabulary import WebhookStatus
+
+log = logging.getLogger("pta.webhooks")
+
+MAX_DELAY = timedelta(hours=6)
+MAX_RESPONSE_BYTES = 64 * 1024
+#: the most attempts one process has in flight at once
+BATCH = 32
+USER_AGENT = "pta-case-service-webhooks/1"
+
+
+@dataclass(frozen=True)
+class DeliveryConfig:
+    backoff_seconds: float
+    max_attempts: int
+    allow_private: bool
+    secret_key: str
+    timeout_seconds: float = 10.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> DeliveryConfig:
+        return cls(
+            backoff_seconds=settings.webhook_backoff_seconds,
+            max_attempts=settings.webhook_max_attempts,
+            allow_private=settings.webhook_allow_private,
+            secret_key=settings.signing_key(),
+            timeout_seconds=settings.webhook_timeout_seconds,
+        )
+
+    def retry_delay(self, attempt: int) -> timedelta:
+        """The contract's backoff after attempt number ``attempt`` failed."""
+        seconds = min(self.backoff_seconds * 4 ** (attempt - 1), MAX_DELAY.total_seconds())
+        return timedelta(seconds=seconds)
+
+    @property
+    def lease(self) -> timedelta:
+        """How long a claimed message is left to its attempt: the attempt's timeout twice
+        over (it ends by then, recorded or not), and a few seconds for the database."""
+        return timedelta(seconds=2 * self.timeout_seconds + 5)
+
+
+_EARLIER = aliased(WebhookMessage)
+#: Whether anything is due (a cheap read, so that an idle worker writes nothing).
+ANYTHING_DUE: Executable = (
+    select(WebhookMessage.id)
+    .where(
+        WebhookMessage.status == WebhookStatus.pending,
+        WebhookMessage.next_attempt_at <= bindparam("now"),
+    )
+    .limit(1)
+)
+
+
+@cache
+def _claim(dialect: SqlDialect) -> Executable:
+    due = (
+        select(WebhookMessage.id)
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookMessage.endpoint_id)
+        .where(
+            WebhookMessage.status == WebhookStatus.pending,
+            WebhookMessage.next_attempt_at <= bindparam("now"),
+            WebhookEndpoint.active.is_(True),
+            ~exists(
+                select(_EARLIER.id).where(
+                    _EARLIER.endpoint_id == WebhookMessage.endpoint_id,
+                    _EARLIER.case_id == WebhookMessage.case_id,
+                    _EARLIER.event_id < WebhookMessage.event_id,
+                    _EARLIER.status == WebhookStatus.pending,
+                )
+            ),
+        )
+        .order_by(WebhookMessage.next_attempt_at)
+        .limit(bindparam("batch"))
+    )
+    if dialect.is_postgresql:  # SQLite runs one writer at a time anyway
+        due = due.with_for_update(skip_locked=True, of=WebhookMessage)
+    return (
+        update(WebhookMessage)
+        .where(WebhookMessage.id.in_(due.scalar_subquery()))
+        .values(
+            attempts=WebhookMessage.attempts + 1,
+            last_attempt_at=bindparam("now"),
+            next_attempt_at=bindparam("lease_until"),
+        )
+        .returning(WebhookMessage.id)
+    )
+
+
+@cache
+def _claimed(dialect: SqlDialect) -> Executable:
+    """What each claimed attempt needs, and whether its user may still see the event."""
+    visible = case((policy.event_visible_to_user(), literal(True)), else_=literal(False))
+    return (
+        select(
+            WebhookMessage.id,
+            WebhookMessage.attempts,
+            WebhookMessage.endpoint_id,
+            WebhookEndpoint.url,
+            WebhookEndpoint.secret,
+            CaseEvent.id.label("event_id"),
+            CaseEvent.case_id,
+            CaseEvent.action,
+            CaseEvent.from_status,
+            CaseEvent.to_status,
+            CaseEvent.at,
+            Case.reference,
+            visible.label("visible"),
+        )
+        .select_from(WebhookMessage)
+        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookMessage.endpoint_id)
+        .join(User, User.id == WebhookEndpoint.user_id)
+        .join(CaseEvent, CaseEvent.id == WebhookMessage.event_id)
+        .join(Case, Case.id == CaseEvent.case_id)
+        .where(dialect.in_list(WebhookMessage.id, "claimed_ids"))
+    )
+
+
+RECORD: Update = (
+    update(WebhookMessage)
+    .where(
+        WebhookMessage.id == bindparam("message_key"),
+        WebhookMessage.attempts == bindparam("attempt_no"),
+        WebhookMessage.status == WebhookStatus.pending,
+    )
+    .values(
+        status=bindparam("new_status"),
+        last_status_code=bindparam("code"),
+        last_attempt_at=bindparam("attempted_at"),
+        next_attempt_at=bindparam("next_at"),
+    )
+)
+DISABLE: Update = (
+    update(WebhookEndpoint)
+    .where(WebhookEndpoint.id == bindparam("endpoint_key"))
+    .values(active=False, updated_at=bindparam("changed_at"))
+)
+
+
+def _timestamp(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def message_body(row: Mapping[str, Any], now: datetime) -> bytes:
+    """The contract's thin message: ids, statuses and times, never personal data."""
+    return orjson.dumps(
+        {
+            "type": f"case.{row['action']}",
+            "timestamp": _timestamp(now),
+            "data": {
+                "event_id": row["event_id"],
+                "case_id": str(row["case_id"]),
+                "reference": row["reference"],
+                "action": row["action"],
+                "from_status": row["from_status"],
+                "to_status": row["to_status"],
+                "at": _timestamp(row["at"]),
+            },
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Outcome:
+    #: delivered, http_error, gone, timeout, connection_error, address_refused,
+    #: out_of_scope, secret_unreadable (the ``outcome`` label of the metric)
+    name: str
+    status_code: int | None = None
+
+
+async def _post(
+    client: httpx.AsyncClient, target: webhook_targets.Target, headers: dict[str, str], body: bytes
+) -> int:
+    """POST to the address judged safe (Host and TLS name from the URL); read at most
+    64 KiB of the answer, follow no redirect."""
+    async with client.stream(
+        "POST",
+        target.url,
+        content=body,
+        headers={**headers, "Host": target.host_header},
+        extensions={"sni_hostname": target.host},
+    ) as response:
+        read = 0
+        async for chunk in response.aiter_raw():
+            read += len(chunk)
+            if read >= MAX_RESPONSE_BYTES:
+                break
+        return response.status_code
+
+
+def signed_headers(secret: str, message_id: str, now: datetime, body: bytes) -> dict[str, str]:
+    stamp = int(now.timestamp())
+    return {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "webhook-id": message_id,
+        "webhook-timestamp": str(stamp),
+        "webhook-signature": webhook_signing.signature(secret, message_id, stamp, body),
+    }
+
+
+async def send(
+    client: httpx.AsyncClient, row: Mapping[str, Any], config: DeliveryConfig
+) -> Outcome:
+    """One attempt of one message: judge the address, sign, POST — within the timeout."""
+    try:
+        async with asyncio.timeout(config.timeout_seconds):
+            try:
+                target = await webhook_targets.resolve(
+                    row["url"], allow_private=config.allow_private
+                )
+            except webhook_targets.RefusedTarget:
+                return Outcome("address_refused")
+            try:
+                secret = webhook_signing.unseal(row["secret"], config.secret_key)
+            except webhook_signing.UnreadableSecret:
+                return Outcome("secret_unreadable")
+            now = datetime.now(UTC)
+            body = message_body(row, now)
+            status = await _post(
+                client, target, signed_headers(secret, str(row["id"]), now, body), body
+            )
+    except (TimeoutError, httpx.TimeoutException):
+        return Outcome("timeout")
+    except (httpx.HTTPError, OSError):
+        return Outcome("connection_error")
+    if 200 <= status < 300:
+        return Outcome("delivered", status)
+    return Outcome("gone" if status == 410 else "http_error", status)
+
+
+def next_state(
+    outcome: Outcome, attempt: int, config: DeliveryConfig, now: datetime
+) -> tuple[WebhookStatus, datetime | None]:
+    """Delivered; failed (out of scope, or the last attempt); else due again after the
+    backoff. A 410 also disables the endpoint: the message waits, in its case's order, for
+    an admin to enable it again."""
+    if outcome.name == "delivered":
+        return WebhookStatus.delivered, None
+    if outcome.name == "out_of_scope" or attempt >= config.max_attempts:
+        return WebhookStatus.failed, None
+    return WebhookStatus.pending, now + config.retry_delay(attempt)
+
+
+async def _record(
+    db: Db, row: Mapping[str, Any], outcome: Outcome, config: DeliveryConfig, started: float
+) -> None:
+    now = datetime.now(UTC)
+    attempt = int(row["attempts"])
+    status, next_at = next_state(outcome, attempt, config, now)
+    await db.run(
+        RECORD,
+        {
+            "message_key": row["id"],
+            "attempt_no": attempt,
+            "new_status": status,
+            "code": outcome.status_code,
+            "attempted_at": now,
+            "next_at": next_at,
+        },
+    )
+    if outcome.name == "gone":
+        await db.run(DISABLE, {"endpoint_key": row["endpoint_id"], "changed_at": now})
+    seconds = time.monotonic() - started
+    metrics.observe_webhook(outcome.name, seconds)
+    log.info(
+        "webhook attempt",
+        extra={
+            "endpoint_id": str(row["endpoint_id"]),
+            "message_id": str(row["id"]),
+            "attempt": attempt,
+            "outcome": outcome.name,
+            "status_code": outcome.status_code,
+            "duration_ms": round(seconds * 1000, 1),
+            "message_status": str(status),
+        },
+    )
+
+
+@dataclass(frozen=True)
+class Claimed:
+    count: int  # messages claimed
+    sendable: Sequence[Mapping[str, Any]]  # those whose user may still see the event
+
+
+async def claim(engine: AsyncEngine, config: DeliveryConfig, room: int) -> Claimed:
+    """Up to ``room`` due messages, claimed for one attempt each, in one short transaction;
+    those whose user may no longer see the event end failed here, unsent."""
+    now = datetime.now(UTC)
+    async with engine.connect() as conn:
+        if (await conn.execute(ANYTHING_DUE, {"now": now})).first() is None:
+            return Claimed(0, [])
+        await conn.rollback()
+        started = time.monotonic()
+        async with conn.begin():
+            db = SqlaDb(conn)
+            claimed = await db.all(
+                _claim(db.dialect), {"now": now, "lease_until": now + config.lease, "batch": room}
+            )
+            if not claimed:
+                return Claimed(0, [])
+            ids = [row["id"] for row in claimed]
+            rows = await db.all(_claimed(db.dialect), {"claimed_ids": ids})
+            sendable = []
+            for row in rows:
+                if row["visible"]:
+                    sendable.append(row)
+                else:
+                    await _record(db, row, Outcome("out_of_scope"), config, started)
+    return Claimed(len(claimed), sendable)
+
+
+async def attempt(
+    engine: AsyncEngine, client: httpx.AsyncClient, row: Mapping[str, Any], config: DeliveryConfig
+) -> None:
+    """Send one claimed message and record the answer (if the database is away then, the
+    lease runs out and the message is sent again)."""
+    started = time.monotonic()
+    outcome = await send(client, row, config)
+    try:
+        async with engine.begin() as conn:
+            await _record(SqlaDb(conn), row, outcome, config, started)
+    except Exception as error:
+        log.warning(
+            "webhook attempt not recorded",
+            extra={"message_id": str(row["id"]), "error_type": type(error).__name__},
+        )
+
+
+def new_client(config: DeliveryConfig) -> httpx.AsyncClient:
+    """No redirects, no connection kept between attempts (a connection is bound to the
+    address judged for one attempt), no proxy from the environment."""
+    return httpx.AsyncClient(
+        follow_redirects=False,
+        timeout=httpx.Timeout(config.timeout_seconds),
+        limits=httpx.Limits(max_keepalive_connections=0),
+        trust_env=False,
+    )
+
+
+async def deliver_until_idle(engine: AsyncEngine, config: DeliveryConfig) -> int:
+    """Every message due now, and those due again straight away (``pta webhooks deliver
+    --once``, tests); the number of attempts."""
+    total = 0
+    async with new_client(config) as client:
+        while (claimed := await claim(engine, config, BATCH)).count:
+            total += claimed.count
+            await asyncio.gather(
+                *(attempt(engine, client, row, config) for row in claimed.sendable)
+            )
+    return total
+
+
+async def deliver_forever(engine: AsyncEngine, config: DeliveryConfig, every: float) -> None:
+    """The background delivery each worker runs (and ``pta webhooks deliver``): claim what
+    is due whenever there is room, every ``every`` seconds or as soon as an attempt ends
+    (the next message of its case may be waiting); a slow receiver holds only its own
+    attempts."""
+    running: set[asyncio.Task[None]] = set()
+    woken = asyncio.Event()
+
+    def done(task: asyncio.Task[None]) -> None:
+        running.discard(task)
+        woken.set()
+
+    async with new_client(config) as client:
+        try:
+            while True:
+                woken.clear()
+                claimed = Claimed(0, [])
+                if len(running) < BATCH:
+                    try:
+                        claimed = await claim(engine, config, BATCH - len(running))
+                    except Exception as error:  # the database may be away: try again later
+                        log.warning(
+                            "webhook delivery paused", extra={"error_type": type(error).__name__}
+                        )
+                for row in claimed.sendable:
+                    task = asyncio.create_task(attempt(engine, client, row, config))
+                    running.add(task)
+                    task.add_done_callback(done)
+                if claimed.count and not claimed.sendable:
+                    continue  # all out of scope: more may be due now
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(woken.wait(), every)
+        finally:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
