@@ -50,6 +50,8 @@ class CaseRow(TypedDict):
     version: int
     split_from: uuid.UUID | None
     split_into: list[str] | None
+    legal_hold: bool
+    erased_at: datetime | None
 
 
 class MemberRow(TypedDict):
@@ -146,6 +148,8 @@ class EventRow(TypedDict):
     resettlement_country: str | None
     transit_country: str | None
     payload: dict[str, Any]
+    hash: str
+    payload_digest: str | None
 
 
 class UserRow(TypedDict):
@@ -160,6 +164,17 @@ class UserRow(TypedDict):
     updated_at: datetime
 
 
+class SealRow(TypedDict):
+    id: int
+    at: datetime
+    first_id: int
+    last_id: int
+    count: int
+    last_event_id: int
+    root: str
+    prev: str
+
+
 #: The row type of each table, for the test that keeps them in step.
 ROW_TYPES: dict[str, type] = {
     "cases": CaseRow,
@@ -169,5 +184,6 @@ ROW_TYPES: dict[str, type] = {
     "information_requests": InformationRequestRow,
     "departure_requirements": RequirementRow,
     "case_events": EventRow,
+    "seals": SealRow,
     "users": UserRow,
 }

@@ -212,6 +212,8 @@ class CaseView(CaseBaseView):
     created_at: datetime
     split_from: uuid.UUID | None
     split_into: list[uuid.UUID]
+    legal_hold: bool
+    erased_at: datetime | None
     members: list[MemberView]
     submissions: list[SubmissionView]
     transit_stays: list[StayView]

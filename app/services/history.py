@@ -7,10 +7,11 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, bindparam, func, insert, select
+from sqlalchemy import Insert, String, bindparam, cast, func, insert, literal, select
 from sqlalchemy.sql.base import Executable
 
-from app.db import Db
+from app import chain
+from app.db import Db, SqlDialect
 from app.models import CaseEvent
 from app.schemas.common import Page
 from app.schemas.events import EventView, event_payload_for
@@ -19,7 +20,34 @@ from app.services.policy import Actor
 from app.services.records import find_visible
 from app.vocabulary import AccessAction, Role
 
-INSERT_EVENT: Insert = insert(CaseEvent)
+
+@cache
+def _insert_event(dialect: SqlDialect) -> Insert:
+    """One statement numbers the event, reads the case's latest hash and writes the event
+    with its own (app/chain.py): the case row is locked by every writer, so its latest event
+    cannot change meanwhile, and the chain costs no round trip of its own."""
+    table = CaseEvent.__table__
+    numbered = select(dialect.next_id(table.c.id).label("id")).subquery("numbered")
+    latest = (
+        select(table.c.hash)
+        .where(table.c.case_id == bindparam("case_id"))
+        .order_by(table.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    hashed = (
+        func.coalesce(latest, chain.ZERO_HASH)
+        + literal("\n")
+        + cast(numbered.c.id, String)
+        + bindparam("content", type_=String)
+    )
+    given = ("case_id", "at", "action", "from_status", "to_status", "user_id", "role")
+    given += ("resettlement_country", "transit_country", "payload")
+    values = [bindparam(name, type_=table.c[name].type) for name in given]
+    return insert(table).from_select(
+        ["id", *given, "hash"],
+        select(numbered.c.id, *values, dialect.sha256_hex(hashed)),
+    )
 
 _LAST_REVIEW_REQUEST = (
     select(func.coalesce(func.max(CaseEvent.id), 0))
@@ -71,8 +99,18 @@ async def record_event(
     resettlement_country: str | None = None,
     transit_country: str | None = None,
 ) -> None:
+    content = chain.event_content(
+        case_id=case_id,
+        at=now,
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        user_id=actor.id,
+        role=actor.role,
+        digest=chain.payload_digest(payload),
+    )
     await db.run(
-        INSERT_EVENT,
+        _insert_event(db.dialect),
         {
             "case_id": case_id,
             "at": now,
@@ -84,6 +122,7 @@ async def record_event(
             "payload": payload,
             "resettlement_country": resettlement_country,
             "transit_country": transit_country,
+            "content": content,
         },
     )
 
@@ -120,6 +159,7 @@ async def list_events(
             user_id=row["user_id"],
             role=row["role"],
             payload=event_payload_for(actor.role, row["role"], row["payload"]),
+            hash=row["hash"],
         )
         for row in page
     ]

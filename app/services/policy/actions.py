@@ -153,6 +153,7 @@ ACTION_RULES: Mapping[Action, ActionRule] = {
     Action.split_case: ActionRule(SUPERVISOR),
     Action.provide_information: ActionRule(UNHCR),
     Action.update_requirement: ActionRule(frozenset(REQUIREMENT_RULES), items=REQUIREMENT_RULES),
+    Action.set_legal_hold: ActionRule(SUPERVISOR),
 }
 
 
