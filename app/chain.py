@@ -13,15 +13,15 @@ what the service writes, what the migration computes for old history and what
   ``from status`` for ``create``, and the payload digest the SHA-256 (hex) of the payload's
   canonical JSON (keys sorted, no spaces, ASCII with ``\\u`` escapes). An erased payload
   (``{"erased": true}``) keeps the digest of what it was in ``payload_digest``.
-- A seal's ``root`` is the SHA-256 (hex) of the text: the line
-  ``seal <prev> <first_id> <last_id> <count> <last_event_id>``, then one line
-  ``a <canonical JSON of the row>`` per access-log row ``first_id``…``last_id`` (in id order;
-  the row: ``id, at, user_id, role, country, action, filters, case_ids``), then one line
-  ``c <case id> <hash>`` per case whose chain grew since the previous seal (events with ids
-  after the previous seal's ``last_event_id`` up to this one's), with the hash of its latest
-  event up to ``last_event_id``, in case id order. Every line ends with ``\\n``. Through
-  ``prev`` each seal stands on every seal before it, so the latest seal covers every case's
-  latest hash at its moment.
+- A seal's ``root`` is the SHA-256 (hex) of the text: one line ``a <canonical JSON of the
+  row>`` per access-log row ``first_id``…``last_id`` in id order (the row: ``id, at,
+  user_id, role, country, action, filters, case_ids``), then one line ``c <case id> <hash>``
+  per case whose chain grew since the previous seal (events with ids after the previous
+  seal's ``last_event_id`` up to this one's), with the hash of its latest event up to
+  ``last_event_id``, in case id order, and last the line ``seal <prev> <first_id>
+  <last_id> <count> <last_event_id>``. Every line ends with ``\n``. Through ``prev`` each
+  seal stands on every seal before it, so the latest seal covers every case's latest hash
+  at its moment.
 """
 
 from __future__ import annotations
@@ -100,9 +100,7 @@ def hash_of_row(row: Mapping[str, Any], previous: str) -> str:
     return event_hash(previous, row["id"], content)
 
 
-def seal_header(
-    prev: str, first_id: int, last_id: int, count: int, last_event_id: int
-) -> str:
+def seal_line(prev: str, first_id: int, last_id: int, count: int, last_event_id: int) -> str:
     return f"seal {prev} {first_id} {last_id} {count} {last_event_id}\n"
 
 

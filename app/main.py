@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import migrate
 from app.api import (
@@ -26,7 +28,21 @@ from app.api import (
 from app.api.middleware import RequestMiddleware
 from app.config import Settings, get_settings
 from app.db import Database
-from app.services import funnel_rollup
+from app.services import funnel_rollup, retention, seals
+
+
+def _background_work(engine: AsyncEngine, settings: Settings) -> list[Coroutine[Any, Any, None]]:
+    """What each worker does besides serving (each off when its period is 0): fold the
+    funnel deltas, seal the access log and the chains, apply the retention rule."""
+    work = []
+    if settings.funnel_fold_seconds:
+        work.append(funnel_rollup.fold_forever(engine, settings.funnel_fold_seconds))
+    if settings.seal_seconds:
+        work.append(seals.seal_forever(engine, settings.seal_seconds))
+    if settings.retention_interval_seconds:
+        days, every = settings.retention_days, settings.retention_interval_seconds
+        work.append(retention.retention_forever(engine, days, every))
+    return work
 
 
 def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
@@ -45,18 +61,14 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             await each.start()
         app.state.database, app.state.reports_database = database, reports
         app.state.engine = database.engine  # SQLAlchemy, for work outside requests
-        folding = (
-            asyncio.create_task(
-                funnel_rollup.fold_forever(app.state.engine, settings.funnel_fold_seconds)
-            )
-            if settings.funnel_fold_seconds
-            else None
-        )
+        background = [
+            asyncio.create_task(work) for work in _background_work(app.state.engine, settings)
+        ]
         try:
             yield
         finally:
-            if folding is not None:
-                folding.cancel()
+            for task in background:
+                task.cancel()
             for each in {database, reports}:
                 await each.close()
 

@@ -124,7 +124,8 @@ STAY_KEYS = {
     "resettlement_officer": STAY_STATE_KEYS,
     "transit_officer": STAY_STATE_KEYS | {"authorisation_note", "refusal_reason"},
 }
-EVENT_KEYS = {"id", "at", "action", "from_status", "to_status", "user_id", "role", "payload", "hash"}
+EVENT_KEYS = {"id", "at", "action", "from_status", "to_status", "user_id", "role", "payload"}
+EVENT_KEYS |= {"hash"}
 
 SUMMARY = "Threatened by a gang after refusing extortion."
 REFERRAL = "Referred by a partner shelter"

@@ -6,8 +6,9 @@ import uuid
 from datetime import datetime
 from functools import cache
 from typing import Any
+from typing import cast as cast_type
 
-from sqlalchemy import Insert, String, bindparam, cast, func, insert, literal, select
+from sqlalchemy import Insert, String, Table, bindparam, cast, func, insert, literal, select
 from sqlalchemy.sql.base import Executable
 
 from app import chain
@@ -26,7 +27,7 @@ def _insert_event(dialect: SqlDialect) -> Insert:
     """One statement numbers the event, reads the case's latest hash and writes the event
     with its own (app/chain.py): the case row is locked by every writer, so its latest event
     cannot change meanwhile, and the chain costs no round trip of its own."""
-    table = CaseEvent.__table__
+    table = cast_type(Table, CaseEvent.__table__)
     numbered = select(dialect.next_id(table.c.id).label("id")).subquery("numbered")
     latest = (
         select(table.c.hash)
@@ -41,13 +42,16 @@ def _insert_event(dialect: SqlDialect) -> Insert:
         + cast(numbered.c.id, String)
         + bindparam("content", type_=String)
     )
-    given = ("case_id", "at", "action", "from_status", "to_status", "user_id", "role")
-    given += ("resettlement_country", "transit_country", "payload")
+    given = (
+        *("case_id", "at", "action", "from_status", "to_status", "user_id", "role"),
+        *("resettlement_country", "transit_country", "payload"),
+    )
     values = [bindparam(name, type_=table.c[name].type) for name in given]
     return insert(table).from_select(
         ["id", *given, "hash"],
         select(numbered.c.id, *values, dialect.sha256_hex(hashed)),
     )
+
 
 _LAST_REVIEW_REQUEST = (
     select(func.coalesce(func.max(CaseEvent.id), 0))

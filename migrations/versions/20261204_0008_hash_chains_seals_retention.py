@@ -14,7 +14,6 @@ Create Date: 2026-12-04 09:00:00
 """
 
 from collections.abc import Sequence
-from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
