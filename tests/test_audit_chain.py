@@ -132,7 +132,9 @@ async def test_seals_for_outside_copies(drive: Driver, engine: AsyncEngine) -> N
     made = []
     for _ in range(3):
         await drive.client.get(f"{API}/cases?limit=1", headers=cast.worker.headers)
-        made.append(await seals.seal(engine, datetime.now(UTC)))
+        sealed = await seals.seal(engine, datetime.now(UTC))
+        assert sealed is not None
+        made.append(sealed)
     for user in (cast.boss, cast.admin):
         page = await drive.client.get(f"{API}/audit/seals?limit=2", headers=user.headers)
         assert page.status_code == 200, page.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -12,7 +13,7 @@ from sqlalchemy import Insert, String, Table, bindparam, cast, func, insert, lit
 from sqlalchemy.sql.base import Executable
 
 from app import chain
-from app.db import Db, SqlDialect
+from app.db import Db, Row, SqlDialect
 from app.models import CaseEvent
 from app.schemas.common import Page
 from app.schemas.events import EventView, event_payload_for
@@ -20,6 +21,9 @@ from app.services import audit, pagination, policy
 from app.services.policy import Actor
 from app.services.records import find_visible
 from app.vocabulary import AccessAction, Role
+
+#: Events read per statement for a whole history.
+HISTORY_PAGE = 1000
 
 
 @cache
@@ -131,6 +135,37 @@ async def record_event(
     )
 
 
+def event_views(actor: Actor, rows: Sequence[Row]) -> list[EventView]:
+    return [
+        EventView(
+            id=row["id"],
+            at=row["at"],
+            action=row["action"],
+            from_status=row["from_status"],
+            to_status=row["to_status"],
+            user_id=row["user_id"],
+            role=row["role"],
+            payload=event_payload_for(actor.role, row["role"], row["payload"]),
+            hash=row["hash"],
+        )
+        for row in rows
+    ]
+
+
+async def whole_history(db: Db, actor: Actor, case_id: uuid.UUID) -> list[EventView]:
+    """Every event of a case the caller can see, as it may see them, oldest first."""
+    events: list[EventView] = []
+    while True:
+        params = {"of_case": case_id, "after": events[-1].id if events else 0}
+        rows = await db.all(
+            _events_query(actor.role),
+            {**params, "page_size": HISTORY_PAGE, **policy.scope_params(actor)},
+        )
+        events += event_views(actor, rows)
+        if len(rows) < HISTORY_PAGE:
+            return events
+
+
 async def list_events(
     db: Db,
     actor: Actor,
@@ -153,19 +188,6 @@ async def list_events(
         },
     )
     page, more = rows[:limit], len(rows) > limit
-    items = [
-        EventView(
-            id=row["id"],
-            at=row["at"],
-            action=row["action"],
-            from_status=row["from_status"],
-            to_status=row["to_status"],
-            user_id=row["user_id"],
-            role=row["role"],
-            payload=event_payload_for(actor.role, row["role"], row["payload"]),
-            hash=row["hash"],
-        )
-        for row in page
-    ]
+    items = event_views(actor, page)
     await audit.log_access(db, actor, AccessAction.events, [case_id], None, now)
     return Page(items=items, next_cursor=pagination.encode_int(page[-1]["id"]) if more else None)
