@@ -25,7 +25,7 @@ from app.services import seals, verify
 from tests.common import Cast, make_cast
 from tests.factories import Factory
 from tests.lifecycle_helpers import IN_TRANSIT, Driver
-from tests.live_server import ROOT, pta_command
+from tests.live_server import run_pta
 
 API = "/api/v1"
 ZEROS = "0" * 64
@@ -308,11 +308,7 @@ async def test_an_altered_seal_is_named(drive: Driver, engine: AsyncEngine) -> N
 
 # The command --------------------------------------------------------------------------------
 def pta(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": "/usr/bin:/bin", "PTA_DATABASE_URL": settings.database_url}
-    env["PTA_SECRET_KEY"] = "a" * 40
-    return subprocess.run(
-        [*pta_command(), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
-    )
+    return run_pta(settings.database_url, *args)
 
 
 async def test_pta_audit_seal_and_verify(

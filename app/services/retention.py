@@ -90,7 +90,7 @@ def cutoff(today: date, days: int) -> dict[str, Any]:
 
 
 def _of_case(model: Any, **values: Any) -> Update:
-    return update(model).where(model.case_id == bindparam("case_id")).values(**values)
+    return update(model).where(model.case_id == bindparam("of_case")).values(**values)
 
 
 def _erasures(dialect: SqlDialect) -> tuple[Update, ...]:
@@ -113,7 +113,7 @@ def _erasures(dialect: SqlDialect) -> tuple[Update, ...]:
 ERASURES = {dialect.name: _erasures(dialect) for dialect in (POSTGRESQL, SQLITE)}
 ERASE_CASE: Update = (
     update(Case)
-    .where(Case.id == bindparam("case_id"))
+    .where(Case.id == bindparam("of_case"))
     .values(
         referral_source=null(),
         protection_summary=null(),
@@ -127,7 +127,7 @@ PAYLOADS: Executable = select(CaseEvent.id, CaseEvent.payload).where(
 )
 ERASE_PAYLOAD: Update = (
     update(CaseEvent)
-    .where(CaseEvent.id == bindparam("event_id"))
+    .where(CaseEvent.id == bindparam("of_event"))
     .values(
         payload=bindparam("erased", type_=CaseEvent.__table__.c.payload.type),
         payload_digest=bindparam("digest"),
@@ -141,14 +141,14 @@ async def erase_case(db: Db, case_id: uuid.UUID, limit: dict[str, Any], now: dat
     if await db.first(LOCK_DUE, {"case_id": case_id, **limit}) is None:
         return False
     for statement in ERASURES[db.dialect.name]:
-        await db.run(statement, {"case_id": case_id})
-    await db.run(ERASE_CASE, {"case_id": case_id, "now": now})
+        await db.run(statement, {"of_case": case_id})
+    await db.run(ERASE_CASE, {"of_case": case_id, "now": now})
     payloads = await db.all(PAYLOADS, {"case_id": case_id})
     await db.run_many(
         ERASE_PAYLOAD,
         [
             {
-                "event_id": row["id"],
+                "of_event": row["id"],
                 "erased": dict(chain.ERASED_PAYLOAD),
                 "digest": chain.payload_digest(row["payload"]),
             }
