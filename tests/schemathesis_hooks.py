@@ -18,7 +18,8 @@ still judges everything else. Requests generated as invalid ("negative") are nev
 - member ids must be those of the case's current members (else 422, by the contract): the
   hook reads the case (as the fuzzing supervisor) and puts its members' ids in a PATCH of
   the members, in ``accepted_members`` and in ``split_case`` (whose ``principal`` must be
-  among ``members``).
+  among ``members``), and in the path of a subject access request (whose member must be one
+  of that case's, else 404).
 """
 
 from __future__ import annotations
@@ -175,6 +176,12 @@ def _member_ids(case: Any, body: dict[str, Any]) -> None:
             body.pop("accepted_members")
 
 
+def _member_in_path(case: Any) -> None:
+    ids = _current_member_ids(case)
+    if ids and "member_id" in (case.path_parameters or {}):
+        case.path_parameters["member_id"] = ids[0]
+
+
 @schemathesis.hook
 def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
     editing_a_user = case.method.upper() == "PATCH" and case.path.startswith("/api/v1/users/")
@@ -189,5 +196,7 @@ def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
             _user_update(case.body)
     if _positive(case, ParameterLocation.QUERY):
         _query(case)
+    if _positive(case, ParameterLocation.PATH):
+        _member_in_path(case)
     if _positive(case, ParameterLocation.HEADER):
         _idempotency_key(case)
