@@ -59,12 +59,15 @@ async def test_two_services_seal_one_at_a_time(
                 await asyncio.sleep(0.05)
         await asyncio.sleep(1.5)  # the last period's seal
         elapsed = time.monotonic() - started
+        metrics = httpx.get(f"{one.url}/metrics").text
     async with engine.connect() as conn:
         seals = list((await conn.execute(select(Seal).order_by(Seal.id))).mappings())
     assert 3 <= len(seals) <= 2 * elapsed + 2, (len(seals), elapsed)
     for before, after in itertools.pairwise(seals):
         assert after["prev"] == before["root"] and after["first_id"] == before["last_id"] + 1
     assert sum(seal["count"] for seal in seals) >= reads
+    made = [line for line in metrics.splitlines() if line.startswith("pta_seals_total")]
+    assert made and float(made[0].split()[-1]) >= 1, metrics[-2000:]
     report = await verify.verify(engine)
     assert report.broken is None, report.broken
     assert report.sealed_rows >= reads and report.unsealed_events == 0
