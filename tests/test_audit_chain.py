@@ -71,6 +71,13 @@ async def check(engine: AsyncEngine) -> verify.Report:
     return await verify.verify(engine)
 
 
+async def broken_item(engine: AsyncEngine) -> str:
+    """What verify names as the first broken item (it must name one)."""
+    broken = (await check(engine)).broken
+    assert broken is not None, "verify found nothing"
+    return broken
+
+
 async def sql(engine: AsyncEngine, statement: str, **params: Any) -> list[Any]:
     async with engine.begin() as conn:
         result = await conn.execute(text(statement), params)
@@ -170,8 +177,8 @@ async def test_an_altered_payload_is_named(drive: Driver, engine: AsyncEngine) -
         p=json.dumps({"resettlement_country": "CAN"}),
         i=target["id"],
     )
-    broken = (await check(engine)).broken
-    assert broken is not None and broken.startswith(f"case {first['id']} event {target['id']}:")
+    broken = await broken_item(engine)
+    assert broken.startswith(f"case {first['id']} event {target['id']}:")
 
 
 async def test_an_event_removed_from_the_middle_is_named(
@@ -179,8 +186,8 @@ async def test_an_event_removed_from_the_middle_is_named(
 ) -> None:
     first, _, events = await sealed_history(drive, engine)
     await sql(engine, "DELETE FROM case_events WHERE id = :i", i=events[2]["id"])
-    broken = (await check(engine)).broken
-    assert broken is not None and broken.startswith(f"case {first['id']} event {events[3]['id']}:")
+    broken = await broken_item(engine)
+    assert broken.startswith(f"case {first['id']} event {events[3]['id']}:")
 
 
 async def test_an_event_inserted_into_a_chain_is_named(
@@ -226,8 +233,7 @@ async def test_an_event_inserted_into_a_chain_is_named(
             "hash": forged_hash,
         },
     )
-    broken = (await check(engine)).broken
-    assert broken is not None
+    broken = await broken_item(engine)
     assert broken.startswith(f"case {case['id']} event {forged_id}: inserted"), broken
 
 
@@ -245,8 +251,8 @@ async def test_a_forged_event_appended_without_the_chain_is_named(
     )
     ((forged_id,),) = await sql(engine, "SELECT max(id) FROM case_events")
     assert forged_id > last["id"]
-    broken = (await check(engine)).broken
-    assert broken is not None and broken.startswith(f"case {first['id']} event {forged_id}:")
+    broken = await broken_item(engine)
+    assert broken.startswith(f"case {first['id']} event {forged_id}:")
 
 
 async def test_a_cases_latest_events_removed_up_to_the_seal_are_found(
@@ -261,16 +267,16 @@ async def test_a_cases_latest_events_removed_up_to_the_seal_are_found(
         c=uuid_param(engine, first["id"]),
     )
     (seal,) = await sql(engine, "SELECT id FROM seals")
-    broken = (await check(engine)).broken
-    assert broken is not None and broken.startswith(f"seal {seal[0]}: its root"), broken
+    broken = await broken_item(engine)
+    assert broken.startswith(f"seal {seal[0]}: its root"), broken
 
 
 async def test_a_sealed_access_log_row_removed_is_named(drive: Driver, engine: AsyncEngine) -> None:
     await sealed_history(drive, engine)
     (seal,) = await sql(engine, "SELECT id, first_id, last_id FROM seals")
     await sql(engine, "DELETE FROM access_log WHERE id = (SELECT min(id) FROM access_log)")
-    broken = (await check(engine)).broken
-    assert broken is not None and broken.startswith(f"seal {seal[0]}: it sealed"), broken
+    broken = await broken_item(engine)
+    assert broken.startswith(f"seal {seal[0]}: it sealed"), broken
     assert f"ids {seal[1]}–{seal[2]}" in broken
 
 
@@ -282,8 +288,8 @@ async def test_a_sealed_access_log_row_altered_is_found(drive: Driver, engine: A
         "UPDATE access_log SET action = 'list' "
         "WHERE id = (SELECT max(id) FROM access_log WHERE action = 'view')",
     )
-    broken = (await check(engine)).broken
-    assert broken is not None and broken.startswith(f"seal {seal[0]}: its root"), broken
+    broken = await broken_item(engine)
+    assert broken.startswith(f"seal {seal[0]}: its root"), broken
 
 
 async def test_an_altered_seal_is_named(drive: Driver, engine: AsyncEngine) -> None:
@@ -292,8 +298,8 @@ async def test_an_altered_seal_is_named(drive: Driver, engine: AsyncEngine) -> N
     assert await seals.seal(engine, datetime.now(UTC)) is not None
     first, second = [row[0] for row in await sql(engine, "SELECT id FROM seals ORDER BY id")]
     await sql(engine, "UPDATE seals SET root = :r WHERE id = :i", r="f" * 64, i=first)
-    broken = (await check(engine)).broken
-    assert broken is not None and broken.startswith(f"seal {first}: its root"), broken
+    broken = await broken_item(engine)
+    assert broken.startswith(f"seal {first}: its root"), broken
     await sql(
         engine,
         "UPDATE seals SET root = :r, prev = :p WHERE id = :i",
@@ -302,8 +308,8 @@ async def test_an_altered_seal_is_named(drive: Driver, engine: AsyncEngine) -> N
         i=second,
     )
     await sql(engine, "DELETE FROM seals WHERE id = :i", i=first)
-    broken = (await check(engine)).broken
-    assert broken is not None and broken.startswith(f"seal {second}:"), broken
+    broken = await broken_item(engine)
+    assert broken.startswith(f"seal {second}:"), broken
 
 
 # The command --------------------------------------------------------------------------------

@@ -86,12 +86,26 @@ def test_upgrade_matches_models_and_downgrade_empties(empty_database: str) -> No
     assert _inspect(empty_database, settings, _tables) <= {"alembic_version"}
 
 
+def _run(url: str, settings: Settings, statements: Any) -> Any:
+    """Run ``statements(conn)`` in one transaction on ``url``."""
+    import asyncio
+
+    async def run() -> Any:
+        engine = make_engine(url, settings, pool_size=1)
+        try:
+            async with engine.begin() as conn:
+                return await statements(conn)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
 @pytest.mark.reliability
 def test_0004_keeps_users_that_differ_only_by_case(empty_database: str) -> None:
     """A database at 0003 holding "Ana" and later "ana": after 0004 both are still there
     (ids, roles, password hashes untouched), the older keeps its name, the later one is
     renamed <name>-<first 8 hex digits of its id>, and "ANA" can no longer be added."""
-    import asyncio
 
     settings = Settings(database_url=empty_database, secret_key=SECRET)
     migrate.upgrade(settings, revision="0003")
@@ -101,14 +115,6 @@ def test_0004_keeps_users_that_differ_only_by_case(empty_database: str) -> None:
         (later, "ana", "2026-02-01 10:00:00"),
         (other, "bob", "2026-01-15 10:00:00"),
     ]
-
-    async def run(statements: Any) -> Any:
-        engine = make_engine(empty_database, settings, pool_size=1)
-        try:
-            async with engine.begin() as conn:
-                return await statements(conn)
-        finally:
-            await engine.dispose()
 
     async def fill(conn: Any) -> None:
         from datetime import datetime
@@ -121,7 +127,7 @@ def test_0004_keeps_users_that_differ_only_by_case(empty_database: str) -> None:
             stamp = datetime.fromisoformat(at + "+00:00")
             await conn.execute(insert(User).values(**values, created_at=stamp, updated_at=stamp))
 
-    asyncio.run(run(fill))
+    _run(empty_database, settings, fill)
     migrate.upgrade(settings)
 
     async def read(conn: Any) -> Any:
@@ -132,7 +138,7 @@ def test_0004_keeps_users_that_differ_only_by_case(empty_database: str) -> None:
         result = await conn.execute(select(User.id, User.username, User.password_hash))
         return {row[0]: (row[1], row[2]) for row in result}
 
-    users = asyncio.run(run(read))
+    users = _run(empty_database, settings, read)
     assert users == {
         older: ("Ana", "hash-Ana"),
         later: (f"ana-{later.hex[:8]}", "hash-ana"),
@@ -147,7 +153,7 @@ def test_0004_keeps_users_that_differ_only_by_case(empty_database: str) -> None:
         )
 
     with pytest.raises(Exception, match=r"(?i)unique"):
-        asyncio.run(run(add_again))
+        _run(empty_database, settings, add_again)
 
 
 @pytest.mark.reliability
@@ -157,7 +163,6 @@ def test_0008_keeps_the_access_log_with_its_cases_and_fills_the_readers_country(
     """On SQLite 0008 rebuilds ``access_log`` (its CHECK gains subject_access), whose cases
     hang on it with ON DELETE CASCADE: every row and every link is still there after, and
     each row has its reader's country."""
-    import asyncio
     from datetime import UTC, datetime
 
     from sqlalchemy import text
@@ -166,14 +171,6 @@ def test_0008_keeps_the_access_log_with_its_cases_and_fills_the_readers_country(
     migrate.upgrade(settings, revision="0006")
     officer, worker = uuid.uuid4(), uuid.uuid4()
     cases = [uuid.uuid4() for _ in range(3)]
-
-    async def run(statements: Any) -> Any:
-        engine = make_engine(empty_database, settings, pool_size=1)
-        try:
-            async with engine.begin() as conn:
-                return await statements(conn)
-        finally:
-            await engine.dispose()
 
     async def fill(conn: Any) -> None:
         from app.models import AccessLogCase, User
@@ -211,7 +208,7 @@ def test_0008_keeps_the_access_log_with_its_cases_and_fills_the_readers_country(
         for entry, case_id in links:
             await conn.execute(insert(AccessLogCase).values(access_log_id=entry, case_id=case_id))
 
-    asyncio.run(run(fill))
+    _run(empty_database, settings, fill)
     migrate.upgrade(settings)
 
     async def read(conn: Any) -> Any:
@@ -221,7 +218,7 @@ def test_0008_keeps_the_access_log_with_its_cases_and_fills_the_readers_country(
         )
         return list(entries), sorted((e, str(uuid.UUID(str(c)))) for e, c in links)
 
-    entries, links = asyncio.run(run(read))
+    entries, links = _run(empty_database, settings, read)
     assert [tuple(row) for row in entries] == [(1, "CAN"), (2, None)]
     assert links == sorted((e, str(c)) for e, c in [(1, cases[0]), (1, cases[1]), (2, cases[2])])
 

@@ -129,9 +129,7 @@ async def test_a_killed_run_leaves_no_case_half_erased_and_no_figure_changes(
     assert 5 <= stopped_at < len(due), f"killed after {stopped_at} of {len(due)}: not mid-run"
 
     erased = untouched = 0
-    for case_id, marked, names, members, payloads, events, free_texts in await per_case(
-        demo, due
-    ):
+    for case_id, marked, names, members, payloads, events, free_texts in await per_case(demo, due):
         if marked:
             erased += 1
             assert (names, payloads, free_texts) == (members, events, 0), case_id
