@@ -51,9 +51,13 @@ def payload_digest(payload: Any) -> str:
 
 
 def timestamp(at: datetime) -> str:
-    if at.tzinfo is None:
+    """``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC (years 1000–9999)."""
+    offset = at.utcoffset()
+    if offset is None:
         raise ValueError("naive datetime")
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if offset:
+        at = at.astimezone(UTC)
+    return at.isoformat(timespec="microseconds")[:26] + "Z"
 
 
 def event_content(
@@ -69,8 +73,10 @@ def event_content(
 ) -> str:
     """What follows ``<predecessor>\\n<id>`` in the hashed text (it starts with a line break):
     the part the service knows before the database numbers the event."""
-    fields = (case_id, timestamp(at), action, from_status or "", to_status, user_id, role, digest)
-    return "".join(f"\n{field}" for field in fields)
+    return (
+        f"\n{case_id}\n{timestamp(at)}\n{action}\n{from_status or ''}\n{to_status}"
+        f"\n{user_id}\n{role}\n{digest}"
+    )
 
 
 def event_hash(previous: str, event_id: int, content: str) -> str:

@@ -27,8 +27,16 @@ from app.api import (
 )
 from app.api.middleware import RequestMiddleware
 from app.config import Settings, get_settings
-from app.db import Database
+from app.db import Database, make_engine
 from app.services import funnel_rollup, retention, seals
+
+
+def _jobs_engine(database: Database, settings: Settings) -> AsyncEngine:
+    """The background work's own engine on PostgreSQL (a seal or a verify may read a whole
+    table: no client-side statement limit, and no request waits for its connections)."""
+    if database.engine.dialect.name != "postgresql":
+        return database.engine
+    return make_engine(settings.database_url, settings, pool_size=2, jobs=True)
 
 
 def _background_work(engine: AsyncEngine, settings: Settings) -> list[Coroutine[Any, Any, None]]:
@@ -61,14 +69,15 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             await each.start()
         app.state.database, app.state.reports_database = database, reports
         app.state.engine = database.engine  # SQLAlchemy, for work outside requests
-        background = [
-            asyncio.create_task(work) for work in _background_work(app.state.engine, settings)
-        ]
+        jobs = _jobs_engine(database, settings)
+        background = [asyncio.create_task(work) for work in _background_work(jobs, settings)]
         try:
             yield
         finally:
             for task in background:
                 task.cancel()
+            if jobs is not database.engine:
+                await jobs.dispose()
             for each in {database, reports}:
                 await each.close()
 

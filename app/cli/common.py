@@ -50,7 +50,7 @@ def run_with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[
     """Run a job that opens transactions of its own (sealing, verifying, erasing)."""
 
     async def main() -> T:
-        engine = make_engine(settings.database_url, settings, pool_size=2)
+        engine = make_engine(settings.database_url, settings, pool_size=2, jobs=True)
         try:
             return await work(engine)
         finally:

@@ -30,17 +30,24 @@ def driver_url(url: str) -> URL:
     raise ValueError(f"unsupported database {backend!r}: use postgresql:// or sqlite:///")
 
 
-def make_engine(url: str, settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
+def make_engine(
+    url: str, settings: Settings, *, pool_size: int | None = None, jobs: bool = False
+) -> AsyncEngine:
+    """``jobs``: for work that reads whole tables (sealing, verifying): no client-side limit on
+    a statement (each job sets the server's own, ``statement_timeout``, for itself)."""
     target = driver_url(url)
     if target.get_backend_name() == "sqlite":
         return _sqlite_engine(target)
+    connect_args = asyncpg_connect_args(settings)
+    if jobs:
+        connect_args["command_timeout"] = None
     return create_async_engine(
         target,
         pool_size=pool_size or settings.pool_size,
         max_overflow=0,
         pool_timeout=10,
         pool_pre_ping=False,
-        connect_args=asyncpg_connect_args(settings),
+        connect_args=connect_args,
     )
 
 
