@@ -95,6 +95,22 @@ async def erased_count(engine: AsyncEngine) -> int:
         return int(count or 0)
 
 
+async def transactions_ended(engine: AsyncEngine) -> None:
+    """PostgreSQL rolls back a killed client's transaction once it sees the connection gone
+    (its row locks would make the next run skip that case until then)."""
+    if engine.dialect.name != "postgresql":
+        return
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()"
+    )
+    for _ in range(100):
+        async with engine.connect() as conn:
+            if not await conn.scalar(query):
+                return
+        await asyncio.sleep(0.1)
+
+
 def start_apply(settings: Settings) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PTA_")}
     env |= {"PTA_DATABASE_URL": settings.database_url, "PTA_RETENTION_DAYS": DAYS}
@@ -125,6 +141,7 @@ async def test_a_killed_run_leaves_no_case_half_erased_and_no_figure_changes(
         await asyncio.sleep(0.005)
     os.killpg(running.pid, signal.SIGKILL)
     running.wait()
+    await transactions_ended(demo)
     stopped_at = await erased_count(demo)
     assert 5 <= stopped_at < len(due), f"killed after {stopped_at} of {len(due)}: not mid-run"
 

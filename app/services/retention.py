@@ -23,11 +23,9 @@ from sqlalchemy import (
     and_,
     bindparam,
     false,
-    func,
     null,
     or_,
     select,
-    text,
     true,
     update,
 )
@@ -51,8 +49,6 @@ from app.vocabulary import CaseStatus
 log = logging.getLogger("pta.retention")
 
 ERASED = "[erased]"
-#: PostgreSQL advisory lock held for a whole run, so replicas do not erase side by side.
-RETENTION_LOCK = 0x7074_6172  # "ptar"
 #: The service's first run waits this long after start (then every interval).
 FIRST_RUN_DELAY_SECONDS = 60.0
 PAGE = 500
@@ -78,8 +74,11 @@ DUE_PAGE: Executable = (
     .order_by(Case.id)
     .limit(PAGE)
 )
+#: A case another run (or a writer) holds right now is left to that one (or the next run).
 LOCK_DUE: Executable = (
-    select(Case.id).where(Case.id == bindparam("case_id"), _due()).with_for_update()
+    select(Case.id)
+    .where(Case.id == bindparam("case_id"), _due())
+    .with_for_update(skip_locked=True)
 )
 
 
@@ -137,7 +136,7 @@ ERASE_PAYLOAD: Update = (
 
 async def erase_case(db: Db, case_id: uuid.UUID, limit: dict[str, Any], now: datetime) -> bool:
     """Erase one case if it is (still) due, under its row lock: False when it is not (held,
-    reopened or erased meanwhile)."""
+    reopened or erased meanwhile, or being written by someone else this instant)."""
     if await db.first(LOCK_DUE, {"case_id": case_id, **limit}) is None:
         return False
     for statement in ERASURES[db.dialect.name]:
@@ -191,27 +190,14 @@ async def apply(engine: AsyncEngine, today: date, days: int, *, dry_run: bool) -
     return outcome
 
 
-async def apply_alone(engine: AsyncEngine, today: date, days: int) -> Outcome | None:
-    """``apply`` unless another process is applying it (PostgreSQL: None then)."""
-    if engine.dialect.name != "postgresql":
-        return await apply(engine, today, days, dry_run=False)
-    async with engine.connect() as conn:
-        if not await conn.scalar(select(func.pg_try_advisory_lock(RETENTION_LOCK))):
-            return None
-        try:
-            return await apply(engine, today, days, dry_run=False)
-        finally:
-            await conn.execute(text(f"SELECT pg_advisory_unlock({RETENTION_LOCK})"))
-
-
 async def retention_forever(engine: AsyncEngine, days: int, every: float) -> None:
-    """The service's own run: soon after start, then every ``every`` seconds (a day)."""
+    """The service's own run: soon after start, then every ``every`` seconds (a day). Workers
+    and replicas may run it side by side: each case is taken by one of them (``LOCK_DUE``)."""
     await asyncio.sleep(min(every, FIRST_RUN_DELAY_SECONDS))
     while True:
         try:
-            outcome = await apply_alone(engine, datetime.now(UTC).date(), days)
-            if outcome is not None:
-                log.info("retention applied", extra={"cases_erased": outcome.erased})
+            outcome = await apply(engine, datetime.now(UTC).date(), days, dry_run=False)
+            log.info("retention applied", extra={"cases_erased": outcome.erased})
         except Exception as error:  # the database may be down: try again next time
             log.warning("retention failed", extra={"error_type": type(error).__name__})
         await asyncio.sleep(every)
