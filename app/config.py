@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     #: API requests one worker serves at once; beyond, 503 with Retry-After (a flood waits
     #: in the client's retry, not in this worker's memory and database pool)
     max_concurrent_requests: int = Field(default=100, ge=1)
+    #: how often the service seals the access log and the case chains (0: never, e.g. tests)
+    seal_seconds: float = Field(default=300, ge=0)
+    #: a case resettled or closed more than this many days ago is erased (domain.md)
+    retention_days: int = Field(default=3650, ge=0)
+    #: how often the service applies the retention rule (0: never; ``pta retention apply``)
+    retention_interval_seconds: float = Field(default=86400, ge=0)
     #: the pre-departure checklist each accepted submission starts (empty: no checklist)
     departure_requirements: Annotated[tuple[RequirementItem, ...], NoDecode] = tuple(
         RequirementItem

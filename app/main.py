@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app import migrate
 from app.api import (
@@ -26,8 +28,36 @@ from app.api import (
 )
 from app.api.middleware import RequestMiddleware
 from app.config import Settings, get_settings
-from app.db import Database
-from app.services import delivery, funnel_rollup
+from app.db import Database, make_engine
+from app.services import delivery, funnel_rollup, retention, seals
+
+
+def _jobs_engine(database: Database, settings: Settings) -> AsyncEngine:
+    """The background work's own engine on PostgreSQL (a seal or a verify may read a whole
+    table: no client-side statement limit, and no request waits for its connections)."""
+    if database.engine.dialect.name != "postgresql":
+        return database.engine
+    return make_engine(settings.database_url, settings, pool_size=2, jobs=True)
+
+
+def _background_work(
+    service: AsyncEngine, engine: AsyncEngine, settings: Settings
+) -> list[Coroutine[Any, Any, None]]:
+    """What each worker does besides serving (each off when its period is 0): deliver the
+    webhook messages (on the ``service`` engine: short statements), fold the funnel deltas,
+    seal the access log and the chains, apply the retention rule (on the jobs ``engine``)."""
+    work = []
+    if settings.webhook_poll_seconds:
+        config = delivery.DeliveryConfig.from_settings(settings)
+        work.append(delivery.deliver_forever(service, config, settings.webhook_poll_seconds))
+    if settings.funnel_fold_seconds:
+        work.append(funnel_rollup.fold_forever(engine, settings.funnel_fold_seconds))
+    if settings.seal_seconds:
+        work.append(seals.seal_forever(engine, settings.seal_seconds))
+    if settings.retention_interval_seconds:
+        days, every = settings.retention_days, settings.retention_interval_seconds
+        work.append(retention.retention_forever(engine, days, every))
+    return work
 
 
 def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
@@ -46,31 +76,18 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             await each.start()
         app.state.database, app.state.reports_database = database, reports
         app.state.engine = database.engine  # SQLAlchemy, for work outside requests
-        folding = (
-            asyncio.create_task(
-                funnel_rollup.fold_forever(app.state.engine, settings.funnel_fold_seconds)
-            )
-            if settings.funnel_fold_seconds
-            else None
-        )
-        delivering = (
-            asyncio.create_task(
-                delivery.deliver_forever(
-                    app.state.engine,
-                    delivery.DeliveryConfig.from_settings(settings),
-                    settings.webhook_poll_seconds,
-                )
-            )
-            if settings.webhook_poll_seconds
-            else None
-        )
+        jobs = _jobs_engine(database, settings)
+        background = [
+            asyncio.create_task(work)
+            for work in _background_work(database.engine, jobs, settings)
+        ]
         try:
             yield
         finally:
-            background = [task for task in (folding, delivering) if task is not None]
             for task in background:
                 task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
+            if jobs is not database.engine:
+                await jobs.dispose()
             for each in {database, reports}:
                 await each.close()
 

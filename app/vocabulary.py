@@ -153,6 +153,7 @@ class Action(StrEnum):
     split_case = "split_case"
     provide_information = "provide_information"
     update_requirement = "update_requirement"
+    set_legal_hold = "set_legal_hold"
 
 
 class RequirementItem(StrEnum):
@@ -188,6 +189,7 @@ class AccessAction(StrEnum):
     events = "events"
     export = "export"
     report = "report"
+    subject_access = "subject_access"
 
 
 class FunnelStage(StrEnum):

@@ -46,6 +46,7 @@ import random
 import subprocess
 import sys
 import time
+import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -57,6 +58,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from app import chain
 from app.models import Base
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -119,6 +121,13 @@ SUMMARIES = (
 CASE_TABLES = ("cases", "members", "submissions", "transit_stays", "case_events")
 
 
+#: Tables whose ids the simulation gives itself: an event's hash covers its id.
+OWN_IDS = frozenset({"case_events"})
+#: Event ids are ``n * EVENTS_PER_CASE + k`` for the k-th event of case n: in each case's
+#: order, unique across the worker processes that simulate cases side by side.
+EVENTS_PER_CASE = 100
+
+
 def _written_columns(table: str) -> tuple[str, ...]:
     """Every column of the table as the models declare it (``Base.metadata``), in their order,
     but a key the database numbers itself: a column added to a model must be written by the
@@ -127,7 +136,8 @@ def _written_columns(table: str) -> tuple[str, ...]:
     return tuple(
         column.name
         for column in columns
-        if not (column.primary_key and column.autoincrement is True and column.name == "id")
+        if table in OWN_IDS
+        or not (column.primary_key and column.autoincrement is True and column.name == "id")
     )
 
 
@@ -281,6 +291,8 @@ class _Case:
     subs: list[_Sub] = field(default_factory=list)
     stays: list[_Stay] = field(default_factory=list)
     last_ts: str = ""
+    #: the hash of the case's latest event (app/chain.py)
+    head: str = chain.ZERO_HASH
     drafted_by: str = NULL
     first_submitted: str = NULL
     entered: str = NULL
@@ -315,8 +327,26 @@ class _Case:
             at = self.last_ts
         self.last_ts = at
         before = NULL if action == "create" else self.status
+        event_id = self.n * EVENTS_PER_CASE + len(self.events)
+        if len(self.events) >= EVENTS_PER_CASE:
+            raise RuntimeError("more events than EVENTS_PER_CASE")
+        self.head = chain.event_hash(
+            self.head,
+            event_id,
+            chain.event_content(
+                case_id=uuid.UUID(case_id(self.n)),
+                at=datetime.fromisoformat(at),
+                action=action,
+                from_status=None if before == NULL else before,
+                to_status=to,
+                user_id=uuid.UUID(user),
+                role=role,
+                digest=chain.payload_digest(json.loads(payload)),
+            ),
+        )
         self.events.append(
-            f"{case_id(self.n)}\t{at}\t{action}\t{before}\t{to}\t{user}\t{role}\t{rc}\t{tc}\t{payload}\n"
+            f"{event_id}\t{case_id(self.n)}\t{at}\t{action}\t{before}\t{to}\t{user}\t{role}\t"
+            f"{rc}\t{tc}\t{payload}\t{self.head}\t{NULL}\n"
         )
         self.status = to
         return at
@@ -595,14 +625,14 @@ def generate(plan: _Plan) -> tuple[dict[str, bytes], dict[tuple[str, int], int]]
         c = _Case(n, rng, dates, plan.users, day0)
         _simulate(c, fate, pathway, reference, members, target)
         cid = case_id(n)
-        created = c.events[0].split("\t", 2)[1]
+        created = c.events[0].split("\t", 3)[2]
         summary = rng.choice(SUMMARIES) if rng.random() < 0.8 else NULL
         out["cases"].append(
             f"{cid}\t{reference}\t{origin}\t{pathway}\t{c.status}\t{c.before_close}\t"
             f"{_weighted(rng, PRIORITIES, PRIORITY_CUM)}\tCommunity outreach\t{summary}\t"
             f"{members}\t{identified}\t{c.first_submitted}\t{c.entered}\t{c.departed}\t"
             f"{c.resettled}\t{c.closed_at}\t{c.closure_reason}\t{cw}\t{c.drafted_by}\t"
-            f"{created}\t{c.last_ts}\t{len(c.events)}\t{NULL}\t{NULL}\n"
+            f"{created}\t{c.last_ts}\t{len(c.events)}\t{NULL}\t{NULL}\tf\t{NULL}\n"
         )
         if "members" in wanted:
             rows = out["members"]

@@ -44,6 +44,8 @@ def settings(database_url: str) -> Settings:
         secret_key=SECRET,
         transit_capacity="CRI=200",
         funnel_fold_seconds=0,  # tests fold when they mean to
+        seal_seconds=0,  # tests seal when they mean to
+        retention_interval_seconds=0,  # and erase when they mean to
         # Most tests are about other rules and depart without a checklist; the departure
         # arrangements' tests and the pair table use ``checklist_app`` (the default six items).
         departure_requirements="",

@@ -53,6 +53,7 @@ ACTIONS: tuple[str, ...] = (
     "close",
     "reopen",
     "split_case",
+    "set_legal_hold",
 )
 
 
@@ -422,6 +423,7 @@ def legal_actions(case: dict[str, Any]) -> set[str]:
         legal.add("close")
     if status == "closed":
         legal.add("reopen")
+    legal.add("set_legal_hold")  # any status
     return legal
 
 
@@ -489,6 +491,7 @@ def fields_for(action: str, case: dict[str, Any] | None = None) -> dict[str, Any
         "confirm_arrival": {"arrived_at": days(0)},
         "close": {"reason": "lost_contact"},
         "reopen": {"reason": "Contact restored"},
+        "set_legal_hold": {"hold": True, "reason": "Court order 12/2026"},
     }.get(action, {})
 
 

@@ -47,6 +47,23 @@ def pta_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "app.cli"]
 
 
+def run_pta(
+    database_url: str, *args: str, extra_env: dict[str, str] | None = None, timeout: float = 600
+) -> subprocess.CompletedProcess[str]:
+    """One ``pta`` command on ``database_url``, as an operator runs it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PTA_", "PROMETHEUS_"))}
+    env |= {"PTA_DATABASE_URL": database_url, "PTA_SECRET_KEY": SECRET, **(extra_env or {})}
+    return subprocess.run(
+        [*pta_command(), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 @dataclass
 class LiveServer:
     process: subprocess.Popen[bytes]

@@ -18,7 +18,8 @@ still judges everything else. Requests generated as invalid ("negative") are nev
 - member ids must be those of the case's current members (else 422, by the contract): the
   hook reads the case (as the fuzzing supervisor) and puts its members' ids in a PATCH of
   the members, in ``accepted_members`` and in ``split_case`` (whose ``principal`` must be
-  among ``members``).
+  among ``members``), and in the path of a subject access request (whose member must be one
+  of that case's, else 404).
 - a webhook endpoint must be for an active user who reads cases, at an address that is
   allowed (else 422, by the contract): a valid subscription names the fuzzing supervisor and
   a closed port on 127.0.0.1 (the server allows private addresses for the run), so no random
@@ -192,6 +193,12 @@ def _webhook(case: Any, body: dict[str, Any]) -> None:
         body["user_id"] = os.environ["PTA_FUZZ_WEBHOOK_USER"]
 
 
+def _member_in_path(case: Any) -> None:
+    ids = _current_member_ids(case)
+    if ids and "member_id" in (case.path_parameters or {}):
+        case.path_parameters["member_id"] = ids[0]
+
+
 @schemathesis.hook
 def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
     editing_a_user = case.method.upper() == "PATCH" and case.path.startswith("/api/v1/users/")
@@ -207,5 +214,7 @@ def before_call(ctx: Any, case: Any, kwargs: dict[str, Any]) -> None:
             _user_update(case.body)
     if _positive(case, ParameterLocation.QUERY):
         _query(case)
+    if _positive(case, ParameterLocation.PATH):
+        _member_in_path(case)
     if _positive(case, ParameterLocation.HEADER):
         _idempotency_key(case)

@@ -78,6 +78,7 @@ POLICY = {
     "split_case":           "403 ok  403 403 403 403 403 403",
     "provide_information":  "ok  ok  403 403 403 403 403 403",
     "update_requirement":   "ok  ok  ok  403 403 403 403 403",  # medical_clearance
+    "set_legal_hold":       "403 ok  403 403 403 403 403 403",
 }
 
 # update_requirement, role × item (domain.md "Departure arrangements"), on the record below

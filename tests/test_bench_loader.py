@@ -10,7 +10,10 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import pytest
 
+from app.config import Settings
+from app.db import make_engine
 from app.models.lifecycle import TRANSITIONS
+from app.services import verify
 from app.vocabulary import Action, CaseStatus
 from bench import capture, explain, load
 from bench.capture import Statement
@@ -144,8 +147,8 @@ def _postgres() -> str:
     url = os.environ.get("TEST_DATABASE_URL", "")
     if not url.startswith(("postgresql://", "postgres://")):
         pytest.skip("the loader needs PostgreSQL (TEST_DATABASE_URL)")
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path="/pta_bench_loader_test"))
+    parts = urlsplit(url)  # a benchmark database named after the test database
+    return urlunsplit(parts._replace(path=f"/pta_bench_loader_{parts.path.strip('/')}"))
 
 
 async def test_the_loader_fills_a_consistent_database_at_1k_cases() -> None:
@@ -226,12 +229,21 @@ async def test_the_loader_fills_a_consistent_database_at_1k_cases() -> None:
             == 2
         )
         assert await conn.fetchval("SELECT count(*) FROM pg_indexes WHERE tablename = 'cases'") >= 8
+        # every event chained as the service chains them (pta audit verify)
+        engine = make_engine(url, Settings(database_url=url, secret_key="x" * 32), pool_size=1)
+        try:
+            verified = await verify.verify(engine)
+        finally:
+            await engine.dispose()
+        assert verified.broken is None, verified.broken
+        assert verified.cases == 1000 and verified.events > 5000
         assert set(users) >= {name for name, _role, _country in load.USERS}
     finally:
         await conn.close()
         admin = await asyncpg.connect(load.server_url(url))
         try:
-            await admin.execute('DROP DATABASE IF EXISTS "pta_bench_loader_test" WITH (FORCE)')
+            name = urlsplit(url).path.strip("/")
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
 

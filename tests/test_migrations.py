@@ -86,12 +86,26 @@ def test_upgrade_matches_models_and_downgrade_empties(empty_database: str) -> No
     assert _inspect(empty_database, settings, _tables) <= {"alembic_version"}
 
 
+def _run(url: str, settings: Settings, statements: Any) -> Any:
+    """Run ``statements(conn)`` in one transaction on ``url``."""
+    import asyncio
+
+    async def run() -> Any:
+        engine = make_engine(url, settings, pool_size=1)
+        try:
+            async with engine.begin() as conn:
+                return await statements(conn)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
 @pytest.mark.reliability
 def test_0004_keeps_users_that_differ_only_by_case(empty_database: str) -> None:
     """A database at 0003 holding "Ana" and later "ana": after 0004 both are still there
     (ids, roles, password hashes untouched), the older keeps its name, the later one is
     renamed <name>-<first 8 hex digits of its id>, and "ANA" can no longer be added."""
-    import asyncio
 
     settings = Settings(database_url=empty_database, secret_key=SECRET)
     migrate.upgrade(settings, revision="0003")
@@ -101,14 +115,6 @@ def test_0004_keeps_users_that_differ_only_by_case(empty_database: str) -> None:
         (later, "ana", "2026-02-01 10:00:00"),
         (other, "bob", "2026-01-15 10:00:00"),
     ]
-
-    async def run(statements: Any) -> Any:
-        engine = make_engine(empty_database, settings, pool_size=1)
-        try:
-            async with engine.begin() as conn:
-                return await statements(conn)
-        finally:
-            await engine.dispose()
 
     async def fill(conn: Any) -> None:
         from datetime import datetime
@@ -121,7 +127,7 @@ def test_0004_keeps_users_that_differ_only_by_case(empty_database: str) -> None:
             stamp = datetime.fromisoformat(at + "+00:00")
             await conn.execute(insert(User).values(**values, created_at=stamp, updated_at=stamp))
 
-    asyncio.run(run(fill))
+    _run(empty_database, settings, fill)
     migrate.upgrade(settings)
 
     async def read(conn: Any) -> Any:
@@ -132,7 +138,7 @@ def test_0004_keeps_users_that_differ_only_by_case(empty_database: str) -> None:
         result = await conn.execute(select(User.id, User.username, User.password_hash))
         return {row[0]: (row[1], row[2]) for row in result}
 
-    users = asyncio.run(run(read))
+    users = _run(empty_database, settings, read)
     assert users == {
         older: ("Ana", "hash-Ana"),
         later: (f"ana-{later.hex[:8]}", "hash-ana"),
@@ -147,7 +153,74 @@ def test_0004_keeps_users_that_differ_only_by_case(empty_database: str) -> None:
         )
 
     with pytest.raises(Exception, match=r"(?i)unique"):
-        asyncio.run(run(add_again))
+        _run(empty_database, settings, add_again)
+
+
+@pytest.mark.reliability
+def test_0008_keeps_the_access_log_with_its_cases_and_fills_the_readers_country(
+    empty_database: str,
+) -> None:
+    """On SQLite 0008 rebuilds ``access_log`` (its CHECK gains subject_access), whose cases
+    hang on it with ON DELETE CASCADE: every row and every link is still there after, and
+    each row has its reader's country."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import text
+
+    settings = Settings(database_url=empty_database, secret_key=SECRET)
+    migrate.upgrade(settings, revision="0006")
+    officer, worker = uuid.uuid4(), uuid.uuid4()
+    cases = [uuid.uuid4() for _ in range(3)]
+
+    async def fill(conn: Any) -> None:
+        from app.models import AccessLogCase, User
+
+        stamp = datetime.now(UTC)
+        for user_id, name, role, country in (
+            (officer, "olga", "resettlement_officer", "CAN"),
+            (worker, "wim", "caseworker", None),
+        ):
+            await conn.execute(
+                insert(User).values(
+                    id=user_id,
+                    username=name,
+                    password_hash="x",
+                    role=role,
+                    country=country,
+                    active=True,
+                    token_generation=0,
+                    created_at=stamp,
+                    updated_at=stamp,
+                )
+            )
+        log = text(
+            "INSERT INTO access_log (id, at, user_id, role, action, filters) "
+            "VALUES (:id, :at, :user, :role, 'view', NULL)"
+        )
+        for entry, user_id, role in (
+            (1, officer, "resettlement_officer"),
+            (2, worker, "caseworker"),
+        ):
+            user = user_id.hex if conn.dialect.name == "sqlite" else user_id
+            at = stamp.replace(tzinfo=None) if conn.dialect.name == "sqlite" else stamp
+            await conn.execute(log, {"id": entry, "at": at, "user": user, "role": role})
+        links = [(1, cases[0]), (1, cases[1]), (2, cases[2])]
+        for entry, case_id in links:
+            await conn.execute(insert(AccessLogCase).values(access_log_id=entry, case_id=case_id))
+
+    _run(empty_database, settings, fill)
+    migrate.upgrade(settings)
+
+    async def read(conn: Any) -> Any:
+        entries = await conn.execute(text("SELECT id, country FROM access_log ORDER BY id"))
+        links = await conn.execute(
+            text("SELECT access_log_id, case_id FROM access_log_cases ORDER BY access_log_id")
+        )
+        return list(entries), sorted((e, str(uuid.UUID(str(c)))) for e, c in links)
+
+    entries, links = _run(empty_database, settings, read)
+    assert [tuple(row) for row in entries] == [(1, "CAN"), (2, None)]
+    assert links == sorted((e, str(c)) for e, c in [(1, cases[0]), (1, cases[1]), (2, cases[2])])
 
 
 def _snapshot(conn: Connection) -> dict[str, list[tuple[Any, ...]]]:
@@ -236,6 +309,29 @@ def _no_webhooks_yet(conn: Connection) -> None:
     made for the events written before."""
     for table in ("webhook_endpoints", "webhook_messages"):
         assert conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one() == 0
+def _chains_verify(conn: Connection) -> None:
+    """0008: every case's chain computed for the history already there (``pta audit
+    verify`` passes), the readers' countries from the users, nothing held or erased, no seal."""
+    from sqlalchemy import text
+
+    from tests.live_server import run_pta
+
+    url = conn.engine.url.render_as_string(hide_password=False)
+    verified = run_pta(url, "audit", "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr[-2000:]
+    assert verified.stdout.startswith("ok: 1,"), verified.stdout  # over a thousand cases
+    assert "0 seals" in verified.stdout and "0 of them erased" in verified.stdout
+    for query in (
+        "SELECT count(*) FROM case_events WHERE hash IS NULL OR payload_digest IS NOT NULL",
+        "SELECT count(*) FROM cases WHERE legal_hold OR erased_at IS NOT NULL",
+        "SELECT count(*) FROM access_log a JOIN users u ON u.id = a.user_id "
+        "WHERE a.country IS DISTINCT FROM u.country"
+        if conn.dialect.name == "postgresql"
+        else "SELECT count(*) FROM access_log a JOIN users u ON u.id = a.user_id "
+        "WHERE a.country IS NOT u.country",
+        "SELECT count(*) FROM seals",
+    ):
+        assert conn.execute(text(query)).scalar_one() == 0, query
 
 
 #: What each migration's new columns hold once it upgraded the demo data, by revision. The
@@ -244,6 +340,7 @@ NEW_COLUMNS_HOLD: dict[str, Any] = {
     "0005": _member_ids_and_splits_hold,
     "0006": _no_questions_or_checklists_yet,
     "0007": _no_webhooks_yet,
+    "0008": _chains_verify,
 }
 
 

@@ -63,6 +63,8 @@ TABLE: dict[str, dict[str, str]] = {
         "list":                 "ok  ok  ok  ok  ok  ok",
         "events":               "ok  ok  ok  ok  ok  ok",
         "patch":                "ok  ok  ok  ok  ok  ok",
+        "set_legal_hold":       "403 403 403 403 403 403",
+        "subject_access":       "403 403 403 403 403 403",
     },
     "supervisor": {
         "start_assessment":     "ok  ok  ok  ok  ok  ok",
@@ -86,6 +88,8 @@ TABLE: dict[str, dict[str, str]] = {
         "list":                 "ok  ok  ok  ok  ok  ok",
         "events":               "ok  ok  ok  ok  ok  ok",
         "patch":                "ok  ok  ok  ok  ok  ok",
+        "set_legal_hold":       "ok  ok  ok  ok  ok  ok",
+        "subject_access":       "ok  ok  ok  ok  ok  ok",
     },
     "resettlement_officer": {
         "start_assessment":     "404 403 404 403 403 403",
@@ -109,6 +113,8 @@ TABLE: dict[str, dict[str, str]] = {
         "list":                 "404 ok  404 ok  ok  ok",
         "events":               "404 ok  404 ok  ok  ok",
         "patch":                "404 403 404 403 403 403",
+        "set_legal_hold":       "404 403 404 403 403 403",
+        "subject_access":       "404 403 404 403 403 403",
     },
     "transit_officer": {
         "start_assessment":     "404 404 404 403 404 403",
@@ -132,6 +138,8 @@ TABLE: dict[str, dict[str, str]] = {
         "list":                 "404 404 404 ok  404 ok",
         "events":               "404 404 404 ok  404 ok",
         "patch":                "404 404 404 403 404 403",
+        "set_legal_hold":       "404 404 404 403 404 403",
+        "subject_access":       "404 404 404 403 404 403",
     },
     "manager": {
         "start_assessment":     "404 404 404 404 404 404",
@@ -155,6 +163,8 @@ TABLE: dict[str, dict[str, str]] = {
         "list":                 "403 403 403 403 403 403",
         "events":               "404 404 404 404 404 404",
         "patch":                "404 404 404 404 404 404",
+        "set_legal_hold":       "404 404 404 404 404 404",
+        "subject_access":       "404 404 404 404 404 404",
     },
     "admin": {
         "start_assessment":     "404 404 404 404 404 404",
@@ -178,6 +188,8 @@ TABLE: dict[str, dict[str, str]] = {
         "list":                 "403 403 403 403 403 403",
         "events":               "404 404 404 404 404 404",
         "patch":                "404 404 404 404 404 404",
+        "set_legal_hold":       "404 404 404 404 404 404",
+        "subject_access":       "404 404 404 404 404 404",
     },
 }
 # fmt: on
@@ -201,8 +213,9 @@ BODIES: dict[str, Json] = {
     "close": {"reason": "other"},
     "reopen": {"reason": "Contact restored."},
     "split_case": {"reason": "Part of the household was accepted."},  # + a current member
+    "set_legal_hold": {"hold": True, "reason": "Court order 12/2026."},
 }
-READS = ("read", "list", "events", "patch")
+READS = ("read", "list", "events", "patch", "subject_access")
 
 
 def test_the_table_covers_every_role_action_and_situation() -> None:
@@ -245,6 +258,11 @@ class Probe:
             response = await self.client.get(path, headers=user.headers)
         elif action == "events":
             response = await self.client.get(f"{path}/events", headers=user.headers)
+        elif action == "subject_access":
+            member = case["members"][0]["id"]
+            response = await self.client.get(
+                f"{path}/members/{member}/subject-access", headers=user.headers
+            )
         elif action == "patch":
             body: dict[str, Any] = {"processing_priority": "normal"}
             response = await self.client.patch(path, json=body, headers=if_match)
@@ -264,11 +282,12 @@ class Probe:
         if status == 403:
             assert response.json()["code"] == "forbidden", response.text
             return "403"
-        allowed = {200} if action in ("read", "list", "events") else {200, 204, 409}
+        reads = ("read", "list", "events", "subject_access")
+        allowed = {200} if action in reads else {200, 204, 409}
         assert status in allowed, f"{action} on {situation}: {status} {response.text}"
         if status == 200 and action == "patch":
             self.cases[situation] = response.json()  # same situation, next version
-        elif status in (200, 204) and action not in ("read", "events"):
+        elif status in (200, 204) and action not in reads:
             # The action went through: put a fresh case back into this situation.
             self.cases[situation] = await self.builder.situation(situation)
         return "ok"

@@ -28,6 +28,12 @@ Ran = list[tuple[Executable, dict[str, Any]]]
 
 
 @pytest.fixture
+def client(checklist_client: httpx.AsyncClient) -> httpx.AsyncClient:
+    """The scenarios clear the default departure checklist before departing."""
+    return checklist_client
+
+
+@pytest.fixture
 def postgresql(engine: AsyncEngine) -> None:
     if engine.dialect.name != "postgresql":
         pytest.skip("the asyncpg runner serves PostgreSQL only")

@@ -231,7 +231,7 @@ def stranger_request(
     """A request the stranger's role could send about a case it could see: only the case's
     scope can refuse it (api.md: 404 comes before 403, 428/412 and 409)."""
     headers = {**stranger.headers, "If-Match": f'"{case["version"]}"'}
-    url = path.replace("{case_id}", case["id"])
+    url = path.replace("{case_id}", case["id"]).replace("{member_id}", case["members"][0]["id"])
     if method == "GET":
         return {"method": method, "url": url, "headers": stranger.headers}
     if method == "PATCH":

@@ -43,6 +43,8 @@ CASE_KEYS = {
         "created_at",
         "split_from",
         "split_into",
+        "legal_hold",
+        "erased_at",
         "members",
         "submissions",
         "transit_stays",
@@ -123,6 +125,7 @@ STAY_KEYS = {
     "transit_officer": STAY_STATE_KEYS | {"authorisation_note", "refusal_reason"},
 }
 EVENT_KEYS = {"id", "at", "action", "from_status", "to_status", "user_id", "role", "payload"}
+EVENT_KEYS |= {"hash"}
 
 SUMMARY = "Threatened by a gang after refusing extortion."
 REFERRAL = "Referred by a partner shelter"

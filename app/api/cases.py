@@ -18,8 +18,9 @@ from app.schemas.case_views import AnyCaseView
 from app.schemas.cases import CaseCreate, CaseFilters, CaseUpdate
 from app.schemas.common import Page
 from app.schemas.events import EventView
+from app.schemas.subject_access import SubjectAccess
 from app.schemas.transitions import transition_adapter
-from app.services import cases, exports, history, lifecycle, policy
+from app.services import cases, exports, history, lifecycle, policy, subject_access
 from app.services.policy import Actor
 from app.services.views import present_case
 from app.vocabulary import Action
@@ -198,3 +199,17 @@ async def list_events(
     return await history.list_events(
         ctx.db, ctx.actor, case_id, limit=limit, cursor=cursor, now=ctx.now
     )
+
+
+@router.get(
+    "/{case_id:uuid}/members/{member_id:uuid}/subject-access",
+    response_model=SubjectAccess,
+    responses=responses(*READ_ERRORS),
+    summary="Everything held about one member, and who read it (supervisor)",
+)
+async def member_subject_access(ctx: Ctx, case_id: uuid.UUID, member_id: uuid.UUID) -> Response:
+    reference, document = await subject_access.subject_access(
+        ctx.db, ctx.actor, case_id, member_id, ctx.now
+    )
+    filename = f"pta-subject-access-{reference}-{member_id}.json"
+    return json_response(document, headers={"Content-Disposition": exports.attachment(filename)})

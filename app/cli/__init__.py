@@ -1,5 +1,5 @@
 """The ``pta`` command, one module per command group: serve, db, users, demo, report,
-webhooks."""
+webhooks, audit, retention."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from importlib.metadata import PackageNotFoundError, version
 from pydantic import ValidationError
 
 from app import logs
-from app.cli import db, demo, report, serve, users, webhooks
+from app.cli import audit, db, demo, report, retention, serve, users, webhooks
 from app.cli.common import database_problem, log, plain_message, require_schema
 from app.config import ConfigurationError, Settings, get_settings, misspelt_variables
 from app.errors import DomainError
 
-COMMAND_GROUPS = (serve, db, users, demo, report, webhooks)
+COMMAND_GROUPS = (serve, db, users, demo, report, webhooks, audit, retention)
 
 
 def _version() -> str:

@@ -15,7 +15,7 @@ import asyncpg
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app import migrate
 from app.config import ConfigurationError, Settings
@@ -40,6 +40,19 @@ def run_in_transaction(settings: Settings, work: Callable[[AsyncConnection], Awa
         try:
             async with engine.begin() as conn:
                 return await work(conn)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def run_with_engine(settings: Settings, work: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Run a job that opens transactions of its own (sealing, verifying, erasing)."""
+
+    async def main() -> T:
+        engine = make_engine(settings.database_url, settings, pool_size=2, jobs=True)
+        try:
+            return await work(engine)
         finally:
             await engine.dispose()
 

@@ -9,7 +9,18 @@ from dataclasses import dataclass
 from typing import Any
 from typing import cast as cast_type
 
-from sqlalchemy import ARRAY, ColumnElement, Date, Integer, any_, bindparam, cast, func
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Date,
+    Integer,
+    any_,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    select,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 
@@ -42,6 +53,27 @@ class SqlDialect:
         if self.is_postgresql:
             return func.gen_random_uuid()
         return func.lower(func.hex(func.randomblob(16)))  # the 32 hex digits of Uuid on SQLite
+    def year_start(self, day: Any) -> Any:
+        """1 January of the year a date column falls in."""
+        if self.is_postgresql:
+            return cast(func.date_trunc("year", day), Date)
+        return func.date(day, "start of year")
+
+    def sha256_hex(self, text: Any) -> Any:
+        """The SHA-256 of a text expression's UTF-8 bytes, as 64 lowercase hex digits (on
+        SQLite a function each connection registers: ``engine.configure_sqlite``)."""
+        if self.is_postgresql:
+            utf8 = func.convert_to(text, literal_column("'UTF8'"))
+            return func.encode(func.sha256(utf8), literal_column("'hex'"))
+        return func.pta_sha256(text)
+
+    def next_id(self, column: Any) -> Any:
+        """The id the next row of ``column``'s table gets: its sequence's next value on
+        PostgreSQL; on SQLite, whose one writer at a time numbers rows max + 1, the same."""
+        if self.is_postgresql:
+            sequence = f"'{column.table.name}_{column.name}_seq'"
+            return func.nextval(literal_column(sequence))
+        return select(func.coalesce(func.max(column), 0) + 1).scalar_subquery()
 
     def in_list(self, column: Any, name: str) -> ColumnElement[bool]:
         """``column`` is one of the list passed as parameter ``name``: ``= ANY($n)`` (one

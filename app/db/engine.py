@@ -11,6 +11,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
+from app.chain import sha256_hex
 from app.config import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -29,17 +30,24 @@ def driver_url(url: str) -> URL:
     raise ValueError(f"unsupported database {backend!r}: use postgresql:// or sqlite:///")
 
 
-def make_engine(url: str, settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
+def make_engine(
+    url: str, settings: Settings, *, pool_size: int | None = None, jobs: bool = False
+) -> AsyncEngine:
+    """``jobs``: for work that reads whole tables (sealing, verifying): no client-side limit on
+    a statement (each job sets the server's own, ``statement_timeout``, for itself)."""
     target = driver_url(url)
     if target.get_backend_name() == "sqlite":
         return _sqlite_engine(target)
+    connect_args = asyncpg_connect_args(settings)
+    if jobs:
+        connect_args["command_timeout"] = None
     return create_async_engine(
         target,
         pool_size=pool_size or settings.pool_size,
         max_overflow=0,
         pool_timeout=10,
         pool_pre_ping=False,
-        connect_args=asyncpg_connect_args(settings),
+        connect_args=connect_args,
     )
 
 
@@ -79,13 +87,15 @@ def _sqlite_engine(target: URL) -> AsyncEngine:
 
 
 def configure_sqlite(engine: AsyncEngine, *, wal: bool = True) -> None:
-    """Foreign keys on, WAL, a busy timeout, and write transactions that take the write lock
-    up front, for every connection of this SQLite engine."""
+    """Foreign keys on, WAL, a busy timeout, SHA-256 as a function, and write transactions
+    that take the write lock up front, for every connection of this SQLite engine."""
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
         dbapi_connection.isolation_level = None
+        # The hash chain's SHA-256 (PostgreSQL has its own: SqlDialect.sha256_hex).
+        dbapi_connection.create_function("pta_sha256", 1, _sha256_or_null, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
@@ -101,3 +111,7 @@ def configure_sqlite(engine: AsyncEngine, *, wal: bool = True) -> None:
         # Read-only work (a streamed export) reads a WAL snapshot without blocking writers.
         read_only = connection.get_execution_options().get("pta_read_only", False)
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+def _sha256_or_null(text: str | None) -> str | None:
+    return None if text is None else sha256_hex(text)

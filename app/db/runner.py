@@ -160,6 +160,21 @@ class SqlaDb(Db):
             check_keys(statement, rows[0])
             await self.conn.execute(statement, [dict(row) for row in rows])
 
+    async def stream(
+        self, statement: Executable, params: Params = None, *, batch: int = 5000
+    ) -> AsyncIterator[Row]:
+        """The rows of a long result, ``batch`` at a time (a server-side cursor on
+        PostgreSQL): jobs that read a whole table (sealing, ``pta audit verify``) keep only
+        one batch in memory."""
+        check_keys(statement, params)
+        result = await self.conn.stream(
+            statement.execution_options(yield_per=batch), dict(params or {})
+        )
+        index = {key: position for position, key in enumerate(result.keys())}
+        async for rows in result.partitions(batch):
+            for row in rows:
+                yield cast(Row, Record(index, tuple(row)))
+
 
 @dataclass(frozen=True)
 class _Plan:

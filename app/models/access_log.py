@@ -28,6 +28,8 @@ class AccessLogEntry(Base):
     role: Mapped[str] = mapped_column(String(32))
     action: Mapped[str] = mapped_column(String(16))
     filters: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: the reader's country (officers) when it read: who received the data (subject access)
+    country: Mapped[str | None] = mapped_column(String(3))
 
 
 class AccessLogCase(Base):

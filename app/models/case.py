@@ -61,6 +61,10 @@ class Case(Base):
     #: the case this one was split from (``split_case``), and the ids of cases split from it
     split_from: Mapped[uuid.UUID | None]
     split_into: Mapped[list[str] | None] = mapped_column(JSON)  # null: none yet
+    #: ``set_legal_hold``: kept from erasure while true (domain.md "Retention")
+    legal_hold: Mapped[bool] = mapped_column(server_default=text("false"), default=False)
+    #: when retention erased the case's personal data and free texts
+    erased_at: Mapped[datetime | None]
 
 
 class Member(Base):

@@ -12,7 +12,9 @@ from app.vocabulary import CaseStatus, Role
 
 
 class CaseEvent(Base):
-    """Append-only history of a case: never updated, never deleted.
+    """Append-only history of a case: never updated, never deleted (but for the payload's
+    erasure, which keeps its digest). Each event's ``hash`` chains it to the case's previous
+    one (app/chain.py).
 
     ``resettlement_country`` / ``transit_country`` say which submission or stay an event is
     about, so an officer's view of the history is filtered in SQL.
@@ -37,3 +39,7 @@ class CaseEvent(Base):
     resettlement_country: Mapped[str | None] = mapped_column(String(3))
     transit_country: Mapped[str | None] = mapped_column(String(3))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: the chain (app/chain.py): SHA-256 over the case's previous event's hash and this one
+    hash: Mapped[str] = mapped_column(String(64))
+    #: set when the payload is erased (retention): the digest the hash was made with
+    payload_digest: Mapped[str | None] = mapped_column(String(64))

@@ -219,6 +219,7 @@ TRANSITIONS: Mapping[tuple[CaseStatus, Action], Next] = {
     (CaseStatus.in_transit, Action.update_requirement): Next(
         CaseStatus.in_transit, DEPARTURE_ARRANGEMENTS
     ),
+    **{(status, Action.set_legal_hold): Next(status) for status in CaseStatus},
 }
 
 

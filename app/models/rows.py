@@ -51,6 +51,8 @@ class CaseRow(TypedDict):
     version: int
     split_from: uuid.UUID | None
     split_into: list[str] | None
+    legal_hold: bool
+    erased_at: datetime | None
 
 
 class MemberRow(TypedDict):
@@ -147,6 +149,8 @@ class EventRow(TypedDict):
     resettlement_country: str | None
     transit_country: str | None
     payload: dict[str, Any]
+    hash: str
+    payload_digest: str | None
 
 
 class UserRow(TypedDict):
@@ -186,6 +190,17 @@ class WebhookMessageRow(TypedDict):
     next_attempt_at: datetime | None
 
 
+class SealRow(TypedDict):
+    id: int
+    at: datetime
+    first_id: int
+    last_id: int
+    count: int
+    last_event_id: int
+    root: str
+    prev: str
+
+
 #: The row type of each table, for the test that keeps them in step.
 ROW_TYPES: dict[str, type] = {
     "cases": CaseRow,
@@ -195,6 +210,7 @@ ROW_TYPES: dict[str, type] = {
     "information_requests": InformationRequestRow,
     "departure_requirements": RequirementRow,
     "case_events": EventRow,
+    "seals": SealRow,
     "users": UserRow,
     "webhook_endpoints": WebhookEndpointRow,
     "webhook_messages": WebhookMessageRow,

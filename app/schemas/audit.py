@@ -27,3 +27,17 @@ class AccessLogItem(BaseModel):
     action: AccessAction
     case_ids: list[uuid.UUID]
     filters: dict[str, Any]
+
+
+class SealItem(BaseModel):
+    """A seal as outside parties copy it (domain.md): access-log rows ``first_id``…``last_id``
+    (``count`` of them; none when ``last_id`` < ``first_id``), ``root`` over them and the
+    case chains, ``prev`` the previous seal's root."""
+
+    id: int
+    at: datetime
+    first_id: int
+    last_id: int
+    count: int
+    root: str
+    prev: str

@@ -193,8 +193,9 @@ class CaseResettlementView(CaseBaseView):
     departure_requirements: list[DepartureRequirementView]
 
 
-class CaseView(CaseBaseView):
-    """UNHCR caseworkers and supervisors: everything."""
+class CaseFieldsView(CaseBaseView):
+    """UNHCR's view of a case's own fields and checklist (a subject access answer gives the
+    members, submissions and stays beside it)."""
 
     pathway: Pathway
     processing_priority: Priority
@@ -212,10 +213,17 @@ class CaseView(CaseBaseView):
     created_at: datetime
     split_from: uuid.UUID | None
     split_into: list[uuid.UUID]
+    legal_hold: bool
+    erased_at: datetime | None
+    departure_requirements: list[DepartureRequirementView]
+
+
+class CaseView(CaseFieldsView):
+    """UNHCR caseworkers and supervisors: everything."""
+
     members: list[MemberView]
     submissions: list[SubmissionView]
     transit_stays: list[StayView]
-    departure_requirements: list[DepartureRequirementView]
 
 
 AnyCaseView = CaseView | CaseResettlementView | CaseTransitView

@@ -77,6 +77,9 @@ class EventView(BaseModel):
     user_id: uuid.UUID
     role: Role
     payload: dict[str, Any]
+    #: the chain (domain.md "Tamper-evident history"): SHA-256 over the previous event's hash
+    #: and this event's content
+    hash: str
 
 
 def event_payload_for(viewer: Role, author: Role, payload: Mapping[str, Any]) -> dict[str, Any]:

@@ -223,6 +223,12 @@ class UpdateRequirement(StrictInput):
         return self
 
 
+class SetLegalHold(StrictInput):
+    action: Literal["set_legal_hold"]
+    hold: bool = Field(description="true keeps the case from erasure; false lifts the hold.")
+    reason: ShortText
+
+
 Transition = Annotated[
     StartAssessment
     | RequestReview
@@ -242,7 +248,8 @@ Transition = Annotated[
     | Reopen
     | SplitCase
     | ProvideInformation
-    | UpdateRequirement,
+    | UpdateRequirement
+    | SetLegalHold,
     Field(discriminator="action"),
 ]
 

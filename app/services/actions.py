@@ -380,6 +380,14 @@ def _split_case(
     )
 
 
+def _set_legal_hold(
+    _record: CaseRecord, command: commands.SetLegalHold, _actor: Actor, _now: datetime
+) -> Effect:
+    return Effect(
+        case={"legal_hold": command.hold}, payload={"hold": command.hold, "reason": command.reason}
+    )
+
+
 HANDLERS: Mapping[Action, Handler] = {
     Action.start_assessment: _plain,
     Action.request_review: _request_review,
@@ -400,6 +408,7 @@ HANDLERS: Mapping[Action, Handler] = {
     Action.split_case: _split_case,
     Action.provide_information: _provide_information,
     Action.update_requirement: _update_requirement,
+    Action.set_legal_hold: _set_legal_hold,
 }
 
 #: Checks of what a request carries against the case's own data (422), judged after If-Match

@@ -23,6 +23,7 @@ _ENTRY = {
     "at": bindparam("log_at"),
     "user_id": bindparam("log_user"),
     "role": bindparam("log_role"),
+    "country": bindparam("log_country"),
     "action": bindparam("log_action"),
     "filters": bindparam("log_filters", type_=AccessLogEntry.__table__.c.filters.type),
 }
@@ -52,6 +53,7 @@ async def log_access(
         "log_at": now,
         "log_user": actor.id,
         "log_role": actor.role,
+        "log_country": actor.country,
         "log_action": action,
         "log_filters": filters,
     }

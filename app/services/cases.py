@@ -74,6 +74,8 @@ async def insert_case(db: Db, actor: Actor, values: dict[str, Any], now: datetim
         {
             "split_from": None,
             "split_into": None,
+            "legal_hold": False,
+            "erased_at": None,
             **values,
             "reference": reference,
             "created_by": actor.id,

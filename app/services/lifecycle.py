@@ -46,6 +46,14 @@ def _status_before_close(record: CaseRecord) -> CaseStatus:
     return CaseStatus(before)
 
 
+def _before_close(record: CaseRecord, to_status: CaseStatus) -> CaseStatus | None:
+    """The status a closed case goes back to on reopening: the one it was closed from (an
+    action that leaves a closed case closed, such as ``set_legal_hold``, keeps it)."""
+    if to_status is not CaseStatus.closed:
+        return None
+    return _status_before_close(record) if record.status is CaseStatus.closed else record.status
+
+
 async def apply_transition(
     db: Db,
     actor: Actor,
@@ -83,7 +91,7 @@ async def apply_transition(
     case_values: dict[str, Any] = {
         **effect.case,
         "status": to_status,
-        "status_before_close": status if to_status is CaseStatus.closed else None,
+        "status_before_close": _before_close(record, to_status),
     }
     case_row = await write_case(db, record.case, case_values, now)
     member_rows = record.members

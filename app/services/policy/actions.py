@@ -29,6 +29,7 @@ class Permission(StrEnum):
     read_cases = "read_cases"
     read_reports = "read_reports"
     read_access_log = "read_access_log"
+    subject_access = "subject_access"
     manage_users = "manage_users"
     manage_webhooks = "manage_webhooks"
 
@@ -43,6 +44,7 @@ PERMISSIONS: Mapping[Permission, frozenset[Role]] = {
     Permission.read_cases: CASE_READERS,
     Permission.read_reports: CASE_READERS | {Role.manager},
     Permission.read_access_log: frozenset({Role.supervisor, Role.admin}),
+    Permission.subject_access: frozenset({Role.supervisor}),
     Permission.manage_users: frozenset({Role.admin}),
     Permission.manage_webhooks: frozenset({Role.admin}),
 }
@@ -155,6 +157,7 @@ ACTION_RULES: Mapping[Action, ActionRule] = {
     Action.split_case: ActionRule(SUPERVISOR),
     Action.provide_information: ActionRule(UNHCR),
     Action.update_requirement: ActionRule(frozenset(REQUIREMENT_RULES), items=REQUIREMENT_RULES),
+    Action.set_legal_hold: ActionRule(SUPERVISOR),
 }
 
 
