@@ -280,6 +280,7 @@ PATHS: list[tuple[str, list[ScenarioStep]]] = [
             ("boss", "submit", submission("CAN")),
             ("can", "decide", {"decision": "denied", "reason": "Not eligible"}),
             ("boss", "resubmit", submission("USA")),
+            ("boss", "set_legal_hold", {"hold": True, "reason": "Court order 12/2026"}),
             WITHDRAW,
             CLOSE,
             REOPEN,
