@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -13,6 +13,9 @@ from deploy_test.client import PASSWORD, bearer
 from deploy_test.findings import Findings
 from deploy_test.procs import wait_for
 from deploy_test.topology import Deployment
+
+if TYPE_CHECKING:
+    from deploy_test.webhooks import Subscription
 
 PROGRAMME_START = "2016-01-01"
 STAGES = ("identified", "submitted", "in_transit", "resettled")
@@ -24,6 +27,8 @@ class Proof:
     deployment: Deployment
     findings: Findings
     admin_token: str
+    webhook: Subscription | None = None  # proof 4's endpoint, subscribed before proof 1
+    killed_at: float | None = None  # time.time() when proof 1 killed its replica
 
     def http(self, base: str | None = None) -> httpx.Client:
         return httpx.Client(base_url=base or self.deployment.front, timeout=30)
@@ -49,17 +54,20 @@ class Proof:
 
 
 def recount(proof: Proof, today: str) -> list[dict[str, Any]]:
-    """The funnel counted straight from the case rows on the primary (each case at each
-    milestone it reached in the period, its members as people)."""
-    columns = ", ".join(
-        f"count(*) FILTER (WHERE {c} BETWEEN '{PROGRAMME_START}' AND '{today}'),"
-        f" coalesce(sum(member_count) FILTER (WHERE {c} BETWEEN '{PROGRAMME_START}'"
-        f" AND '{today}'), 0)"
-        for c in STAGE_COLUMNS
-    )
-    row = proof.deployment.primary.rows(f"SELECT {columns} FROM cases")[0]
+    """The funnel counted straight from the rows on the primary: each case at each milestone it
+    reached in the period, and each member at each milestone it reached (members carry their
+    own milestone dates: one added later, or moved by a split, counts from its own)."""
+
+    def counts(table: str) -> list[str]:
+        columns = ", ".join(
+            f"count(*) FILTER (WHERE {c} BETWEEN '{PROGRAMME_START}' AND '{today}')"
+            for c in STAGE_COLUMNS
+        )
+        return proof.deployment.primary.rows(f"SELECT {columns} FROM {table}")[0]
+
+    cases, people = counts("cases"), counts("members")
     return [
-        {"stage": stage, "cases": int(row[2 * i]), "people": int(row[2 * i + 1])}
+        {"stage": stage, "cases": int(cases[i]), "people": int(people[i])}
         for i, stage in enumerate(STAGES)
     ]
 

@@ -116,12 +116,8 @@ def _check(
     current = deployment.pta("db", "current", database_url=owner_url).strip()
     revision, _, head = current.removeprefix("current: ").partition("; newest: ")
     found.add("pta db current", current, bool(revision) and revision == head)
-    commands = deployment.pta("--help")
-    if "audit" in commands:
-        verify = deployment.pta("audit", "verify", database_url=owner_url, check=False)
-        found.add("pta audit verify", verify.strip().splitlines()[-1:] or "exit ≠ 0")
-    else:
-        found.add("pta audit verify", "not run: the command is not on this branch yet")
+    verify = deployment.pta("audit", "verify", database_url=owner_url, check=False).strip()
+    found.add("pta audit verify", verify[-300:] or "no output", verify.startswith("ok:"))
     app = Process(
         "restored-app",
         [PTA, "serve", "--host", "127.0.0.1", "--port", str(deployment.ports.restored_app)],

@@ -1,13 +1,7 @@
 """The proofs of issue 18, one step each, in the order they run. Each step adds its figures
-to the findings; a figure that is not what it must be fails the run.
-
-Webhook deliveries across replicas (the issue's step 4) wait for the webhooks feature (issue
-14). Once it is on main, its proof is two entries in STEPS: one placed before the load that
-starts a local receiver (an HTTP server on a port of the range, counting webhook-ids and
-noting overlapping deliveries of one id) and subscribes an endpoint to it, with
-PTA_WEBHOOK_ALLOW_PRIVATE=true on the replicas (Deployment.app_process); and one after the
-load that waits for the deliveries to settle and checks each message arrived once — twice
-only after the killed replica's attempt, never two at once."""
+to the findings; a figure that is not what it must be fails the run. Proof 4 (webhooks across
+replicas, deploy_test/webhooks.py) subscribes before proof 1, so that its outbox is shared
+while a replica is killed, and counts the deliveries after proof 3."""
 
 from __future__ import annotations
 
@@ -26,12 +20,15 @@ from deploy_test.exactly_once import count_writes
 from deploy_test.load import run_load
 from deploy_test.procs import wait_for
 from deploy_test.topology import APPS, read_haproxy_log, server_errors
+from deploy_test.webhooks import delivered, subscribe
 
 
 def killed_replica(proof: Proof) -> None:
     """1. A replica killed with SIGKILL under load, and started again."""
     found, deployment = proof.findings, proof.deployment
     ledger, chaos = asyncio.run(run_load(deployment, proof.admin_token))
+    if chaos.killed_at is not None:
+        proof.killed_at = time.time() - ledger.now() + chaos.killed_at
     statuses = ", ".join(f"{n} × {s}" for s, n in ledger.statuses().most_common())
     found.add("requests through HAProxy (every attempt)", f"{len(ledger.attempts)} ({statuses})")
     writes = count_writes(deployment.primary, ledger)
@@ -286,10 +283,10 @@ def _while_standby_stopped(proof: Proof, token: str, today: str) -> None:
 
 
 STEPS: list[tuple[str, Callable[[Proof], None]]] = [
+    ("4. webhooks across replicas (subscribed before 1)", subscribe),
     ("1. killed replica under load", killed_replica),
     ("2. shared state across replicas", shared_state),
     ("3. reports from the streaming replica", reports),
-    # 4. webhooks across replicas: a receiver and subscription before step 1, the count after
-    # it (see the module's docstring) — once issue 14 (webhooks) is on main
+    ("4. webhooks across replicas", delivered),
     ("5. restore drill", restore_drill),
 ]

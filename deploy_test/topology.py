@@ -232,6 +232,8 @@ class Deployment:
             PTA_REPORTS_DATABASE_URL=self.reports_url,
             PTA_TRUSTED_PROXIES="127.0.0.1",
             PTA_POOL_SIZE="10",
+            # proof 4's receiver is on 127.0.0.1; in production leave this false (§12)
+            PTA_WEBHOOK_ALLOW_PRIVATE="true",
         )
         command = [
             PTA,
