@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from bench import capture, explain, load, measure, report
+from bench import baseline, capture, explain, load, measure, report
 from bench.capture import Script, Statement
 from bench.load import (
     PASSWORD,
@@ -122,6 +122,7 @@ class Config:
     reuse: bool
     quick: bool
     database: str = "pta_bench"
+    baseline: str | None = None  # a commit whose status update is measured beside ours
 
 
 @dataclass
@@ -607,12 +608,14 @@ async def measure_op(
         )
 
 
-def row_order(row: Row) -> tuple[int, float, int]:
-    """Operations in OPS order; funnel rows by size; then by concurrency."""
+def row_order(row: Row) -> tuple[float, float, int]:
+    """Operations in OPS order (a baseline's right after the status update); funnel rows by
+    size; then by concurrency."""
     op, _, size = row.key.partition("@")
     scale = {"k": 1e3, "M": 1e6}
     cases = float(size[:-1]) * scale[size[-1]] if size and size[-1] in scale else 0.0
-    return list(OPS).index(op), cases, row.conns
+    place = list(OPS).index("status_update") + 0.5 if op == baseline.KEY else list(OPS).index(op)
+    return place, cases, row.conns
 
 
 def size_label(cases: int) -> str:
@@ -707,6 +710,16 @@ async def main_async(config: Config) -> int:
                 continue
             await measure_op(bench, op, main, service, op.label, op.key)
         bench.extra.rss = service.memory()
+    if config.baseline:
+        bench.rows += baseline.measure(
+            config.baseline,
+            cases=config.cases,
+            seconds=config.seconds,
+            quick=config.quick,
+            port=config.port + 3,
+            reuse=config.reuse,
+            say=say,
+        )
     if "funnel" in config.ops:
         for size in config.funnel_sizes:
             if size == config.cases:
@@ -721,12 +734,13 @@ async def main_async(config: Config) -> int:
                 await measure_op(
                     bench, OPS["funnel"], db, other, label, f"funnel@{size_label(size)}"
                 )
-        bench.rows.sort(key=row_order)
     say("timing pta demo load")
     bench.extra.demo_load = demo_load_time()
     say("EXPLAIN of every officer filter combination")
     bench.extra.notes.append(explain.summary(await explain.check(main.url)))
+    bench.rows.sort(key=row_order)
     report.judge(bench.rows)
+    baseline.judge(bench.rows)
     for key, cap in bench.captured.items():
         bench.extra.captured[key] = capture.describe(cap.statements)
         bench.extra.notes += [f"{key}: {note}" for note in dict.fromkeys(cap.script.notes)]
@@ -778,6 +792,12 @@ def parse_args(argv: list[str] | None = None) -> Config:
         "--database", default=MAIN_DB, help=f"the main database's name (default {MAIN_DB})"
     )
     parser.add_argument(
+        "--baseline",
+        metavar="COMMIT",
+        help="also measure that commit's status update, in its own worktree and database "
+        "(bench/baseline.py), and judge ours ≥ 0.9 × it",
+    )
+    parser.add_argument(
         "--reuse",
         action="store_true",
         help="keep pta_bench* databases that already hold the right number of cases",
@@ -804,6 +824,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         reuse=args.reuse,
         quick=args.quick,
         database=args.database,
+        baseline=args.baseline,
     )
 
 
