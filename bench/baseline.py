@@ -5,9 +5,10 @@ not against a figure from another day.
 
 The commit is checked out as a detached worktree, ``$TMPDIR/pta-bench-baseline/<commit>``, with
 its own virtualenv (``make install`` there), and its own ``bench.run`` measures its status update
-on its own database, ``pta_bench_base`` (its own loader and migrations: the schema of that commit),
-on the port after ours. Its rows come back here as "status update @ <commit>", each judged:
-this run's status update ≥ 0.9 × the baseline's at the same concurrency.
+on its own database, ``pta_bench_base_<commit>`` (its own loader and migrations: the schema of
+that commit), on ports after ours; ``--baseline`` may be given more than once. Its rows come
+back here as "status update @ <commit>", each judged: this run's status update ≥ 0.9 × the
+baseline's at the same concurrency.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from pathlib import Path
 from bench.report import Row
 
 ROOT = Path(__file__).resolve().parent.parent
-DATABASE = "pta_bench_base"
 KEY = "status_update_baseline"
 #: the share of the baseline's throughput the status update must keep
 AT_LEAST = 0.9
@@ -64,7 +64,8 @@ def measure(
     ]
     say(f"baseline: {commit[:12]}'s bench.run {' '.join(arguments)}")
     python = folder / ".venv" / "bin" / "python"
-    done = subprocess.run([str(python), "-c", CHILD, DATABASE, *arguments], cwd=folder, check=False)
+    database = f"pta_bench_base_{commit[:8]}"
+    done = subprocess.run([str(python), "-c", CHILD, database, *arguments], cwd=folder, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"the baseline's bench.run exited {done.returncode}")
     result = json.loads((folder / "bench" / "out" / "last-run.json").read_text())
@@ -72,7 +73,7 @@ def measure(
         Row(
             **{
                 **{k: v for k, v in row.items() if k in Row.__dataclass_fields__},
-                "key": KEY,
+                "key": f"{KEY}@{commit[:10]}",
                 "label": f"status update @ {commit[:10]} (baseline)",
                 "target": "",
                 "verdict": "",
@@ -88,7 +89,7 @@ def judge(rows: list[Row]) -> None:
     """Each baseline row: this run's status update at its concurrency keeps ≥ AT_LEAST of it."""
     now = {row.conns: row for row in rows if row.key == "status_update"}
     for row in rows:
-        if row.key != KEY or row.conns not in now or not row.service_rps:
+        if not row.key.startswith(KEY) or row.conns not in now or not row.service_rps:
             continue
         share = (now[row.conns].service_rps or 0) / row.service_rps
         row.target = f"status update ≥ {AT_LEAST} × this"

@@ -122,7 +122,8 @@ class Config:
     reuse: bool
     quick: bool
     database: str = "pta_bench"
-    baseline: str | None = None  # a commit whose status update is measured beside ours
+    #: commits whose status update is measured beside ours (bench/baseline.py)
+    baselines: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -710,13 +711,13 @@ async def main_async(config: Config) -> int:
                 continue
             await measure_op(bench, op, main, service, op.label, op.key)
         bench.extra.rss = service.memory()
-    if config.baseline:
+    for n, commit in enumerate(config.baselines):
         bench.rows += baseline.measure(
-            config.baseline,
+            commit,
             cases=config.cases,
             seconds=config.seconds,
             quick=config.quick,
-            port=config.port + 3,
+            port=config.port + 3 + 2 * n,
             reuse=config.reuse,
             say=say,
         )
@@ -794,8 +795,10 @@ def parse_args(argv: list[str] | None = None) -> Config:
     parser.add_argument(
         "--baseline",
         metavar="COMMIT",
+        action="append",
+        default=[],
         help="also measure that commit's status update, in its own worktree and database "
-        "(bench/baseline.py), and judge ours ≥ 0.9 × it",
+        "(bench/baseline.py), and judge ours ≥ 0.9 × it (may be repeated)",
     )
     parser.add_argument(
         "--reuse",
@@ -824,7 +827,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         reuse=args.reuse,
         quick=args.quick,
         database=args.database,
-        baseline=args.baseline,
+        baselines=args.baseline,
     )
 
 
