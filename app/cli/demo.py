@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 
 from app.cli.common import log, public_url
 from app.config import Settings
-from app.db import SqlaDb
 from app.demo import loader as demo
 
 
@@ -73,24 +72,19 @@ def cmd_demo_load(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _load(args: argparse.Namespace, settings: Settings) -> demo.Loaded | None:
     """The demo data in one transaction; None when --if-empty finds cases already."""
-    engine = demo.loader_engine(settings)
-    try:
-        async with engine.begin() as conn:
-            db = SqlaDb(conn)
-            if args.if_empty and await demo.count_cases(db):
-                return None
-            print("Loading the demo data (about half a minute)...", flush=True)
-            now = datetime.now(UTC)
-            return await demo.load(
-                db,
-                seed=args.seed,
-                today=now.date(),
-                now=now,
-                replace=args.force,
-                checklist=settings.departure_requirements,
-            )
-    finally:
-        await engine.dispose()
+    async with demo.loader_transaction(settings) as db:
+        if args.if_empty and await demo.count_cases(db):
+            return None
+        print("Loading the demo data (about half a minute)...", flush=True)
+        now = datetime.now(UTC)
+        return await demo.load(
+            db,
+            seed=args.seed,
+            today=now.date(),
+            now=now,
+            replace=args.force,
+            checklist=settings.departure_requirements,
+        )
 
 
 def _report(args: argparse.Namespace, settings: Settings, loaded: demo.Loaded) -> None:

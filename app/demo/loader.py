@@ -11,7 +11,8 @@ import secrets
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -22,7 +23,15 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.config import Settings
-from app.db import SQLITE_BUSY_TIMEOUT_MS, Db, configure_sqlite, driver_url, make_engine
+from app.db import (
+    SQLITE_BUSY_TIMEOUT_MS,
+    Database,
+    Db,
+    SqlaDb,
+    configure_sqlite,
+    driver_url,
+    make_engine,
+)
 from app.demo.plan import build_plan
 from app.demo.timeline import (
     CASEWORKER,
@@ -284,3 +293,25 @@ def loader_engine(settings: Settings) -> AsyncEngine:
     if target.get_backend_name() == "sqlite" and settings.sqlite_path() is not None:
         return _inline_sqlite_engine(target)
     return make_engine(settings.database_url, settings, pool_size=1)
+
+
+@asynccontextmanager
+async def loader_transaction(settings: Settings) -> AsyncIterator[Db]:
+    """One transaction for a whole load: on a SQLite file the inline connection
+    (``loader_engine``); on PostgreSQL the service's own asyncpg path, whose prepared
+    statements make a load about twice as fast as SQLAlchemy's execution layer."""
+    if driver_url(settings.database_url).get_backend_name() == "sqlite":
+        engine = loader_engine(settings)
+        try:
+            async with engine.begin() as conn:
+                yield SqlaDb(conn)
+        finally:
+            await engine.dispose()
+        return
+    database = Database(settings.database_url, settings)
+    await database.start()
+    try:
+        async with database.transaction() as db:
+            yield db
+    finally:
+        await database.close()
