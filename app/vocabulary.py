@@ -189,3 +189,20 @@ class FunnelStage(StrEnum):
     submitted = "submitted"
     in_transit = "in_transit"
     resettled = "resettled"
+
+
+class MemberKeyKind(StrEnum):
+    """What a row of ``member_keys`` holds (app/services/names.py makes every one)."""
+
+    word = "word"  # a word of the given or family names, for search
+    document = "document"  # the normalised document number
+    name_start = "name_start"  # the two blocks of the name key, for possible duplicates
+    name_end = "name_end"
+
+
+class DuplicateReason(StrEnum):
+    """Why a member of another case may be the same person, strongest first (domain.md)."""
+
+    document_number = "document_number"
+    name_and_date_of_birth = "name_and_date_of_birth"
+    similar_name_and_birth_year = "similar_name_and_birth_year"

@@ -17,9 +17,10 @@ from app.models.record import CaseRecord
 from app.schemas.case_views import AnyCaseView
 from app.schemas.cases import CaseCreate, CaseFilters, CaseUpdate
 from app.schemas.common import Page
+from app.schemas.duplicates import PossibleDuplicates
 from app.schemas.events import EventView
 from app.schemas.transitions import transition_adapter
-from app.services import cases, exports, history, lifecycle, policy
+from app.services import cases, duplicates, exports, history, lifecycle, policy
 from app.services.policy import Actor
 from app.services.views import present_case
 from app.vocabulary import Action
@@ -198,3 +199,14 @@ async def list_events(
     return await history.list_events(
         ctx.db, ctx.actor, case_id, limit=limit, cursor=cursor, now=ctx.now
     )
+
+
+@router.get(
+    "/{case_id:uuid}/possible-duplicates",
+    response_model=PossibleDuplicates,
+    responses=responses(*READ_ERRORS),
+    summary="Members of other cases who may be the same people (caseworker, supervisor)",
+)
+async def possible_duplicates(ctx: Ctx, case_id: uuid.UUID) -> PossibleDuplicates:
+    items = await duplicates.possible_duplicates(ctx.db, ctx.actor, case_id, ctx.now)
+    return PossibleDuplicates(items=items)

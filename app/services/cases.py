@@ -31,7 +31,16 @@ from app.models.record import CaseRecord
 from app.models.rows import CaseRow, MemberRow
 from app.schemas.cases import CaseCreate, CaseFilters, CaseUpdate
 from app.schemas.common import today
-from app.services import audit, funnel_rollup, history, members, pagination, policy
+from app.services import (
+    audit,
+    funnel_rollup,
+    history,
+    member_keys,
+    members,
+    pagination,
+    policy,
+    search,
+)
 from app.services.policy import Actor, Permission
 from app.services.records import (
     CASE_COLUMNS,
@@ -131,6 +140,7 @@ async def create_case(db: Db, actor: Actor, data: CaseCreate, now: datetime) -> 
     row = await insert_case(db, actor, values, now)
     rows = members.first_members(row["id"], data.members, identified_at)
     await db.run_many(INSERT_MEMBERS, rows)
+    await member_keys.add(db, rows)
     return await record_creation(db, actor, row, rows, now)
 
 
@@ -163,14 +173,22 @@ def _condition(dialect: SqlDialect, role: Role, name: str) -> ColumnElement[bool
 
 @cache
 def _list_query(
-    dialect: SqlDialect, role: Role, names: tuple[str, ...], after: bool, probe: bool
+    dialect: SqlDialect,
+    role: Role,
+    names: tuple[str, ...],
+    after: bool,
+    probe: bool,
+    search_words: int | None,
 ) -> Executable:
-    """The page query for one combination of filters (built once, then reused)."""
+    """The page query for one combination of filters (built once, then reused); with ``q``,
+    ``search_words`` is the number of its name words."""
     cursor: BindParameter[Any] | None = bindparam("after") if after else None
     clauses = [
         policy.visible_cases(role, after=cursor),
-        *(_condition(dialect, role, n) for n in names),
+        *(_condition(dialect, role, n) for n in names if n != "q"),
     ]
+    if search_words is not None:
+        clauses.append(search.matching(search_words))
     if cursor is not None:
         clauses.append(Case.id > cursor)
     if probe:
@@ -179,24 +197,33 @@ def _list_query(
     return query.limit(bindparam("page_size"))
 
 
+def _search(filters: CaseFilters) -> search.Search | None:
+    return search.Search.of(filters.q) if filters.q is not None else None
+
+
 def _filter_params(filters: CaseFilters) -> dict[str, Any]:
-    params = {f"f_{name}": getattr(filters, name) for name in filters.given()}
+    params = {f"f_{name}": getattr(filters, name) for name in filters.given() if name != "q"}
     if filters.stage is not None:
         params["f_stage"] = sorted(STAGE_STATUSES[filters.stage])
     if filters.requirements_overdue:
         params["f_requirements_overdue"] = today()  # overdue: due before today (UTC)
+    terms = _search(filters)
+    if terms is not None:
+        params.update(terms.params())
     return params
 
 
 def page_query(db: Db, actor: Actor, filters: CaseFilters, after: uuid.UUID | None) -> Executable:
     """The query behind a list page and the export: the caller's scope and its filters."""
     policy.check_filters(actor, filters.given())
+    terms = _search(filters)
     return _list_query(
         db.dialect,
         actor.role,
         tuple(sorted(filters.given())),
         after is not None,
         policy.probes_elsewhere(actor, filters.given()),
+        len(terms.words) if terms is not None else None,
     )
 
 
@@ -262,6 +289,7 @@ async def update_case(
     if new_members is not None:
         await db.run(DELETE_MEMBERS, {"of_case": case_id})
         await db.run_many(INSERT_MEMBERS, new_members)
+        await member_keys.replace(db, case_id, new_members)
         member_rows = new_members
     payload: dict[str, Any] = {"changed": sorted(given)}
     payload.update(

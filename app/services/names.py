@@ -6,19 +6,30 @@ own. Keys for comparing two people leave out the particles (de, del, la, las, lo
 space, so "María de la Cruz" and "Maria Cruz", or "Hernández López" and "Hernandez-Lopez", are
 the same name. A typing slip is one letter added, removed or changed, or two neighbours swapped
 (optimal string alignment distance 1, computed by rapidfuzz).
+
+What the database keeps of a member to find it again (``member_keys``) is made here too, so a
+key written and a key looked up can never be normalised differently: its search words, its
+document number, and two blocks of its name (``name_blocks``) that any name within one slip of
+it shares at least one of (``blocks_within_one_slip``), so possible duplicates are looked up by
+index and only then compared letter by letter.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
+from datetime import date
 
 from rapidfuzz.distance import OSA
+
+from app.vocabulary import MemberKeyKind
 
 #: Spanish particles of compound family names: part of a name for search, not for comparing.
 PARTICLES = frozenset({"de", "del", "la", "las", "los", "y", "e"})
 _APOSTROPHES = re.compile(r"['’ʼ`´]")
-_NOT_WORD = re.compile(r"[^0-9a-z]+")
+#: Letters and digits of any script make words; everything else separates them.
+_NOT_WORD = re.compile(r"[\W_]+")
 _DOCUMENT_IGNORED = re.compile(r"[\s\-‐-―]+")
 
 
@@ -56,3 +67,61 @@ def document_key(number: str | None) -> str | None:
 def one_slip_apart(first: str, second: str) -> bool:
     """Within one typing slip of each other (identical counts too)."""
     return OSA.distance(first, second, score_cutoff=1) <= 1
+
+
+def search_words(query: str) -> list[str]:
+    """The words of a query that each must start a word of one member's names, longest first:
+    a word that starts another word of the query is left out (it adds nothing)."""
+    distinct = sorted(set(words(query)), key=lambda word: (-len(word), word))
+    return [
+        word
+        for n, word in enumerate(distinct)
+        if not any(longer.startswith(word) for longer in distinct[:n])
+    ]
+
+
+def prefix_range(word: str) -> tuple[str, str]:
+    """The words starting with ``word`` are those in ``[low, high)`` in code-point order
+    (PostgreSQL's "C" collation, SQLite's BINARY): an index range, never a scan."""
+    return word, word[:-1] + chr(ord(word[-1]) + 1)
+
+
+def _block(year: int, length: int, part: str) -> str:
+    return f"{year}:{length}:{part}"
+
+
+def name_blocks(key: str, born: date) -> tuple[str, str]:
+    """The two blocks of a name key: its first half and its second half past the middle
+    letter, each with the key's length and the birth year. One slip changes at most one of
+    them (a slip before the middle leaves the end, one at or after it leaves the start)."""
+    middle = len(key) // 2
+    return _block(born.year, len(key), key[:middle]), _block(born.year, len(key), key[middle + 1 :])
+
+
+def blocks_within_one_slip(key: str, born: date) -> tuple[set[str], set[str]]:
+    """The start and end blocks a name within one slip of ``key`` (and born the same year)
+    has at least one of: for each length it may have (one letter more, fewer or the same),
+    the blocks it would have if the slip were in its other half."""
+    starts, ends = set(), set()
+    for length in (len(key) - 1, len(key), len(key) + 1):
+        if length < 1:
+            continue
+        middle = length // 2
+        tail = length - middle - 1
+        starts.add(_block(born.year, length, key[:middle]))
+        ends.add(_block(born.year, length, key[len(key) - tail :] if tail else ""))
+    return starts, ends
+
+
+def member_keys(
+    given_name: str, family_name: str, date_of_birth: date, document_number: str | None
+) -> Iterator[tuple[MemberKeyKind, str]]:
+    """Every key the database keeps of one member (each once)."""
+    for word in dict.fromkeys(words(given_name) + words(family_name)):
+        yield MemberKeyKind.word, word
+    document = document_key(document_number)
+    if document is not None:
+        yield MemberKeyKind.document, document
+    start, end = name_blocks(person_key(given_name, family_name), date_of_birth)
+    yield MemberKeyKind.name_start, start
+    yield MemberKeyKind.name_end, end
