@@ -191,15 +191,6 @@ class FunnelStage(StrEnum):
     resettled = "resettled"
 
 
-class MemberKeyKind(StrEnum):
-    """What a row of ``member_keys`` holds (app/services/names.py makes every one)."""
-
-    word = "word"  # a word of the given or family names, for search
-    document = "document"  # the normalised document number
-    name_start = "name_start"  # the two blocks of the name key, for possible duplicates
-    name_end = "name_end"
-
-
 class DuplicateReason(StrEnum):
     """Why a member of another case may be the same person, strongest first (domain.md)."""
 

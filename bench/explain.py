@@ -1,10 +1,13 @@
-"""Every filter combination an officer can use on ``GET /cases``, EXPLAINed on the benchmark
-database (issue: each must be an index scan at 1 M cases on PostgreSQL).
+"""Every filter combination an officer can use on ``GET /cases``, UNHCR's searches (``q`` by
+name, document number and reference, alone and with each filter) and possible duplicates,
+EXPLAINed on the benchmark database (issue: each must be an index scan at 1 M cases on
+PostgreSQL).
 
-The statements are the service's own (``app.services.cases.page_query``), compiled as the
-service compiles them and run under ``EXPLAIN`` with real parameter values, first page and a
-page after a cursor. Any sequential scan of ``cases``, ``submissions`` or ``transit_stays`` in
-a plan is reported.
+The statements are the service's own (``app.services.cases.page_query``,
+``app.services.duplicates.candidates``), compiled as the service compiles them and run under
+``EXPLAIN`` with real parameter values, first page and a page after a cursor. Any sequential
+scan of ``cases``, ``members``, ``member_keys``, ``submissions`` or ``transit_stays`` in a plan
+is reported.
 
     .venv/bin/python -m bench.explain [--database pta_bench]
 """
@@ -23,10 +26,18 @@ from app.config import Settings
 from app.db import AsyncpgDb, Database
 from app.schemas.cases import CaseFilters
 from app.services.cases import page_params, page_query
+from app.services.duplicates import Person, candidates
 from app.services.policy import OFFICER_FILTERS, Actor
 from app.vocabulary import Role
+from bench.load import case_id
 
-BIG_TABLES = frozenset({"cases", "submissions", "transit_stays", "departure_requirements"})
+BIG_TABLES = frozenset(
+    {"cases", "members", "member_keys", "submissions", "transit_stays", "departure_requirements"}
+)
+#: What a caseworker searches for: a common name, a full name, a document number and a
+#: reference (the last two are those of the loaded case ``SEARCHED``).
+SEARCHED = 123_457
+SEARCHES = ("jose hernandez", "jose luis hernandez portillo", "<document>", "<reference>")
 #: A value for each filter an officer may use (the benchmark's data holds them all); the
 #: countries are the officers' own (another state's or country's would be an empty page).
 VALUES: dict[str, Any] = {
@@ -37,13 +48,16 @@ VALUES: dict[str, Any] = {
     "transit_country": "CRI",
     "updated_since": (datetime.now(UTC) - timedelta(days=30)).isoformat(),
     "requirements_overdue": True,
+    "q": "jose hernandez",
 }
 OFFICERS = {
     "resettlement officer CAN": Actor(uuid.UUID(int=1), "bench", Role.resettlement_officer, "CAN"),
     "transit officer CRI": Actor(uuid.UUID(int=2), "bench", Role.transit_officer, "CRI"),
 }
-#: UNHCR's overdue list (the supervisor's working list), alone and with each other filter.
+#: UNHCR's overdue list (the supervisor's working list), alone and with each other filter;
+#: a caseworker's searches, alone and with each filter an officer may use.
 UNHCR_OVERDUE = Actor(uuid.UUID(int=3), "bench", Role.supervisor)
+CASEWORKER = Actor(uuid.UUID(int=4), "bench", Role.caseworker)
 
 
 @dataclass
@@ -59,6 +73,17 @@ def _scans(plan: dict[str, Any]) -> list[str]:
     for child in plan.get("Plans", []):
         found += _scans(child)
     return found
+
+
+async def _explain(
+    db: AsyncpgDb, outcome: Outcome, statement: Any, params: dict[str, Any], what: str
+) -> None:
+    plan = db._plan(statement, params)
+    args = db._args(plan, params)
+    result = await db.conn.fetchval("EXPLAIN (FORMAT JSON) " + plan.sql, *args)
+    tree = result[0]["Plan"]  # the pool decodes json itself
+    outcome.checked += 1
+    outcome.seq_scans += [f"{what}: {table}" for table in _scans(tree)]
 
 
 async def check(url: str) -> Outcome:
@@ -81,20 +106,38 @@ async def check(url: str) -> Outcome:
                 ("supervisor", UNHCR_OVERDUE, tuple(sorted({"requirements_overdue", other})))
                 for other in OFFICER_FILTERS
             ]
-            for who, actor, names in combinations:
-                filters = CaseFilters.model_validate({n: VALUES[n] for n in names})
+            searched = await db.conn.fetchrow(
+                "SELECT c.reference, m.document_number FROM cases c JOIN members m "
+                "ON m.case_id = c.id AND m.document_number IS NOT NULL "
+                "WHERE c.id >= $1::uuid ORDER BY c.id LIMIT 1",
+                case_id(SEARCHED),
+            )
+            fill = {"<reference>": searched["reference"], "<document>": searched[1]}
+            lists = [
+                (who, actor, {n: VALUES[n] for n in names}) for who, actor, names in combinations
+            ] + [
+                ("caseworker", CASEWORKER, {"q": fill.get(q, q), **extra})
+                for q in SEARCHES
+                for extra in [{}, *({n: VALUES[n]} for n in sorted(OFFICER_FILTERS - {"q"}))]
+            ]
+            for who, actor, given in lists:
+                filters = CaseFilters.model_validate(given)
                 for after in (None, cursor):
                     statement = page_query(db, actor, filters, after)
-                    plan = db._plan(statement, None)
-                    args = db._args(plan, page_params(actor, filters, after, 51))
-                    result = await db.conn.fetchval("EXPLAIN (FORMAT JSON) " + plan.sql, *args)
-                    tree = result[0]["Plan"]  # the pool decodes json itself
-                    outcome.checked += 1
-                    for table in _scans(tree):
-                        where = "after a cursor" if after else "first page"
-                        outcome.seq_scans.append(
-                            f"{who}, {', '.join(names) or 'no filter'} ({where}): {table}"
-                        )
+                    params = page_params(db, actor, filters, after, 51)
+                    names = ", ".join(f"{k}={v}" if k == "q" else k for k, v in given.items())
+                    where = "after a cursor" if after else "first page"
+                    await _explain(db, outcome, statement, params, f"{who}, {names} ({where})")
+            people = [
+                Person.of(row)
+                for row in await db.conn.fetch(
+                    "SELECT given_name, family_name, date_of_birth, document_number "
+                    "FROM members WHERE case_id = $1::uuid",
+                    case_id(SEARCHED),
+                )
+            ]
+            statement, params = candidates(db, CASEWORKER, uuid.UUID(case_id(SEARCHED)), people)
+            await _explain(db, outcome, statement, params, "possible duplicates")
     finally:
         await database.close()
     return outcome
@@ -104,7 +147,8 @@ def summary(outcome: Outcome) -> str:
     verdict = "PASS" if not outcome.seq_scans else "MISS"
     head = (
         f"list queries: {outcome.checked} plans (every filter combination of both officers, "
-        f"UNHCR's overdue list, first page and after a cursor), sequential scans of big tables: "
+        f"UNHCR's overdue list and searches, possible duplicates, first page and after a "
+        f"cursor), sequential scans of big tables: "
         f"{len(outcome.seq_scans)} — index scans only: {verdict}"
     )
     return "\n".join([head, *(f"  seq scan: {line}" for line in outcome.seq_scans[:20])])

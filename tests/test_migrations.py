@@ -67,7 +67,12 @@ def _inspect(url: str, settings: Settings, check: Any) -> Any:
 
 def _differences(conn: Connection) -> list[Any]:
     context = MigrationContext.configure(
-        conn, opts={"compare_type": True, "compare_server_default": True}
+        conn,
+        opts={
+            "compare_type": True,
+            "compare_server_default": True,
+            **migrate.comparison(conn.dialect.name),
+        },
     )
     return list(compare_metadata(context, Base.metadata))
 

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.services import search
 from tests.access_helpers import Builder
 from tests.common import assert_problem, make_cast
 from tests.factories import Factory, TestUser, member
@@ -20,6 +21,14 @@ from tests.lifecycle_helpers import IN_TRANSIT, Driver
 
 CASES = "/api/v1/cases"
 LOG = "/api/v1/audit/access-log"
+
+
+@pytest.fixture(autouse=True, params=["window", "past the window"])
+def _window(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On SQLite a page walks the next cases, then asks the full-text index for those past
+    them: with a window of one case, every search here takes both ways."""
+    if request.param == "past the window":
+        monkeypatch.setattr(search, "WINDOW", 1)
 
 
 @pytest.fixture

@@ -4,32 +4,51 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base, one_of
-from app.vocabulary import MemberKeyKind
+from app.models.base import Base
 
-#: Keys compare by code point (prefix ranges of words): PostgreSQL's "C" collation, SQLite's
-#: default BINARY.
-KeyText = String().with_variant(String(collation="C"), "postgresql")
+#: The starts of a member's words: a tsvector with a GIN index on PostgreSQL; text on
+#: SQLite, indexed by the FTS5 table ``member_words`` (migration 0009 creates it and the
+#: triggers that keep it in step; it is invisible to the models).
+SearchWords = TSVECTOR().with_variant(Text(), "sqlite")
+#: SQLite's full-text index of ``member_keys.words`` (external content, rowid for rowid).
+SQLITE_WORDS_INDEX = "member_words"
+
+
+def _postgresql_only(index: Index) -> Index:
+    """An index made on PostgreSQL only (``info`` tells Alembic's comparison: app/migrate.py)."""
+    index.info["only"] = "postgresql"
+    return index.ddl_if(dialect="postgresql")
 
 
 class MemberKey(Base):
-    """One normalised key of a member (app/services/names.py ``member_keys``): a search word
-    of its names, its document number, or a block of its name for possible duplicates.
-    Written in the same transaction as the member (created, changed, moved by a split), so
-    search and duplicates read this index and never the members."""
+    """One row per member (app/services/names.py ``member_keys``): the starts of the words of
+    its names for search, its normalised document number, and the two blocks of its name
+    key for possible duplicates. Written in the same transaction as the member (created,
+    changed, moved by a split), so search and duplicates read these indexes, never the
+    members."""
 
     __tablename__ = "member_keys"
     __table_args__ = (
-        one_of("kind", MemberKeyKind),
-        Index("ix_member_keys_kind_key", "kind", "key", "case_id", "member_id"),
+        Index(
+            "ix_member_keys_document",
+            "document",
+            sqlite_where=text("document IS NOT NULL"),
+            postgresql_where=text("document IS NOT NULL"),
+        ),
+        Index("ix_member_keys_name_start", "name_start"),
+        Index("ix_member_keys_name_end", "name_end"),
+        _postgresql_only(Index("ix_member_keys_words", "words", postgresql_using="gin")),
     )
 
     case_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("cases.id", ondelete="CASCADE"), primary_key=True
     )
     member_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    kind: Mapped[MemberKeyKind] = mapped_column(String(16), primary_key=True)
-    key: Mapped[str] = mapped_column(KeyText, primary_key=True)
+    words: Mapped[str] = mapped_column(SearchWords)
+    document: Mapped[str | None] = mapped_column(String(64))
+    name_start: Mapped[str] = mapped_column(String)
+    name_end: Mapped[str] = mapped_column(String)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy import Delete, Insert, Update, bindparam, delete, insert, update
@@ -18,28 +19,25 @@ INSERT_KEYS: Insert = insert(MemberKey)
 DELETE_KEYS: Delete = delete(MemberKey).where(MemberKey.case_id == bindparam("of_case"))
 MOVE_KEYS: Update = (
     update(MemberKey)
-    .where(MemberKey.member_id == bindparam("moving"), MemberKey.case_id == bindparam("of_case"))
+    .where(MemberKey.case_id == bindparam("of_case"), MemberKey.member_id == bindparam("moving"))
     .values(case_id=bindparam("to_case"))
 )
 
 
-def rows_of(members: Iterable[MemberRow]) -> list[dict[str, Any]]:
-    """The key rows of these members."""
-    return [
-        {"case_id": member["case_id"], "member_id": member["id"], "kind": kind, "key": key}
-        for member in members
-        for kind, key in names.member_keys(
-            member["given_name"],
-            member["family_name"],
-            member["date_of_birth"],
-            member["document_number"],
-        )
-    ]
+def row_of(member: MemberRow) -> dict[str, Any]:
+    """The key row of a member."""
+    keys = names.member_keys(
+        member["given_name"],
+        member["family_name"],
+        member["date_of_birth"],
+        member["document_number"],
+    )
+    return {"case_id": member["case_id"], "member_id": member["id"], **asdict(keys)}
 
 
 async def add(db: Db, members: Sequence[MemberRow]) -> None:
     """Keys of members just written."""
-    await db.run_many(INSERT_KEYS, rows_of(members))
+    await db.run_many(INSERT_KEYS, [row_of(member) for member in members])
 
 
 async def replace(db: Db, case_id: uuid.UUID, members: Sequence[MemberRow]) -> None:

@@ -8,22 +8,20 @@ the same name. A typing slip is one letter added, removed or changed, or two nei
 (optimal string alignment distance 1, computed by rapidfuzz).
 
 What the database keeps of a member to find it again (``member_keys``) is made here too, so a
-key written and a key looked up can never be normalised differently: its search words, its
-document number, and two blocks of its name (``name_blocks``) that any name within one slip of
-it shares at least one of (``blocks_within_one_slip``), so possible duplicates are looked up by
-index and only then compared letter by letter.
+key written and a key looked up can never be normalised differently: the starts of its words
+(``search_tokens``), its document number, and two blocks of its name (``name_blocks``) that
+any name within one slip of it shares at least one of (``blocks_within_one_slip``), so
+possible duplicates are looked up by index and only then compared letter by letter.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date
 
 from rapidfuzz.distance import OSA
-
-from app.vocabulary import MemberKeyKind
 
 #: Spanish particles of compound family names: part of a name for search, not for comparing.
 PARTICLES = frozenset({"de", "del", "la", "las", "los", "y", "e"})
@@ -69,21 +67,26 @@ def one_slip_apart(first: str, second: str) -> bool:
     return OSA.distance(first, second, score_cutoff=1) <= 1
 
 
+def search_tokens(given_name: str, family_name: str) -> str:
+    """What the search index holds of a member: every start of every word of its names
+    ("jose" → j, jo, jos, jose), once each, space-separated. A query word then matches by
+    equality — an index lookup that intersects fast (PostgreSQL's GIN, SQLite's FTS5) —
+    instead of a prefix range."""
+    starts = {
+        word[:n] for word in words(given_name) + words(family_name) for n in range(1, len(word) + 1)
+    }
+    return " ".join(sorted(starts))
+
+
 def search_words(query: str) -> list[str]:
-    """The words of a query that each must start a word of one member's names, longest first:
-    a word that starts another word of the query is left out (it adds nothing)."""
+    """The words of a query that each must start a word of one member's names, longest
+    first: a word that starts another word of the query is left out (it adds nothing)."""
     distinct = sorted(set(words(query)), key=lambda word: (-len(word), word))
     return [
         word
         for n, word in enumerate(distinct)
         if not any(longer.startswith(word) for longer in distinct[:n])
     ]
-
-
-def prefix_range(word: str) -> tuple[str, str]:
-    """The words starting with ``word`` are those in ``[low, high)`` in code-point order
-    (PostgreSQL's "C" collation, SQLite's BINARY): an index range, never a scan."""
-    return word, word[:-1] + chr(ord(word[-1]) + 1)
 
 
 def _block(year: int, length: int, part: str) -> str:
@@ -113,15 +116,23 @@ def blocks_within_one_slip(key: str, born: date) -> tuple[set[str], set[str]]:
     return starts, ends
 
 
+@dataclass(frozen=True)
+class MemberKeys:
+    """What the database keeps of one member to find it again (a row of ``member_keys``)."""
+
+    words: str
+    document: str | None
+    name_start: str
+    name_end: str
+
+
 def member_keys(
     given_name: str, family_name: str, date_of_birth: date, document_number: str | None
-) -> Iterator[tuple[MemberKeyKind, str]]:
-    """Every key the database keeps of one member (each once)."""
-    for word in dict.fromkeys(words(given_name) + words(family_name)):
-        yield MemberKeyKind.word, word
-    document = document_key(document_number)
-    if document is not None:
-        yield MemberKeyKind.document, document
+) -> MemberKeys:
     start, end = name_blocks(person_key(given_name, family_name), date_of_birth)
-    yield MemberKeyKind.name_start, start
-    yield MemberKeyKind.name_end, end
+    return MemberKeys(
+        words=search_tokens(given_name, family_name),
+        document=document_key(document_number),
+        name_start=start,
+        name_end=end,
+    )

@@ -1,7 +1,9 @@
 """member keys for search and possible duplicates
 
-``member_keys`` holds what search (``q``) and possible duplicates read instead of the members:
-each member's search words, its normalised document number and the two blocks of its name key
+``member_keys`` holds, one row per member, what search (``q``) and possible duplicates read
+instead of the members: the starts of the words of its names (a tsvector with a GIN index on
+PostgreSQL; text on SQLite, indexed by the FTS5 table ``member_words`` and kept in step with it
+by triggers), its normalised document number and the two blocks of its name key
 (app/services/names.py ``member_keys``, the same function the service writes them with). The
 keys of every existing member are filled in here; no existing row is changed.
 
@@ -11,9 +13,11 @@ Create Date: 2026-12-04 09:00:00
 """
 
 from collections.abc import Sequence
+from dataclasses import asdict
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 from app.services.names import member_keys
 
@@ -22,9 +26,23 @@ down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-KINDS = ("word", "document", "name_start", "name_end")
-#: Members read and keys written per round trip while filling in.
+#: Members read and key rows written per round trip while filling in.
 CHUNK = 5000
+#: SQLite: the full-text index of member_keys.words and the triggers that keep it in step
+#: (FTS5 "external content": it indexes the rows of member_keys by rowid).
+SQLITE_INDEX = (
+    "CREATE VIRTUAL TABLE member_words USING fts5("
+    "words, content='member_keys', content_rowid='rowid', tokenize='ascii', detail='none')",
+    "CREATE TRIGGER member_keys_added AFTER INSERT ON member_keys BEGIN "
+    "INSERT INTO member_words (rowid, words) VALUES (new.rowid, new.words); END",
+    "CREATE TRIGGER member_keys_removed AFTER DELETE ON member_keys BEGIN "
+    "INSERT INTO member_words (member_words, rowid, words) "
+    "VALUES ('delete', old.rowid, old.words); END",
+    "CREATE TRIGGER member_keys_changed AFTER UPDATE OF words ON member_keys BEGIN "
+    "INSERT INTO member_words (member_words, rowid, words) "
+    "VALUES ('delete', old.rowid, old.words); "
+    "INSERT INTO member_words (rowid, words) VALUES (new.rowid, new.words); END",
+)
 
 
 def upgrade() -> None:
@@ -32,27 +50,34 @@ def upgrade() -> None:
         "member_keys",
         sa.Column("case_id", sa.Uuid(), nullable=False),
         sa.Column("member_id", sa.Uuid(), nullable=False),
-        sa.Column("kind", sa.String(length=16), nullable=False),
-        sa.Column(
-            "key",
-            sa.String().with_variant(sa.String(collation="C"), "postgresql"),
-            nullable=False,
-        ),
-        sa.CheckConstraint(
-            f"kind IN ({', '.join(repr(k) for k in KINDS)})", name=op.f("ck_member_keys_kind")
-        ),
+        sa.Column("words", postgresql.TSVECTOR().with_variant(sa.Text(), "sqlite"), nullable=False),
+        sa.Column("document", sa.String(length=64), nullable=True),
+        sa.Column("name_start", sa.String(), nullable=False),
+        sa.Column("name_end", sa.String(), nullable=False),
         sa.ForeignKeyConstraint(
             ["case_id"],
             ["cases.id"],
             name=op.f("fk_member_keys_case_id_cases"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("case_id", "member_id", "kind", "key", name=op.f("pk_member_keys")),
+        sa.PrimaryKeyConstraint("case_id", "member_id", name=op.f("pk_member_keys")),
     )
-    _fill(op.get_bind())
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        for statement in SQLITE_INDEX:
+            op.execute(statement)
+    _fill(bind)
     op.create_index(
-        "ix_member_keys_kind_key", "member_keys", ["kind", "key", "case_id", "member_id"]
+        "ix_member_keys_document",
+        "member_keys",
+        ["document"],
+        sqlite_where=sa.text("document IS NOT NULL"),
+        postgresql_where=sa.text("document IS NOT NULL"),
     )
+    op.create_index("ix_member_keys_name_start", "member_keys", ["name_start"])
+    op.create_index("ix_member_keys_name_end", "member_keys", ["name_end"])
+    if bind.dialect.name == "postgresql":
+        op.create_index("ix_member_keys_words", "member_keys", ["words"], postgresql_using="gin")
 
 
 def _fill(bind: sa.Connection) -> None:
@@ -68,10 +93,10 @@ def _fill(bind: sa.Connection) -> None:
     )
     keys = sa.table(
         "member_keys",
+        *(sa.column(name) for name in ("document", "name_start", "name_end")),
         sa.column("case_id", sa.Uuid()),
         sa.column("member_id", sa.Uuid()),
-        sa.column("kind", sa.String()),
-        sa.column("key", sa.String()),
+        sa.column("words", postgresql.TSVECTOR().with_variant(sa.Text(), "sqlite")),
     )
     query = sa.select(members).order_by(members.c.id).limit(CHUNK)
     after = None
@@ -81,16 +106,30 @@ def _fill(bind: sa.Connection) -> None:
         if not rows:
             return
         values = [
-            {"case_id": row.case_id, "member_id": row.id, "kind": str(kind), "key": key}
+            {
+                "case_id": row.case_id,
+                "member_id": row.id,
+                **asdict(
+                    member_keys(
+                        row.given_name, row.family_name, row.date_of_birth, row.document_number
+                    )
+                ),
+            }
             for row in rows
-            for kind, key in member_keys(
-                row.given_name, row.family_name, row.date_of_birth, row.document_number
-            )
         ]
         bind.execute(keys.insert(), values)
         after = rows[-1].id
 
 
 def downgrade() -> None:
-    op.drop_index("ix_member_keys_kind_key", table_name="member_keys")
+    bind = op.get_bind()
+    if bind.dialect.name == "postgresql":
+        op.drop_index("ix_member_keys_words", table_name="member_keys")
+    op.drop_index("ix_member_keys_name_end", table_name="member_keys")
+    op.drop_index("ix_member_keys_name_start", table_name="member_keys")
+    op.drop_index("ix_member_keys_document", table_name="member_keys")
+    if bind.dialect.name == "sqlite":
+        for trigger in ("member_keys_added", "member_keys_removed", "member_keys_changed"):
+            op.execute(f"DROP TRIGGER {trigger}")
+        op.execute("DROP TABLE member_words")
     op.drop_table("member_keys")
