@@ -7,6 +7,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -236,11 +237,52 @@ def _no_questions_or_checklists_yet(conn: Connection) -> None:
         assert conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one() == 0
 
 
+def _member_keys_filled(conn: Connection) -> None:
+    """0009 gave every member its keys, as the service writes them, and (SQLite) its row in
+    the full-text index."""
+    from sqlalchemy import text
+
+    from app.services.names import member_keys
+
+    members = conn.execute(
+        text(
+            "SELECT m.case_id, m.id, m.given_name, m.family_name, m.date_of_birth, "
+            "m.document_number, k.words, k.document, k.name_start, k.name_end "
+            "FROM members m LEFT JOIN member_keys k ON k.member_id = m.id"
+        )
+    ).all()
+    assert len(members) > 3000
+    assert conn.exec_driver_sql("SELECT count(*) FROM member_keys").scalar_one() == len(members)
+    for row in members:
+        born = row[4] if not isinstance(row[4], str) else date.fromisoformat(row[4])
+        expected = member_keys(row[2], row[3], born, row[5])
+        words = (
+            row[6]
+            if conn.dialect.name == "sqlite"
+            else " ".join(lexeme.strip("'") for lexeme in str(row[6]).split())
+        )
+        assert (words, row[7], row[8], row[9]) == (
+            expected.words,
+            expected.document,
+            expected.name_start,
+            expected.name_end,
+        ), row[1]
+    if conn.dialect.name == "sqlite":  # the full-text index holds exactly the keys' rows
+        conn.exec_driver_sql("INSERT INTO member_words (member_words) VALUES ('integrity-check')")
+        found = conn.exec_driver_sql(
+            "SELECT count(*) FROM member_keys k WHERE k.rowid IN "
+            "(SELECT rowid FROM member_words WHERE member_words MATCH "
+            "'\"' || substr(k.words, 1, instr(k.words || ' ', ' ') - 1) || '\"')"
+        )
+        assert found.scalar_one() == len(members)
+
+
 #: What each migration's new columns hold once it upgraded the demo data, by revision. The
 #: test takes the demo data back to before the oldest of them and upgrades it to head.
 NEW_COLUMNS_HOLD: dict[str, Any] = {
     "0005": _member_ids_and_splits_hold,
     "0006": _no_questions_or_checklists_yet,
+    "0009": _member_keys_filled,
 }
 
 
