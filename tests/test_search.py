@@ -25,8 +25,8 @@ LOG = "/api/v1/audit/access-log"
 
 @pytest.fixture(autouse=True, params=["window", "past the window"])
 def _window(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """On SQLite a page walks the next cases, then asks the full-text index for those past
-    them: with a window of one case, every search here takes both ways."""
+    """A page walks the next cases, then asks the indexes for those past them: with a window
+    of one case, every search here takes both ways (on both databases)."""
     if request.param == "past the window":
         monkeypatch.setattr(search, "WINDOW", 1)
 

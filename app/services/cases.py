@@ -239,36 +239,40 @@ def page_params(
     after: uuid.UUID | None,
     size: int,
     shape: search.Shape = search.Shape.indexed,
+    window_end: uuid.UUID | None = None,
 ) -> dict[str, Any]:
+    """The values of ``page_query``'s statement; ``window_end`` (search.window_end) for a
+    search's window and what lies beyond it."""
     terms = _search(filters)
     return {
         **_filter_params(filters),
         **(terms.params(db.dialect, shape) if terms is not None else {}),
         **policy.scope_params(actor),
         **({"after": after} if after is not None else {}),  # the first page has no cursor
+        **({"window_end": window_end} if shape is not search.Shape.indexed else {}),
         "page_size": size,
     }
+
+
+def page_shapes(filters: CaseFilters) -> tuple[search.Shape, ...]:
+    """The statements a page takes in turn (the next only while the page is not full)."""
+    terms = _search(filters)
+    return terms.shapes if terms is not None else (search.Shape.indexed,)
 
 
 async def fetch_page(
     db: Db, actor: Actor, filters: CaseFilters, after: uuid.UUID | None, size: int
 ) -> list[Row]:
-    """Up to ``size`` cases after the cursor, in id order: one statement, but for a search
-    by names on SQLite (search.py) a walk of the next cases first, then the index past them."""
-    terms = _search(filters)
-    shapes = terms.shapes(db.dialect) if terms is not None else (search.Shape.indexed,)
-    if shapes == (search.Shape.indexed,):
-        query = page_query(db, actor, filters, after)
-        return list(await db.all(query, page_params(db, actor, filters, after, size)))
-    end = await db.scalar(
-        search.window_end_query(after is not None), {"after": after} if after else {}
-    )
+    """Up to ``size`` cases after the cursor, in id order: one statement, but for a search by
+    names (search.py) a walk of the next cases first, then the indexes past them."""
+    shapes = page_shapes(filters)
+    end = await search.window_end(db, after) if shapes != (search.Shape.indexed,) else None
     rows: list[Row] = []
     for shape in shapes:
         query = page_query(db, actor, filters, after, shape)
-        params = page_params(db, actor, filters, after, size - len(rows), shape)
-        rows += await db.all(query, {**params, "window_end": end or search.LAST})
-        if len(rows) >= size or end is None:
+        params = page_params(db, actor, filters, after, size - len(rows), shape, end)
+        rows += await db.all(query, params)
+        if len(rows) >= size or end == search.LAST:
             break
     return rows
 

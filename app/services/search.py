@@ -4,13 +4,23 @@ word of one and the same member's names. Read from ``member_keys`` (one row per 
 by scanning members.
 
 Names are matched through the starts of words (app/services/names.py ``search_tokens``), so each
-query word is one exact token:
-- PostgreSQL: ``words @@ 'jose' & 'hern'`` over a GIN index; the planner walks the members in
-  case order when the words are common (a page fills quickly) and asks the index when they
-  are not.
-- SQLite has no such planner: a page first walks the next ``WINDOW`` cases in id order
-  (``Shape.window``), and only when they do not fill it asks the FTS5 index for the cases
-  after them (``Shape.beyond``).
+query word is one exact token: ``words @@ 'jose' & 'hern'`` over a GIN index on PostgreSQL, an
+FTS5 ``MATCH`` on SQLite. Such an index finds a rare name at once but every hit of a common
+one (all the José Hernández of a million cases) before the page can be cut; walking the members
+in case order finds a common name's first page at once but a rare name only at the end. Which
+one a query needs cannot be told from it (PostgreSQL's estimate for a word it has no statistics
+about is a constant, and prepared statements drop to generic plans), so a page does both, each
+bounded:
+1. ``Shape.window`` walks the members of the next ``WINDOW`` cases after the cursor in case
+   order (the words checked row by row, never through the index), stopping once the page is
+   full;
+2. only if the window did not fill it, ``Shape.beyond`` asks the indexes for the cases after
+   the window (on PostgreSQL every hit first, as one array, then those cases by primary key,
+   so no plan walks there).
+A ``q`` without name words (only punctuation) needs the indexes only (``Shape.indexed``).
+Measured at 1 M cases (README "Search and possible duplicates"): a common name fills its page
+in the window; a rare one costs the walk (≈ 5 ms) and a few index lookups; the slowest are
+names held by about one case in a hundred (the window holds a few, the index the rest).
 """
 
 from __future__ import annotations
@@ -22,11 +32,15 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
+    Boolean,
     ColumnElement,
     Select,
     String,
     Text,
+    Uuid,
     and_,
+    any_,
     bindparam,
     cast,
     column,
@@ -37,16 +51,17 @@ from sqlalchemy import (
     table,
     type_coerce,
 )
-from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 from sqlalchemy.sql.base import Executable
 
-from app.db import SqlDialect
+from app.db import Db, SqlDialect
 from app.models import Case, MemberKey
 from app.models.member_key import SQLITE_WORDS_INDEX
 from app.services import names
 
-#: SQLite: how many cases a page walks in id order before asking the full-text index.
-WINDOW = 2000
+#: How many cases a page walks in case order before asking the indexes (a name held by more
+#: than one case in a hundred fills a page within it).
+WINDOW = 5000
 #: The highest UUID: a window that reaches the last case.
 LAST = uuid.UUID(int=(1 << 128) - 1)
 _FTS = table(SQLITE_WORDS_INDEX, column("rowid"), column(SQLITE_WORDS_INDEX))
@@ -55,9 +70,9 @@ _FTS = table(SQLITE_WORDS_INDEX, column("rowid"), column(SQLITE_WORDS_INDEX))
 class Shape(StrEnum):
     """How one statement finds the cases ``q`` matches."""
 
-    indexed = "indexed"  # every index at once (PostgreSQL; SQLite without name words)
-    window = "window"  # SQLite: the cases after the cursor up to ``window_end``, walked
-    beyond = "beyond"  # SQLite: the cases after ``window_end``, from the full-text index
+    indexed = "indexed"  # no name words: the reference and document indexes
+    window = "window"  # the cases after the cursor up to ``window_end``, walked in order
+    beyond = "beyond"  # the cases after ``window_end``, from the indexes
 
 
 @dataclass(frozen=True)
@@ -76,32 +91,36 @@ class Search:
             words=tuple(names.search_words(q)),
         )
 
-    def shapes(self, dialect: SqlDialect) -> tuple[Shape, ...]:
+    @property
+    def shapes(self) -> tuple[Shape, ...]:
         """The statements a page takes, in order (the second only if the first is short)."""
-        if dialect.is_postgresql or not self.words:
-            return (Shape.indexed,)
-        return Shape.window, Shape.beyond
+        return (Shape.window, Shape.beyond) if self.words else (Shape.indexed,)
 
     def params(self, dialect: SqlDialect, shape: Shape) -> dict[str, Any]:
         values: dict[str, Any] = {"q_reference": self.reference, "q_document": self.document}
         if not self.words:
             return values
-        if shape is Shape.window:
-            values.update({f"q_word_{n}": f" {word} " for n, word in enumerate(self.words)})
-        elif dialect.is_postgresql:
+        if dialect.is_postgresql:
             values["q_words"] = " & ".join(f"'{word}'" for word in self.words)
+        elif shape is Shape.window:
+            values.update({f"q_word_{n}": f" {word} " for n, word in enumerate(self.words)})
         else:
             values["q_words"] = " ".join(f'"{word}"' for word in self.words)
         return values
 
 
 def _words_match(dialect: SqlDialect, shape: Shape, word_count: int) -> ColumnElement[bool]:
+    """The member has every query word among its tokens: checked on the row while walking
+    (``Shape.window``: a function the index cannot serve), else through the index."""
     keys = MemberKey.__table__.c
-    if shape is Shape.window:  # a member's tokens, space-separated, hold each word
+    if dialect.is_postgresql:
+        query = cast(bindparam("q_words", type_=Text), TSQUERY)
+        if shape is Shape.window:
+            return func.ts_match_vq(keys.words, query, type_=Boolean)
+        return keys.words.bool_op("@@")(query)
+    if shape is Shape.window:  # the tokens, space-separated, hold each word
         spaced = " " + type_coerce(keys.words, Text) + " "
         return and_(*(func.instr(spaced, bindparam(f"q_word_{n}")) > 0 for n in range(word_count)))
-    if dialect.is_postgresql:
-        return keys.words.bool_op("@@")(cast(bindparam("q_words", type_=Text), TSQUERY))
     fts = _FTS.c[SQLITE_WORDS_INDEX].match(bindparam("q_words"))
     return literal_column("member_keys.rowid").in_(select(_FTS.c.rowid).where(fts))
 
@@ -110,9 +129,8 @@ def _words_match(dialect: SqlDialect, shape: Shape, word_count: int) -> ColumnEl
 def matching(
     dialect: SqlDialect, shape: Shape, word_count: int, after: bool
 ) -> ColumnElement[bool]:
-    """The cases ``q`` finds, as a filter on ``cases`` (its values from ``Search.params``):
-    one ``IN`` over ``member_keys``, whose conditions are all on one row of it, so the
-    database can take them from its indexes or check them while walking in case order."""
+    """The cases ``q`` finds, as a filter on ``cases`` (its values from ``Search.params``,
+    ``after`` and ``window_end``): conditions on one row of ``member_keys`` each."""
     keys = MemberKey.__table__.c
     by_reference = select(Case.id).where(Case.reference == bindparam("q_reference", type_=String))
     arms = [
@@ -122,16 +140,34 @@ def matching(
     if word_count:
         arms.append(_words_match(dialect, shape, word_count))
     members: Select[Any] = select(keys.case_id).where(or_(*arms))
-    if shape is Shape.window:  # the walk starts at the cursor
-        members = members.where(keys.case_id <= bindparam("window_end"))
+    if shape is Shape.indexed:
+        return Case.id.in_(members)
+    end: BindParameter[uuid.UUID] = bindparam("window_end")
+    if shape is Shape.window:
+        # The walk: the window's bounds on both tables (the cursor is the caller's), so the
+        # plan ranges over the window's cases and their keys whatever else the page filters.
+        members = members.where(keys.case_id <= end)
         if after:
             members = members.where(keys.case_id > bindparam("after"))
-    elif shape is Shape.beyond:
-        members = members.where(keys.case_id > bindparam("window_end"))
-    return Case.id.in_(members)
+        return and_(Case.id <= end, Case.id.in_(members))
+    members = members.where(keys.case_id > end)
+    if dialect.is_postgresql:
+        # Every hit first, as one array (an InitPlan), then the cases by primary key in id
+        # order: no join the planner might walk the cases for (its estimate of a word's hits
+        # is a guess).
+        return Case.id == any_(func.array(members.scalar_subquery(), type_=ARRAY(Uuid())))
+    return and_(Case.id > end, Case.id.in_(members))
 
 
-def window_end_query(after: bool) -> Executable:
-    """The id of the last case of the window a SQLite page walks (none: fewer remain)."""
-    query = select(Case.id).order_by(Case.id).offset(WINDOW - 1).limit(1)
+@cache
+def _window_end_query(after: bool, window: int) -> Executable:
+    query = select(Case.id).order_by(Case.id).offset(window - 1).limit(1)
     return query.where(Case.id > bindparam("after")) if after else query
+
+
+async def window_end(db: Db, after: uuid.UUID | None) -> uuid.UUID:
+    """The id of the last case of the window a page walks from the cursor (``LAST`` when
+    fewer cases remain: the window reaches the end)."""
+    query = _window_end_query(after is not None, WINDOW)
+    end: uuid.UUID | None = await db.scalar(query, {"after": after} if after else {})
+    return end or LAST
