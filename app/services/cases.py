@@ -266,7 +266,8 @@ async def fetch_page(
     """Up to ``size`` cases after the cursor, in id order: one statement, but for a search by
     names (search.py) a walk of the next cases first, then the indexes past them."""
     shapes = page_shapes(filters)
-    end = await search.window_end(db, after) if shapes != (search.Shape.indexed,) else None
+    indexed = shapes == (search.Shape.indexed,)
+    end = None if indexed else await search.window_end(db, after, shapes)
     rows: list[Row] = []
     for shape in shapes:
         query = page_query(db, actor, filters, after, shape)

@@ -17,7 +17,9 @@ bounded:
    after the window.
 On PostgreSQL each takes its hits as one array first, then the cases by primary key (no plan
 walks further than the window).
-A ``q`` without name words (only punctuation) needs the indexes only (``Shape.indexed``).
+A ``q`` with a digit (a reference, a document number) skips the walk: the indexes from the
+cursor on (``Shape.beyond``); one without words at all (only punctuation) needs the reference
+and document indexes only (``Shape.indexed``).
 Measured at 1 M cases (README "Search and possible duplicates"): a common name fills its page
 in the window; a rare one costs the walk (≈ 5 ms) and a few index lookups; the slowest are
 names held by about one case in a hundred (the window holds a few, the index the rest).
@@ -62,8 +64,9 @@ from app.services import names
 #: How many cases a page walks in case order before asking the indexes (a name held by more
 #: than one case in a hundred fills a page within it).
 WINDOW = 5000
-#: The highest UUID: a window that reaches the last case.
+#: The highest UUID: a window that reaches the last case; the lowest: no window at all.
 LAST = uuid.UUID(int=(1 << 128) - 1)
+FIRST = uuid.UUID(int=0)
 _FTS = table(SQLITE_WORDS_INDEX, column("rowid"), column(SQLITE_WORDS_INDEX))
 
 
@@ -94,7 +97,19 @@ class Search:
     @property
     def shapes(self) -> tuple[Shape, ...]:
         """The statements a page takes, in order (the second only if the first is short)."""
-        return (Shape.window, Shape.beyond) if self.words else (Shape.indexed,)
+        if not self.words:
+            return (Shape.indexed,)
+        if self.holds_number:
+            return (Shape.beyond,)
+        return Shape.window, Shape.beyond
+
+    @property
+    def holds_number(self) -> bool:
+        """A word holds a digit: a reference or a document number, or names with a word no
+        name is likely to hold — few hits, which the indexes find at once, so no walk is
+        worth it (names are still looked up, through the index: ``Shape.beyond`` from the
+        cursor)."""
+        return any(char.isdigit() for word in self.words for char in word)
 
     def params(self, dialect: SqlDialect, shape: Shape) -> dict[str, Any]:
         values: dict[str, Any] = {"q_reference": self.reference, "q_document": self.document}
@@ -167,9 +182,11 @@ def _window_end_query(after: bool, window: int) -> Executable:
     return query.where(Case.id > bindparam("after")) if after else query
 
 
-async def window_end(db: Db, after: uuid.UUID | None) -> uuid.UUID:
+async def window_end(db: Db, after: uuid.UUID | None, shapes: tuple[Shape, ...]) -> uuid.UUID:
     """The id of the last case of the window a page walks from the cursor (``LAST`` when
-    fewer cases remain: the window reaches the end)."""
+    fewer cases remain: the window reaches the end); without a walk, the cursor itself."""
+    if Shape.window not in shapes:
+        return after or FIRST
     query = _window_end_query(after is not None, WINDOW)
     end: uuid.UUID | None = await db.scalar(query, {"after": after} if after else {})
     return end or LAST
