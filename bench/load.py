@@ -642,7 +642,8 @@ def _members(
         if keys:
             k = member_keys(given, family, born, document)
             out["member_keys"].append(
-                f"{cid}\t{mid}\t{k.words}\t{k.document or NULL}\t{k.name_start}\t{k.name_end}\n"
+                f"{cid}\t{mid}\t{k.words}\t{k.document or NULL}\t{k.name_head}\t"
+                f"{k.name_ends}\t{k.name_tail}\n"
             )
 
 

@@ -247,7 +247,7 @@ def _member_keys_filled(conn: Connection) -> None:
     members = conn.execute(
         text(
             "SELECT m.case_id, m.id, m.given_name, m.family_name, m.date_of_birth, "
-            "m.document_number, k.words, k.document, k.name_start, k.name_end "
+            "m.document_number, k.words, k.document, k.name_head, k.name_ends, k.name_tail "
             "FROM members m LEFT JOIN member_keys k ON k.member_id = m.id"
         )
     ).all()
@@ -261,11 +261,12 @@ def _member_keys_filled(conn: Connection) -> None:
             if conn.dialect.name == "sqlite"
             else " ".join(lexeme.strip("'") for lexeme in str(row[6]).split())
         )
-        assert (words, row[7], row[8], row[9]) == (
+        assert (words, *row[7:11]) == (
             expected.words,
             expected.document,
-            expected.name_start,
-            expected.name_end,
+            expected.name_head,
+            expected.name_ends,
+            expected.name_tail,
         ), row[1]
     if conn.dialect.name == "sqlite":  # the full-text index holds exactly the keys' rows
         conn.exec_driver_sql("INSERT INTO member_words (member_words) VALUES ('integrity-check')")

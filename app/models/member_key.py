@@ -39,8 +39,9 @@ class MemberKey(Base):
             sqlite_where=text("document IS NOT NULL"),
             postgresql_where=text("document IS NOT NULL"),
         ),
-        Index("ix_member_keys_name_start", "name_start"),
-        Index("ix_member_keys_name_end", "name_end"),
+        Index("ix_member_keys_name_head", "name_head"),
+        Index("ix_member_keys_name_ends", "name_ends"),
+        Index("ix_member_keys_name_tail", "name_tail"),
         _postgresql_only(Index("ix_member_keys_words", "words", postgresql_using="gin")),
     )
 
@@ -50,5 +51,6 @@ class MemberKey(Base):
     member_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     words: Mapped[str] = mapped_column(SearchWords)
     document: Mapped[str | None] = mapped_column(String(64))
-    name_start: Mapped[str] = mapped_column(String)
-    name_end: Mapped[str] = mapped_column(String)
+    name_head: Mapped[str] = mapped_column(String)
+    name_ends: Mapped[str] = mapped_column(String)
+    name_tail: Mapped[str] = mapped_column(String)

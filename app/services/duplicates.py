@@ -63,8 +63,9 @@ def _candidates(dialect: SqlDialect, role: Role) -> Executable:
     wanted = select(MemberKey.member_id).where(
         or_(
             dialect.in_list(MemberKey.document, "documents"),
-            dialect.in_list(MemberKey.name_start, "starts"),
-            dialect.in_list(MemberKey.name_end, "ends"),
+            dialect.in_list(MemberKey.name_head, "heads"),
+            dialect.in_list(MemberKey.name_ends, "ends"),
+            dialect.in_list(MemberKey.name_tail, "tails"),
         ),
         MemberKey.case_id != bindparam("case_id"),
     )
@@ -85,15 +86,22 @@ def _candidates(dialect: SqlDialect, role: Role) -> Executable:
 
 
 def _lookups(people: list[Person]) -> dict[str, list[str]]:
-    documents, starts, ends = set(), set(), set()
+    documents: set[str] = set()
+    heads: set[str] = set()
+    ends: set[str] = set()
+    tails: set[str] = set()
     for person in people:
         if person.document is not None:
             documents.add(person.document)
         if person.key:
-            near_starts, near_ends = names.blocks_within_one_slip(person.key, person.born)
-            starts |= near_starts
-            ends |= near_ends
-    return {"documents": sorted(documents), "starts": sorted(starts), "ends": sorted(ends)}
+            near = names.blocks_within_one_slip(person.key, person.born)
+            heads, ends, tails = heads | near[0], ends | near[1], tails | near[2]
+    return {
+        "documents": sorted(documents),
+        "heads": sorted(heads),
+        "ends": sorted(ends),
+        "tails": sorted(tails),
+    }
 
 
 def candidates(

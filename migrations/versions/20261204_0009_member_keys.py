@@ -3,7 +3,7 @@
 ``member_keys`` holds, one row per member, what search (``q``) and possible duplicates read
 instead of the members: the starts of the words of its names (a tsvector with a GIN index on
 PostgreSQL; text on SQLite, indexed by the FTS5 table ``member_words`` and kept in step with it
-by triggers), its normalised document number and the two blocks of its name key
+by triggers), its normalised document number and the three blocks of its name key
 (app/services/names.py ``member_keys``, the same function the service writes them with). The
 keys of every existing member are filled in here; no existing row is changed.
 
@@ -26,6 +26,8 @@ down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
+#: The three blocks of a member's name key (app/services/names.py ``name_blocks``).
+BLOCKS = ("name_head", "name_ends", "name_tail")
 #: Members read and key rows written per round trip while filling in.
 CHUNK = 5000
 #: SQLite: the full-text index of member_keys.words and the triggers that keep it in step
@@ -52,8 +54,9 @@ def upgrade() -> None:
         sa.Column("member_id", sa.Uuid(), nullable=False),
         sa.Column("words", postgresql.TSVECTOR().with_variant(sa.Text(), "sqlite"), nullable=False),
         sa.Column("document", sa.String(length=64), nullable=True),
-        sa.Column("name_start", sa.String(), nullable=False),
-        sa.Column("name_end", sa.String(), nullable=False),
+        sa.Column("name_head", sa.String(), nullable=False),
+        sa.Column("name_ends", sa.String(), nullable=False),
+        sa.Column("name_tail", sa.String(), nullable=False),
         sa.ForeignKeyConstraint(
             ["case_id"],
             ["cases.id"],
@@ -74,8 +77,8 @@ def upgrade() -> None:
         sqlite_where=sa.text("document IS NOT NULL"),
         postgresql_where=sa.text("document IS NOT NULL"),
     )
-    op.create_index("ix_member_keys_name_start", "member_keys", ["name_start"])
-    op.create_index("ix_member_keys_name_end", "member_keys", ["name_end"])
+    for block in BLOCKS:
+        op.create_index(f"ix_member_keys_{block}", "member_keys", [block])
     if bind.dialect.name == "postgresql":
         op.create_index("ix_member_keys_words", "member_keys", ["words"], postgresql_using="gin")
 
@@ -93,7 +96,7 @@ def _fill(bind: sa.Connection) -> None:
     )
     keys = sa.table(
         "member_keys",
-        *(sa.column(name) for name in ("document", "name_start", "name_end")),
+        *(sa.column(name) for name in ("document", *BLOCKS)),
         sa.column("case_id", sa.Uuid()),
         sa.column("member_id", sa.Uuid()),
         sa.column("words", postgresql.TSVECTOR().with_variant(sa.Text(), "sqlite")),
@@ -125,8 +128,8 @@ def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
         op.drop_index("ix_member_keys_words", table_name="member_keys")
-    op.drop_index("ix_member_keys_name_end", table_name="member_keys")
-    op.drop_index("ix_member_keys_name_start", table_name="member_keys")
+    for block in reversed(BLOCKS):
+        op.drop_index(f"ix_member_keys_{block}", table_name="member_keys")
     op.drop_index("ix_member_keys_document", table_name="member_keys")
     if bind.dialect.name == "sqlite":
         for trigger in ("member_keys_added", "member_keys_removed", "member_keys_changed"):
