@@ -643,7 +643,7 @@ def _members(
             k = member_keys(given, family, born, document)
             out["member_keys"].append(
                 f"{cid}\t{mid}\t{k.words}\t{k.document or NULL}\t{k.name_head}\t"
-                f"{k.name_ends}\t{k.name_tail}\n"
+                f"{k.name_ends}\t{k.name_tail}\t{k.names}\n"
             )
 
 

@@ -247,7 +247,8 @@ def _member_keys_filled(conn: Connection) -> None:
     members = conn.execute(
         text(
             "SELECT m.case_id, m.id, m.given_name, m.family_name, m.date_of_birth, "
-            "m.document_number, k.words, k.document, k.name_head, k.name_ends, k.name_tail "
+            "m.document_number, k.words, k.document, k.name_head, k.name_ends, k.name_tail, "
+            "k.names "
             "FROM members m LEFT JOIN member_keys k ON k.member_id = m.id"
         )
     ).all()
@@ -261,12 +262,13 @@ def _member_keys_filled(conn: Connection) -> None:
             if conn.dialect.name == "sqlite"
             else " ".join(lexeme.strip("'") for lexeme in str(row[6]).split())
         )
-        assert (words, *row[7:11]) == (
+        assert (words, *row[7:12]) == (
             expected.words,
             expected.document,
             expected.name_head,
             expected.name_ends,
             expected.name_tail,
+            expected.names,
         ), row[1]
     if conn.dialect.name == "sqlite":  # the full-text index holds exactly the keys' rows
         conn.exec_driver_sql("INSERT INTO member_words (member_words) VALUES ('integrity-check')")

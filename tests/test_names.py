@@ -94,6 +94,7 @@ def test_member_keys() -> None:
     keys = member_keys("María José", "Hernández López", date(1980, 5, 6), "DUI 0123-4")
     assert keys.words.split()[:3] == ["h", "he", "her"]
     assert keys.document == "DUI01234"
+    assert keys.names == "maria jose hernandez lopez"
     key = "mariajosehernandezlopez"  # 23 letters: thirds of 7, 7 and 7, the 8th and 16th out
     head, middle, tail = "mariajo", "ehernan", "ezlopez"
     assert (key[:7], key[8:15], key[16:]) == (head, middle, tail)

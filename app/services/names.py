@@ -9,9 +9,10 @@ the same name. A typing slip is one letter added, removed or changed, or two nei
 
 What the database keeps of a member to find it again (``member_keys``) is made here too, so a
 key written and a key looked up can never be normalised differently: the starts of its words
-(``search_tokens``), its document number, and three blocks of its name (``name_blocks``)
-that any name within one slip of it shares at least one of (``blocks_within_one_slip``), so
-possible duplicates are looked up by index and only then compared letter by letter.
+(``search_tokens``) and the words themselves, its document number, and three blocks of its
+name (``name_blocks``) that any name within one slip of it shares at least one of
+(``blocks_within_one_slip``), so possible duplicates are looked up by index and only then
+compared letter by letter.
 """
 
 from __future__ import annotations
@@ -143,6 +144,7 @@ class MemberKeys:
     name_head: str
     name_ends: str
     name_tail: str
+    names: str
 
 
 def member_keys(
@@ -155,4 +157,5 @@ def member_keys(
         name_head=head,
         name_ends=ends,
         name_tail=tail,
+        names=" ".join(words(given_name) + words(family_name)),
     )

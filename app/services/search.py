@@ -12,7 +12,8 @@ one a query needs cannot be told from it (PostgreSQL's estimate for a word it ha
 about is a constant, and prepared statements drop to generic plans), so a page does both, each
 bounded:
 1. ``Shape.window`` walks the keys of the next ``WINDOW`` cases after the cursor in case
-   order (the words checked row by row, never through the index);
+   order (the words checked on each member's ``names``, never through the full-text index;
+   PostgreSQL reads them from a narrow covering index);
 2. only if the window did not fill the page, ``Shape.beyond`` asks the indexes for the cases
    after the window.
 On PostgreSQL each takes its hits as one array first, then the cases by primary key (no plan
@@ -35,7 +36,6 @@ from typing import Any
 
 from sqlalchemy import (
     BindParameter,
-    Boolean,
     ColumnElement,
     Select,
     String,
@@ -51,7 +51,6 @@ from sqlalchemy import (
     or_,
     select,
     table,
-    type_coerce,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, TSQUERY
 from sqlalchemy.sql.base import Executable
@@ -115,27 +114,25 @@ class Search:
         values: dict[str, Any] = {"q_reference": self.reference, "q_document": self.document}
         if not self.words:
             return values
-        if dialect.is_postgresql:
+        if shape is Shape.window:  # a word starts a word of the names (words hold no % or _)
+            values.update({f"q_word_{n}": f"% {word}%" for n, word in enumerate(self.words)})
+        elif dialect.is_postgresql:
             values["q_words"] = " & ".join(f"'{word}'" for word in self.words)
-        elif shape is Shape.window:
-            values.update({f"q_word_{n}": f" {word} " for n, word in enumerate(self.words)})
         else:
             values["q_words"] = " ".join(f'"{word}"' for word in self.words)
         return values
 
 
 def _words_match(dialect: SqlDialect, shape: Shape, word_count: int) -> ColumnElement[bool]:
-    """The member has every query word among its tokens: checked on the row while walking
-    (``Shape.window``: a function the index cannot serve), else through the index."""
+    """The member has every query word among its tokens: checked on its ``names`` while
+    walking (``Shape.window``; on PostgreSQL read from the covering index
+    ``ix_member_keys_walk``), else through the full-text index."""
     keys = MemberKey.__table__.c
+    if shape is Shape.window:
+        spaced = " " + keys.names
+        return and_(*(spaced.like(bindparam(f"q_word_{n}")) for n in range(word_count)))
     if dialect.is_postgresql:
-        query = cast(bindparam("q_words", type_=Text), TSQUERY)
-        if shape is Shape.window:
-            return func.ts_match_vq(keys.words, query, type_=Boolean)
-        return keys.words.bool_op("@@")(query)
-    if shape is Shape.window:  # the tokens, space-separated, hold each word
-        spaced = " " + type_coerce(keys.words, Text) + " "
-        return and_(*(func.instr(spaced, bindparam(f"q_word_{n}")) > 0 for n in range(word_count)))
+        return keys.words.bool_op("@@")(cast(bindparam("q_words", type_=Text), TSQUERY))
     fts = _FTS.c[SQLITE_WORDS_INDEX].match(bindparam("q_words"))
     return literal_column("member_keys.rowid").in_(select(_FTS.c.rowid).where(fts))
 

@@ -3,7 +3,8 @@
 ``member_keys`` holds, one row per member, what search (``q``) and possible duplicates read
 instead of the members: the starts of the words of its names (a tsvector with a GIN index on
 PostgreSQL; text on SQLite, indexed by the FTS5 table ``member_words`` and kept in step with it
-by triggers), its normalised document number and the three blocks of its name key
+by triggers) and the words themselves (read by a search's walk, from a covering index on
+PostgreSQL), its normalised document number and the three blocks of its name key
 (app/services/names.py ``member_keys``, the same function the service writes them with). The
 keys of every existing member are filled in here; no existing row is changed.
 
@@ -57,6 +58,7 @@ def upgrade() -> None:
         sa.Column("name_head", sa.String(), nullable=False),
         sa.Column("name_ends", sa.String(), nullable=False),
         sa.Column("name_tail", sa.String(), nullable=False),
+        sa.Column("names", sa.String(), nullable=False),
         sa.ForeignKeyConstraint(
             ["case_id"],
             ["cases.id"],
@@ -81,6 +83,12 @@ def upgrade() -> None:
         op.create_index(f"ix_member_keys_{block}", "member_keys", [block])
     if bind.dialect.name == "postgresql":
         op.create_index("ix_member_keys_words", "member_keys", ["words"], postgresql_using="gin")
+        op.create_index(
+            "ix_member_keys_walk",
+            "member_keys",
+            ["case_id"],
+            postgresql_include=["names", "document"],
+        )
 
 
 def _fill(bind: sa.Connection) -> None:
@@ -96,7 +104,7 @@ def _fill(bind: sa.Connection) -> None:
     )
     keys = sa.table(
         "member_keys",
-        *(sa.column(name) for name in ("document", *BLOCKS)),
+        *(sa.column(name) for name in ("document", *BLOCKS, "names")),
         sa.column("case_id", sa.Uuid()),
         sa.column("member_id", sa.Uuid()),
         sa.column("words", postgresql.TSVECTOR().with_variant(sa.Text(), "sqlite")),
@@ -127,6 +135,7 @@ def _fill(bind: sa.Connection) -> None:
 def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
+        op.drop_index("ix_member_keys_walk", table_name="member_keys")
         op.drop_index("ix_member_keys_words", table_name="member_keys")
     for block in reversed(BLOCKS):
         op.drop_index(f"ix_member_keys_{block}", table_name="member_keys")
