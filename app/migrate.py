@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -11,6 +12,23 @@ from sqlalchemy import inspect, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.config import Settings
+from app.models.member_key import SQLITE_WORDS_INDEX
+
+
+def comparison(dialect: str) -> dict[str, Any]:
+    """Alembic's options for comparing the database with the models: everything but SQLite's
+    full-text index of the member keys (an FTS5 table and its shadow tables, made by
+    migration 0009) and an index the models keep for the other database."""
+
+    def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+        fts = name == SQLITE_WORDS_INDEX or (name or "").startswith(f"{SQLITE_WORDS_INDEX}_")
+        return not (type_ == "table" and fts)
+
+    def include_object(obj: Any, name: str | None, type_: str, *_: Any) -> bool:
+        only = obj.info.get("only") if type_ == "index" else None
+        return only in (None, dialect)
+
+    return {"include_name": include_name, "include_object": include_object}
 
 
 def project_root(settings: Settings) -> Path:

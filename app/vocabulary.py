@@ -197,3 +197,11 @@ class FunnelStage(StrEnum):
     submitted = "submitted"
     in_transit = "in_transit"
     resettled = "resettled"
+
+
+class DuplicateReason(StrEnum):
+    """Why a member of another case may be the same person, strongest first (domain.md)."""
+
+    document_number = "document_number"
+    name_and_date_of_birth = "name_and_date_of_birth"
+    similar_name_and_birth_year = "similar_name_and_birth_year"

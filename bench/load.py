@@ -59,7 +59,9 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from app import chain
+from app.demo import names as demo_names
 from app.models import Base
+from app.services.names import member_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 PTA = str(Path(sys.executable).with_name("pta"))
@@ -107,8 +109,21 @@ FATES = (
 )
 FATE_WEIGHTS = (4, 6, 4, 30, 20, 7, 2, 18, 9)
 MEMBER_COUNTS = (1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 5, 6, 7)  # mean 3.1
-GIVEN = ("María", "José", "Ana", "Luis", "Carmen", "Jorge", "Rosa", "Carlos", "Elena", "Juan")
-FAMILY = ("García", "Hernández", "López", "Martínez", "Pérez", "Rodríguez", "Flores", "Cruz")
+#: Names as search and possible duplicates meet them: the demo's given names and surnames
+#: (app/demo/names.py), drawn with weights falling with the rank (1/(rank + 3)), so a few are
+#: very common — Hernández is ≈ 10 % of surnames, as in El Salvador — and two surnames each.
+GIVEN: dict[tuple[bool, bool], tuple[str, ...]] = {  # (born since 1998, female) → names
+    (False, True): demo_names.ADULT_FEMALE,
+    (False, False): demo_names.ADULT_MALE,
+    (True, True): demo_names.YOUNG_FEMALE,
+    (True, False): demo_names.YOUNG_MALE,
+}
+SURNAMES = tuple(
+    dict.fromkeys(
+        demo_names.COMMON_SURNAMES
+        + tuple(name for pool in demo_names.LOCAL_SURNAMES.values() for name in pool)
+    )
+)
 RELATIONSHIPS = ("spouse", "child", "child", "child", "parent", "sibling", "grandchild")
 SUMMARIES = (
     "Threats by a gang after refusing recruitment; relocation inside the country failed.",
@@ -118,7 +133,7 @@ SUMMARIES = (
 
 
 #: The tables the loader fills per case, in load order.
-CASE_TABLES = ("cases", "members", "submissions", "transit_stays", "case_events")
+CASE_TABLES = ("cases", "members", "member_keys", "submissions", "transit_stays", "case_events")
 
 
 #: Tables whose ids the simulation gives itself: an event's hash covers its id.
@@ -373,6 +388,27 @@ TRANSIT_CUM, PRIORITY_CUM, FATE_CUM = (
 RANK = {f: i for i, f in enumerate(FATES)}
 
 
+def _rank_cum(pool: Sequence[str]) -> list[float]:
+    total, out = 0.0, []
+    for rank in range(len(pool)):
+        total += 1 / (rank + 3)
+        out.append(total)
+    return out
+
+
+GIVEN_CUM = {key: _rank_cum(pool) for key, pool in GIVEN.items()}
+SURNAME_CUM = _rank_cum(SURNAMES)
+
+
+def _surname(rng: random.Random) -> str:
+    return rng.choices(SURNAMES, cum_weights=SURNAME_CUM)[0]
+
+
+def _given(rng: random.Random, born: date, female: bool) -> str:
+    key = (born.year >= 1998, female)
+    return rng.choices(GIVEN[key], cum_weights=GIVEN_CUM[key])[0]
+
+
 def _uuid(rng: random.Random) -> str:
     h = f"{rng.getrandbits(128):032x}"
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}"
@@ -600,6 +636,47 @@ def _close(c: _Case, reason: str) -> None:
         stay.status, stay.exited_at, stay.exit_reason = "exited", at[:10], "case_closed"
 
 
+def _members(
+    out: dict[str, list[str]],
+    rng: random.Random,
+    c: _Case,
+    n: int,
+    members: int,
+    origin: str,
+    identified: str,
+    keys: bool,
+) -> None:
+    """A household: the principal's first surname passed on to the children, a document
+    number (unique: made of the case's number) for most, and every member's keys."""
+    cid = case_id(n)
+    paternal = _surname(rng)
+    for position in range(1, members + 1):
+        principal = position == 1
+        age = rng.randint(18, 60) if principal else rng.randint(0, 70)
+        born = date(2026, 1, 1) - timedelta(days=age * 365 + rng.randint(0, 364))
+        female = rng.random() < 0.5
+        given = _given(rng, born, female)
+        first = paternal if principal or rng.random() < 0.6 else _surname(rng)
+        family = f"{first} {_surname(rng)}"
+        document = f"{origin[0]}{n:08d}{position:02d}" if rng.random() < 0.7 else None
+        mid = member_id(n, position)
+        out["members"].append(
+            f"{cid}\t{position}\t{'t' if principal else 'f'}\t{given}\t"
+            f"{family}\t{'female' if female else 'male'}\t{born.isoformat()}\t"
+            f"{'t' if rng.random() < 0.1 else 'f'}\t{origin}\t"
+            f"{'principal' if principal else rng.choice(RELATIONSHIPS)}\t"
+            f"{document or NULL}\t"
+            # every member was there from the start: the case's milestones are its own
+            f"{mid}\t{identified}\t{c.first_submitted}\t{c.entered}\t{c.resettled}\n"
+        )
+        if keys:
+            k = member_keys(given, family, born, document)
+            out["member_keys"].append(
+                f"{cid}\t{mid}\t{k.words}\t{k.document or NULL}\t{k.name_head}\t"
+                f"{k.name_ends}\t{k.name_tail}\t{k.names}\n"
+            )
+
+
 def generate(plan: _Plan) -> tuple[dict[str, bytes], dict[tuple[str, int], int]]:
     """The rows of cases first…last, per table, in COPY text format, and the highest
     reference number per (origin, year)."""
@@ -635,23 +712,7 @@ def generate(plan: _Plan) -> tuple[dict[str, bytes], dict[tuple[str, int], int]]
             f"{created}\t{c.last_ts}\t{len(c.events)}\t{NULL}\t{NULL}\tf\t{NULL}\n"
         )
         if "members" in wanted:
-            rows = out["members"]
-            family = rng.choice(FAMILY)
-            for position in range(1, members + 1):
-                principal = position == 1
-                age = rng.randint(18, 60) if principal else rng.randint(0, 70)
-                born = date(2026, 1, 1) - timedelta(days=age * 365 + rng.randint(0, 364))
-                dob = born.isoformat()
-                rows.append(
-                    f"{cid}\t{position}\t{'t' if principal else 'f'}\t{rng.choice(GIVEN)}\t"
-                    f"{family}\t{rng.choice(('female', 'male'))}\t{dob}\t"
-                    f"{'t' if rng.random() < 0.1 else 'f'}\t{origin}\t"
-                    f"{'principal' if principal else rng.choice(RELATIONSHIPS)}\t"
-                    f"{f'A{rng.randint(1_000_000, 9_999_999)}' if rng.random() < 0.7 else NULL}\t"
-                    # every member was there from the start: the case's milestones are its own
-                    f"{member_id(n, position)}\t{identified}\t{c.first_submitted}\t{c.entered}\t"
-                    f"{c.resettled}\n"
-                )
+            _members(out, rng, c, n, members, origin, identified, "member_keys" in wanted)
         if "submissions" in wanted:
             # a whole household accepted: every member, by id (no split in the bench data)
             accepted = json.dumps([member_id(n, p) for p in range(1, members + 1)])

@@ -54,6 +54,11 @@ def judge(rows: list[Row]) -> None:
         elif row.key in ("funnel@1M", "funnel@10M") and row.conns == 1:
             row.target = "p50 < 20 ms"
             row.verdict = "PASS" if row.p50_ms is not None and row.p50_ms < 20 else "MISS"
+        elif (row.key.startswith("search_") or row.key == "possible_duplicates") and (
+            row.conns == 1
+        ):
+            row.target = "p50 < 30 ms"
+            row.verdict = "PASS" if row.p50_ms is not None and row.p50_ms < 30 else "MISS"
         if row.non_2xx and row.verdict:
             row.verdict = "MISS"
             row.note = (row.note + " non-2xx answers").strip()

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import asyncpg
 
@@ -69,10 +69,29 @@ class Op:
     write: bool = False
     #: the operation whose request (and so whose SQL) this one repeats, in other conditions
     base: str | None = None
+    #: a search: its kind (a key of bench/explain.py ``SEARCHES``), and whether the page
+    #: starts after a cursor (a random case, as the list page's)
+    search: str | None = None
+    paged: bool = False
+    #: ``--ops`` takes a group's name for all its operations
+    group: str | None = None
 
     @property
     def kind(self) -> str:
         return self.base or self.key
+
+
+def _search_op(kind: str, paged: bool) -> Op:
+    return Op(
+        f"search_{kind.split()[0]}{'_next' if paged else ''}",
+        f"search: {kind}, {'after a cursor' if paged else 'first page'} (caseworker)",
+        "bench_caseworker",
+        "list_page.lua" if paged else "fixed.lua",
+        (1,),
+        search=kind,
+        paged=paged,
+        group="search",
+    )
 
 
 OPS: dict[str, Op] = {
@@ -105,8 +124,20 @@ OPS: dict[str, Op] = {
         ),
         Op("funnel", "funnel, whole programme (manager)", "bench_manager", "fixed.lua", (1, 8)),
         Op("sign_in", "sign-in (argon2 verify)", "bench_caseworker", "fixed.lua", (8,)),
+        *(_search_op(kind, paged) for kind in explain.SEARCHES for paged in (False, True)),
+        Op(
+            "possible_duplicates",
+            "possible duplicates of a case (caseworker)",
+            "bench_caseworker",
+            "case_by_id.lua",
+            (1,),
+        ),
     )
 }
+GROUPS: dict[str, list[str]] = {}
+for _op in OPS.values():
+    if _op.group is not None:
+        GROUPS.setdefault(_op.group, []).append(_op.key)
 
 
 @dataclass
@@ -133,6 +164,8 @@ class Database:
     cases: int
     users: dict[str, str]
     load_seconds: float | None = None
+    #: what the search operations look for: bench/explain.py ``search_terms``
+    searches: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -289,26 +322,27 @@ async def sample_for(op: Op, db: Database, service: Service, attempt: int) -> Sa
             version=str(version),
             version_lookup=f"SELECT version FROM cases WHERE id = {case_id_sql(':n')}",  # noqa: S608
         )
-    if op.key == "case_by_id":
+    if op.key in ("case_by_id", "possible_duplicates"):
         n = rng.randint(1, db.cases)
         return Sample(
             "GET",
-            f"/api/v1/cases/{case_id(n)}",
+            f"/api/v1/cases/{case_id(n)}{CASE_PATHS[op.key]}",
             {"headers": auth},
             {case_id(n): case_id_sql(":n"), **uid},
             [n_all],
         )
-    if op.key == "list_page":
+    if op.key == "list_page" or op.paged:
         n = rng.randint(1, db.cases // 2)
         return Sample(
             "GET",
             "/api/v1/cases",
-            {
-                "headers": auth,
-                "params": {"status": "submitted", "limit": "50", "cursor": cursor(case_id(n))},
-            },
+            {"headers": auth, "params": {**list_params(op, db), "cursor": cursor(case_id(n))}},
             {case_id(n): case_id_sql(":n"), **uid},
             [n_all],
+        )
+    if op.search is not None:
+        return Sample(
+            "GET", "/api/v1/cases", {"headers": auth, "params": list_params(op, db)}, uid, []
         )
     if op.key == "funnel":
         return Sample("GET", "/api/v1/reports/funnel", {"headers": auth}, uid, [])
@@ -321,6 +355,17 @@ async def sample_for(op: Op, db: Database, service: Service, attempt: int) -> Sa
             [],
         )
     raise ValueError(op.key)
+
+
+#: What follows /api/v1/cases/{id} in the operations on one case drawn at random.
+CASE_PATHS = {"case_by_id": "", "possible_duplicates": "/possible-duplicates"}
+
+
+def list_params(op: Op, db: Database) -> dict[str, str]:
+    """The query of a list operation's page, cursor aside."""
+    if op.search is not None:
+        return {"q": db.searches[op.search], "limit": "50"}
+    return {"status": "submitted", "limit": "50"}
 
 
 def cursor(case_uuid: str) -> str:
@@ -529,15 +574,24 @@ async def lua_data(op: Op, db: Database, service: Service) -> dict[str, Any]:
                 }
             ),
         }
-    if op.key == "case_by_id":
-        return {"auth": auth, "n": db.cases, "base_ms": load.BASE_MS, "tail": load.UUID_TAIL}
-    if op.key == "list_page":
+    if op.key in CASE_PATHS:
+        return {
+            "auth": auth,
+            "n": db.cases,
+            "base_ms": load.BASE_MS,
+            "tail": load.UUID_TAIL,
+            "suffix": CASE_PATHS[op.key],
+        }
+    path = f"/api/v1/cases?{urlencode(list_params(op, db))}"
+    if op.key == "list_page" or op.paged:
         rng = random.Random(7)
         return {
             "auth": auth,
-            "path": "/api/v1/cases?status=submitted&limit=50&cursor=",
+            "path": f"{path}&cursor=",
             "cursors": [cursor(case_id(rng.randint(1, db.cases))) for _ in range(20_000)],
         }
+    if op.search is not None:
+        return {"method": "GET", "path": path, "headers": {"Authorization": auth}, "body": ""}
     if op.key == "funnel":
         return {
             "method": "GET",
@@ -682,6 +736,11 @@ async def main_async(config: Config) -> int:
     bench = Bench(config)
     ops = [OPS[key] for key in config.ops]
     bench.main = await database(config, config.database, config.cases, funnel_only=False)
+    conn = await asyncpg.connect(bench.main.url)
+    try:
+        bench.main.searches = await explain.search_terms(conn)
+    finally:
+        await conn.close()
     await capture_all(bench, list({OPS[op.kind].key: OPS[op.kind] for op in ops}.values()))
     for op in ops:
         bench.captured[op.key] = bench.captured[op.kind]
@@ -784,7 +843,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
         "quick: the main size only)",
     )
     parser.add_argument(
-        "--ops", default=",".join(OPS), help=f"subset of {','.join(OPS)} (default all)"
+        "--ops",
+        default=",".join(OPS),
+        help=f"subset of {','.join(OPS)}, or a group: {', '.join(GROUPS)} (default all)",
     )
     parser.add_argument("--workers", type=int, default=2, help="pta serve --workers (2)")
     parser.add_argument("--port", type=int, default=18350, help="service port (and port + 1)")
@@ -811,7 +872,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
         sizes = [int(s) for s in args.funnel_sizes.split(",")]
     else:
         sizes = [cases] if args.quick else [100_000, 1_000_000, 10_000_000]
-    ops = [o.strip() for o in args.ops.split(",") if o.strip()]
+    named = [o.strip() for o in args.ops.split(",") if o.strip()]
+    ops = list(dict.fromkeys(key for o in named for key in GROUPS.get(o, [o])))
     unknown = set(ops) - set(OPS)
     if unknown:
         parser.error(f"unknown operation(s): {', '.join(sorted(unknown))}")

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 
 from app.config import Settings, get_settings
 from app.db import make_engine
+from app.migrate import comparison
 from app.models import Base
 from app.models.base import UTCDateTime
 
@@ -39,6 +40,7 @@ def _configure(connection: Connection | None = None, url: str | None = None) -> 
         compare_type=True,
         compare_server_default=True,
         render_item=_render_item,
+        **comparison(dialect),
     )
 
 

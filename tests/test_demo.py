@@ -335,6 +335,69 @@ async def test_a_few_split_decisions_were_resolved_by_split_case(
         assert staying == set(latest.accepted_members) and moved and not moved & staying
 
 
+async def test_people_registered_twice_are_found_by_possible_duplicates(
+    first_start: FirstStart,
+    conn: AsyncConnection,
+    http: httpx.AsyncClient,
+    plans: list[CasePlan],
+) -> None:
+    """A newcomer sees the feature work: each later case of a person registered before
+    (plan.py REGISTERED_TWICE, printed by the load) lists the earlier case among its possible
+    duplicates, for the reason planted — accents written differently, a typing slip, a
+    document number written differently — and a search by the later name finds both."""
+    token = await sign_in(http, "demo_caseworker", first_start.passwords["demo_caseworker"])
+    headers = {"Authorization": f"Bearer {token}"}
+    by_key = {plan.key: plan for plan in plans}
+    twice = [plan for plan in plans if plan.registered_before is not None]
+    assert sorted(reason for _, reason in map(registered_before, twice)) == sorted(
+        demo_plan.REGISTERED_TWICE
+    )
+    for again in twice:
+        key, reason = registered_before(again)
+        earlier = by_key[key]
+        (case_id, reference, member_id), (other_id, other_reference, other_member) = [
+            await only_member(conn, plan) for plan in (again, earlier)
+        ]
+        assert reference in first_start.result.stdout
+        response = await http.get(f"{API}/cases/{case_id}/possible-duplicates", headers=headers)
+        assert response.status_code == 200, response.text
+        assert {
+            "case_id": str(other_id),
+            "reference": other_reference,
+            "member_id": str(member_id),
+            "other_member_id": str(other_member),
+            "reason": reason,
+        } in response.json()["items"], (reason, again.members[0], earlier.members[0])
+        named = f"{again.members[0]['given_name']} {again.members[0]['family_name']}"
+        response = await http.get(f"{API}/cases", params={"q": named}, headers=headers)
+        found = {item["id"] for item in response.json()["items"]}
+        assert str(case_id) in found
+        assert (str(other_id) in found) == (reason != "similar_name_and_birth_year"), named
+
+
+def registered_before(plan: CasePlan) -> tuple[str, str]:
+    assert plan.registered_before is not None
+    return plan.registered_before
+
+
+async def only_member(conn: AsyncConnection, plan: CasePlan) -> tuple[Any, str, Any]:
+    """(case id, reference, member id) of a planned case of one person."""
+    person = plan.members[0]
+    (found,) = await rows(
+        conn,
+        select(Case.id, Case.reference, Member.id)
+        .join(Member, Member.case_id == Case.id)
+        .where(
+            Case.identified_at == plan.identified_at,
+            Case.member_count == 1,
+            Member.given_name == person["given_name"],
+            Member.family_name == person["family_name"],
+            Member.date_of_birth == person["date_of_birth"],
+        ),
+    )
+    return tuple(found)
+
+
 async def test_the_pipeline_holds_every_situation(
     first_start: FirstStart, conn: AsyncConnection
 ) -> None:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -67,7 +68,12 @@ def _inspect(url: str, settings: Settings, check: Any) -> Any:
 
 def _differences(conn: Connection) -> list[Any]:
     context = MigrationContext.configure(
-        conn, opts={"compare_type": True, "compare_server_default": True}
+        conn,
+        opts={
+            "compare_type": True,
+            "compare_server_default": True,
+            **migrate.comparison(conn.dialect.name),
+        },
     )
     return list(compare_metadata(context, Base.metadata))
 
@@ -309,6 +315,8 @@ def _no_webhooks_yet(conn: Connection) -> None:
     made for the events written before."""
     for table in ("webhook_endpoints", "webhook_messages"):
         assert conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one() == 0
+
+
 def _chains_verify(conn: Connection) -> None:
     """0008: every case's chain computed for the history already there (``pta audit
     verify`` passes), the readers' countries from the users, nothing held or erased, no seal."""
@@ -334,6 +342,49 @@ def _chains_verify(conn: Connection) -> None:
         assert conn.execute(text(query)).scalar_one() == 0, query
 
 
+def _member_keys_filled(conn: Connection) -> None:
+    """0009 gave every member its keys, as the service writes them, and (SQLite) its row in
+    the full-text index."""
+    from sqlalchemy import text
+
+    from app.services.names import member_keys
+
+    members = conn.execute(
+        text(
+            "SELECT m.case_id, m.id, m.given_name, m.family_name, m.date_of_birth, "
+            "m.document_number, k.words, k.document, k.name_head, k.name_ends, k.name_tail, "
+            "k.names "
+            "FROM members m LEFT JOIN member_keys k ON k.member_id = m.id"
+        )
+    ).all()
+    assert len(members) > 3000
+    assert conn.exec_driver_sql("SELECT count(*) FROM member_keys").scalar_one() == len(members)
+    for row in members:
+        born = row[4] if not isinstance(row[4], str) else date.fromisoformat(row[4])
+        expected = member_keys(row[2], row[3], born, row[5])
+        words = (
+            row[6]
+            if conn.dialect.name == "sqlite"
+            else " ".join(lexeme.strip("'") for lexeme in str(row[6]).split())
+        )
+        assert (words, *row[7:12]) == (
+            expected.words,
+            expected.document,
+            expected.name_head,
+            expected.name_ends,
+            expected.name_tail,
+            expected.names,
+        ), row[1]
+    if conn.dialect.name == "sqlite":  # the full-text index holds exactly the keys' rows
+        conn.exec_driver_sql("INSERT INTO member_words (member_words) VALUES ('integrity-check')")
+        found = conn.exec_driver_sql(
+            "SELECT count(*) FROM member_keys k WHERE k.rowid IN "
+            "(SELECT rowid FROM member_words WHERE member_words MATCH "
+            "'\"' || substr(k.words, 1, instr(k.words || ' ', ' ') - 1) || '\"')"
+        )
+        assert found.scalar_one() == len(members)
+
+
 #: What each migration's new columns hold once it upgraded the demo data, by revision. The
 #: test takes the demo data back to before the oldest of them and upgrades it to head.
 NEW_COLUMNS_HOLD: dict[str, Any] = {
@@ -341,6 +392,7 @@ NEW_COLUMNS_HOLD: dict[str, Any] = {
     "0006": _no_questions_or_checklists_yet,
     "0007": _no_webhooks_yet,
     "0008": _chains_verify,
+    "0009": _member_keys_filled,
 }
 
 

@@ -180,14 +180,19 @@ async def test_a_whole_case_life_leaves_no_personal_data_in_the_logs(
         await act(c.can, "confirm_arrival", arrived_at=days(0))
         assert case["status"] == "resettled"
 
-        # reads by every role, and searches
+        # reads by every role, and searches by name and document number
         for user in (c.worker, c.boss, c.usa, c.can, c.cri, admin, manager):
             await http.get(f"/api/v1/cases/{case['id']}", headers=user.headers)
             await http.get(f"/api/v1/cases/{case['id']}/events", headers=user.headers)
             await http.get("/api/v1/cases", headers=user.headers)
             await http.get("/api/v1/reports/funnel", headers=user.headers)
             await http.get("/api/v1/reports/transit", headers=user.headers)
+            for q in (f"{GIVEN} {FAMILY}", DOCUMENT, f"{CHILD[:4]} threl"):
+                await http.get("/api/v1/cases", params={"q": q}, headers=user.headers)
+            await http.get(f"/api/v1/cases/{case['id']}/possible-duplicates", headers=user.headers)
         await http.get("/api/v1/cases/export", headers=c.boss.headers)
+        await http.get("/api/v1/cases/export", params={"q": GIVEN}, headers=c.boss.headers)
+        await http.get("/api/v1/cases", params={"q": f"{GIVEN} " * 40}, headers=c.worker.headers)
         await http.get("/api/v1/audit/access-log", headers=c.boss.headers)
         # refused requests that quote the data back
         bad = household(members=[member(given_name=GIVEN, date_of_birth="2999-01-01")])

@@ -3,7 +3,8 @@ every role × every action × each case situation → ok (neither 403 nor 404: t
 past the access checks and may then be 200, 204 or 409), 403, or 404.
 
 For ``list`` the cell says whether the case is in the caller's list: ok = listed, 404 = absent
-(200 without it), 403 = the list itself is refused.
+(200 without it), 403 = the list itself is refused; ``search`` says the same of a search by the
+case's reference and by its members' names (``q``), which must agree with each other.
 
 The officers under test are the resettlement officer of USA and the transit officer of CRI.
 The situations (every case is on the transit pathway, built by a caseworker and a supervisor):
@@ -65,6 +66,8 @@ TABLE: dict[str, dict[str, str]] = {
         "patch":                "ok  ok  ok  ok  ok  ok",
         "set_legal_hold":       "403 403 403 403 403 403",
         "subject_access":       "403 403 403 403 403 403",
+        "search":               "ok  ok  ok  ok  ok  ok",
+        "duplicates":           "ok  ok  ok  ok  ok  ok",
     },
     "supervisor": {
         "start_assessment":     "ok  ok  ok  ok  ok  ok",
@@ -90,6 +93,8 @@ TABLE: dict[str, dict[str, str]] = {
         "patch":                "ok  ok  ok  ok  ok  ok",
         "set_legal_hold":       "ok  ok  ok  ok  ok  ok",
         "subject_access":       "ok  ok  ok  ok  ok  ok",
+        "search":               "ok  ok  ok  ok  ok  ok",
+        "duplicates":           "ok  ok  ok  ok  ok  ok",
     },
     "resettlement_officer": {
         "start_assessment":     "404 403 404 403 403 403",
@@ -115,6 +120,8 @@ TABLE: dict[str, dict[str, str]] = {
         "patch":                "404 403 404 403 403 403",
         "set_legal_hold":       "404 403 404 403 403 403",
         "subject_access":       "404 403 404 403 403 403",
+        "search":               "404 ok  404 ok  ok  ok",
+        "duplicates":           "404 403 404 403 403 403",
     },
     "transit_officer": {
         "start_assessment":     "404 404 404 403 404 403",
@@ -140,6 +147,8 @@ TABLE: dict[str, dict[str, str]] = {
         "patch":                "404 404 404 403 404 403",
         "set_legal_hold":       "404 404 404 403 404 403",
         "subject_access":       "404 404 404 403 404 403",
+        "search":               "404 404 404 ok  404 ok",
+        "duplicates":           "404 404 404 403 404 403",
     },
     "manager": {
         "start_assessment":     "404 404 404 404 404 404",
@@ -165,6 +174,8 @@ TABLE: dict[str, dict[str, str]] = {
         "patch":                "404 404 404 404 404 404",
         "set_legal_hold":       "404 404 404 404 404 404",
         "subject_access":       "404 404 404 404 404 404",
+        "search":               "403 403 403 403 403 403",
+        "duplicates":           "404 404 404 404 404 404",
     },
     "admin": {
         "start_assessment":     "404 404 404 404 404 404",
@@ -190,6 +201,8 @@ TABLE: dict[str, dict[str, str]] = {
         "patch":                "404 404 404 404 404 404",
         "set_legal_hold":       "404 404 404 404 404 404",
         "subject_access":       "404 404 404 404 404 404",
+        "search":               "403 403 403 403 403 403",
+        "duplicates":           "404 404 404 404 404 404",
     },
 }
 # fmt: on
@@ -215,7 +228,7 @@ BODIES: dict[str, Json] = {
     "split_case": {"reason": "Part of the household was accepted."},  # + a current member
     "set_legal_hold": {"hold": True, "reason": "Court order 12/2026."},
 }
-READS = ("read", "list", "events", "patch", "subject_access")
+READS = ("read", "list", "events", "patch", "subject_access", "search", "duplicates")
 
 
 def test_the_table_covers_every_role_action_and_situation() -> None:
@@ -254,6 +267,19 @@ class Probe:
             if response.status_code == 200:
                 listed = {item["id"] for item in response.json()["items"]}
                 return "ok" if case["id"] in listed else "404"
+        elif action == "search":  # by reference and by name: the case's list cell, both ways
+            found = set()
+            for q in (case["reference"].lower(), "ana lop"):
+                response = await self.client.get(
+                    "/api/v1/cases", params={"q": q, "limit": 200}, headers=user.headers
+                )
+                if response.status_code != 200:
+                    return await self._outcome(response, action, situation)
+                found.add(case["id"] in {item["id"] for item in response.json()["items"]})
+            assert len(found) == 1, f"{role} {situation}: found one way, not the other"
+            return "ok" if found == {True} else "404"
+        elif action == "duplicates":
+            response = await self.client.get(f"{path}/possible-duplicates", headers=user.headers)
         elif action == "read":
             response = await self.client.get(path, headers=user.headers)
         elif action == "events":
@@ -282,7 +308,7 @@ class Probe:
         if status == 403:
             assert response.json()["code"] == "forbidden", response.text
             return "403"
-        reads = ("read", "list", "events", "subject_access")
+        reads = ("read", "list", "events", "subject_access", "duplicates")
         allowed = {200} if action in reads else {200, 204, 409}
         assert status in allowed, f"{action} on {situation}: {status} {response.text}"
         if status == 200 and action == "patch":

@@ -11,11 +11,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.config import Settings
-from app.models import Case, CaseEvent, Member, Submission, TransitStay
+from app.models import Case, CaseEvent, Member, MemberKey, Submission, TransitStay
 from app.services import retention, seals, verify
 from tests.common import assert_problem, make_cast
 from tests.factories import Factory, member
@@ -131,6 +131,11 @@ async def test_erasure_follows_the_contract_and_changes_no_figure(
         name: [e["hash"] for e in await drive.events(case["id"])] for name, case in cases.items()
     }
 
+    for name in ("resettled", "closed"):  # found by its members' names and documents first
+        for person in cases[name]["members"]:
+            for q in searches_for(person):
+                assert await found_by(drive, cases[name], q), q
+
     dry = await retention.apply(engine, today(), DAYS, dry_run=True)
     due = {cases["resettled"]["reference"], cases["closed"]["reference"]}
     assert set(dry.references) == due and dry.erased == 0
@@ -164,6 +169,20 @@ async def test_erasure_follows_the_contract_and_changes_no_figure(
     assert (await verify.verify(engine)).broken is None
 
 
+def searches_for(member: dict[str, Any]) -> list[str]:
+    names = f"{member['given_name']} {member['family_name']}"
+    return [names, member["document_number"]] if member["document_number"] else [names]
+
+
+async def found_by(drive: Driver, case: dict[str, Any], q: str) -> bool:
+    """Whether a caseworker's search ``q`` lists the case (the test's few cases: one page)."""
+    found = await drive.client.get(
+        "/api/v1/cases", params={"q": q, "limit": 200}, headers=drive.cast.worker.headers
+    )
+    assert found.status_code == 200, found.text
+    return case["id"] in {item["id"] for item in found.json()["items"]}
+
+
 async def erased_as_the_contract_says(
     drive: Driver,
     engine: AsyncEngine,
@@ -188,6 +207,16 @@ async def erased_as_the_contract_says(
         assert {**new, "decision_reason": None} == {**old, "decision_reason": None}
     for new in after["transit_stays"]:
         assert new["authorisation_note"] is None and new["refusal_reason"] is None
+    for old in case["members"]:  # search (and so possible duplicates) no longer finds them
+        for q in searches_for(old):
+            assert not await found_by(drive, case, q), q
+    async with engine.connect() as conn:
+        keys = await conn.execute(
+            select(func.count())
+            .select_from(MemberKey)
+            .where(MemberKey.case_id == uuid.UUID(case["id"]))
+        )
+        assert keys.scalar_one() == 0, "the members' search keys go with their names"
     events = await drive.events(case["id"])
     assert events and all(event["payload"] == {"erased": True} for event in events)
     assert [e["hash"] for e in events] == hashes, "erasure keeps the chain"

@@ -17,10 +17,11 @@ from app.models.record import CaseRecord
 from app.schemas.case_views import AnyCaseView
 from app.schemas.cases import CaseCreate, CaseFilters, CaseUpdate
 from app.schemas.common import Page
+from app.schemas.duplicates import PossibleDuplicates
 from app.schemas.events import EventView
 from app.schemas.subject_access import SubjectAccess
 from app.schemas.transitions import transition_adapter
-from app.services import cases, exports, history, lifecycle, policy, subject_access
+from app.services import cases, duplicates, exports, history, lifecycle, policy, subject_access
 from app.services.policy import Actor
 from app.services.views import present_case
 from app.vocabulary import Action
@@ -213,3 +214,14 @@ async def member_subject_access(ctx: Ctx, case_id: uuid.UUID, member_id: uuid.UU
     )
     filename = f"pta-subject-access-{reference}-{member_id}.json"
     return json_response(document, headers={"Content-Disposition": exports.attachment(filename)})
+
+
+@router.get(
+    "/{case_id:uuid}/possible-duplicates",
+    response_model=PossibleDuplicates,
+    responses=responses(*READ_ERRORS),
+    summary="Members of other cases who may be the same people (caseworker, supervisor)",
+)
+async def possible_duplicates(ctx: Ctx, case_id: uuid.UUID) -> PossibleDuplicates:
+    items = await duplicates.possible_duplicates(ctx.db, ctx.actor, case_id, ctx.now)
+    return PossibleDuplicates(items=items)

@@ -106,6 +106,11 @@ def _report(args: argparse.Namespace, settings: Settings, loaded: demo.Loaded) -
         "Demo users (the passwords are shown only this once):\n"
     )
     print(demo.users_table(loaded.users))
+    if loaded.registered_twice:
+        print(
+            "\nPeople registered twice, for possible duplicates (GET /api/v1/cases/{id}/"
+            f"possible-duplicates, or search q=<reference>): {', '.join(loaded.registered_twice)}"
+        )
     print(
         f"\nSign in at {public_url(settings)}/docs (the Authorize button) or "
         f"{public_url(settings)}/dashboard with one of these usernames and passwords."

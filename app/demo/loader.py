@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Generator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -94,6 +94,8 @@ class Loaded:
     actions: int
     replaced: int  # cases deleted first (--force)
     seconds: float
+    #: references of the later cases of people registered twice (plan.py REGISTERED_TWICE)
+    registered_twice: list[str] = field(default_factory=list)
 
 
 def new_password() -> str:
@@ -139,10 +141,10 @@ async def ensure_users(db: Db, now: datetime) -> tuple[list[DemoUser], dict[str,
 
 async def write_case(
     db: Db, plan: CasePlan, actors: dict[str, Actor], checklist: Sequence[RequirementItem]
-) -> int:
-    """Create one planned case and take its actions in order; the number of actions. The plan
-    arranges every item of the default checklist; items this service does not track
-    (``checklist``, from PTA_DEPARTURE_REQUIREMENTS) are left out."""
+) -> tuple[str, int]:
+    """Create one planned case and take its actions in order; its reference and the number
+    of actions. The plan arranges every item of the default checklist; items this service
+    does not track (``checklist``, from PTA_DEPARTURE_REQUIREMENTS) are left out."""
     data = CaseCreate.model_validate(plan.creation())
     record = await cases.create_case(db, actors[CASEWORKER], data, plan.created_at)
     case_id, version = record.case["id"], record.case["version"]
@@ -158,7 +160,7 @@ async def write_case(
             db, actors[step.actor], case_id, command, f'"{version}"', step.at, checklist=checklist
         )
         version = record.case["version"]
-    return len(steps)
+    return record.case["reference"], len(steps)
 
 
 def _with_member_ids(body: dict[str, Any], record: CaseRecord, split_off: int) -> dict[str, Any]:
@@ -198,8 +200,12 @@ async def load(
     demo_users, actors = await ensure_users(db, now)
     plans = build_plan(seed, today)
     actions = 0
+    registered_twice = []
     for plan in plans:
-        actions += 1 + await write_case(db, plan, actors, checklist)
+        reference, taken = await write_case(db, plan, actors, checklist)
+        actions += 1 + taken
+        if plan.registered_before is not None:
+            registered_twice.append(reference)
     # The funnel rollup recomputed from the cases: it forgets deleted cases (--force) and
     # starts folded, without thousands of deltas to add up.
     await funnel_rollup.rebuild(db)
@@ -210,6 +216,7 @@ async def load(
         actions=actions,
         replaced=replaced,
         seconds=time.perf_counter() - started,
+        registered_twice=registered_twice,
     )
 
 

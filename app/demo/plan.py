@@ -11,6 +11,7 @@ window are ``PUBLISHED``. Later cases run up to yesterday, some still in progres
 from __future__ import annotations
 
 import random
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -18,6 +19,7 @@ from datetime import date, timedelta
 from app.demo.people import household
 from app.demo.timeline import SUPERVISOR, CasePlan, PlannedStep, pick, plan_case, seeded, workday
 from app.services.actions import TRANSIT_DAYS
+from app.vocabulary import DuplicateReason
 
 PROGRAMME_START = date(2016, 7, 1)
 WINDOW_START = date(2016, 1, 1)
@@ -224,7 +226,93 @@ def build_plan(seed: int, today: date) -> list[CasePlan]:
             plan.origin,
             plan.identified_at,
         )
+    _register_twice(seeded(seed, "registered twice"), plans)
     return plans
+
+
+#: People registered twice, so that possible duplicates have something to find: the one
+#: member of a later case is a person registered alone at least a year earlier — the same
+#: names written without accents, a typing slip in a family name, the same identity document
+#: written differently — one for each reason, in this order. Only later cases change, so the
+#: published window stays exactly as it is.
+REGISTERED_TWICE = (
+    DuplicateReason.name_and_date_of_birth,
+    DuplicateReason.similar_name_and_birth_year,
+    DuplicateReason.document_number,
+)
+#: Where a caseworker checks for duplicates: before submitting.
+BEFORE_SUBMISSION = ("identified", "assessment", "pending_review")
+IDENTITY = ("given_name", "family_name", "sex", "date_of_birth", "dob_estimated", "nationality")
+
+
+def _register_twice(rng: random.Random, plans: list[CasePlan]) -> None:
+    """Make REGISTERED_TWICE come true: each later case of one person (those still before
+    submission first, newest first) takes the identity of an earlier case of one person of
+    the same origin, still at most 70 years old."""
+    singles = [plan for plan in plans if plan.size == 1]
+    later = sorted(
+        (plan for plan in singles if plan.identified_at > WINDOW_END),
+        key=lambda plan: (
+            standing(plan).status not in BEFORE_SUBMISSION,
+            -plan.created_at.timestamp(),
+        ),
+    )
+    taken: set[str] = set()
+    for reason, again in zip(REGISTERED_TWICE, later, strict=False):
+        first_seen = [
+            plan
+            for plan in singles
+            if plan.key not in taken
+            and plan.origin == again.origin
+            and plan.identified_at <= again.identified_at - timedelta(days=365)
+            and _age(plan.members[0]["date_of_birth"], again.identified_at) <= 70
+            and (
+                reason is not DuplicateReason.document_number or plan.members[0]["document_number"]
+            )
+        ]
+        if not first_seen:
+            continue
+        earlier = rng.choice(first_seen)
+        taken |= {earlier.key, again.key}
+        person = {name: earlier.members[0][name] for name in IDENTITY}
+        document = None
+        if reason is DuplicateReason.name_and_date_of_birth:
+            person["given_name"] = _unaccented(person["given_name"])
+            person["family_name"] = _unaccented(person["family_name"])
+        elif reason is DuplicateReason.similar_name_and_birth_year:
+            person["family_name"] = _slip(person["family_name"])
+        else:
+            document = _rewritten(earlier.members[0]["document_number"])
+        again.members[0] = {**again.members[0], **person, "document_number": document}
+        again.registered_before = (earlier.key, str(reason))
+
+
+def _age(born: date, on: date) -> int:
+    return on.year - born.year - ((on.month, on.day) < (born.month, born.day))
+
+
+def _unaccented(text: str) -> str:
+    """As typed on a keyboard without accents: José Núñez → Jose Nunez."""
+    decomposed = unicodedata.normalize("NFD", text)
+    return unicodedata.normalize(
+        "NFC", "".join(c for c in decomposed if not unicodedata.combining(c))
+    )
+
+
+def _slip(family_name: str) -> str:
+    """The third letter of the longest surname left out: Hernández → Henández."""
+    surnames = family_name.split()
+    longest = max(range(len(surnames)), key=lambda i: len(surnames[i]))
+    word = surnames[longest]
+    surnames[longest] = word[:2] + word[3:]
+    return " ".join(surnames)
+
+
+def _rewritten(document: str) -> str:
+    """The same number as another clerk writes it: without its separators, or with a dash
+    before the last two characters when it had none (case ignored too)."""
+    bare = document.replace("-", "").replace(" ", "")
+    return bare.lower() if bare != document else f"{bare[:-2]}-{bare[-2:]}".lower()
 
 
 #: How many later cases get a split decision, resolved by split_case (cases identified after

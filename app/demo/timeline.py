@@ -90,6 +90,9 @@ class CasePlan:
     #: a split decision: the state accepts all but the last ``split_off`` members, and a
     #: supervisor moves those to a new case (split_case) right after
     split_off: int = 0
+    #: a person registered before (plan.py ``_register_twice``): the key of the earlier
+    #: plan, and the reason possible duplicates gives for the pair
+    registered_before: tuple[str, str] | None = None
 
     def creation(self) -> dict[str, Any]:
         """The body of ``POST /cases``."""

@@ -7,6 +7,7 @@ from app.models.departure import DepartureRequirement, InformationRequest
 from app.models.event import CaseEvent
 from app.models.funnel import FunnelDelta, FunnelRollup
 from app.models.idempotency import IdempotencyKey
+from app.models.member_key import MemberKey
 from app.models.seal import Seal
 from app.models.sign_in import SignInFailure
 from app.models.submission import Submission
@@ -26,6 +27,7 @@ __all__ = [
     "IdempotencyKey",
     "InformationRequest",
     "Member",
+    "MemberKey",
     "ReferenceCounter",
     "Seal",
     "SignInFailure",

@@ -35,6 +35,10 @@ Name = Annotated[
 Relationship = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50, pattern=NO_NUL)
 ]
+#: ``q`` of the case list: 1–200 characters once trimmed (domain.md "Search").
+SearchText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL)
+]
 DocumentNumber = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=NO_NUL)
 ]
@@ -123,6 +127,13 @@ class CaseFilters(BaseModel):
     identified_from: IsoDate | None = None
     identified_to: IsoDate | None = None
     updated_since: IsoTimestamp | None = None
+    q: Annotated[
+        SearchText | None,
+        Field(
+            description="Search: the reference, a member's document number, or the starts of "
+            "words of one member's given and family names (case and accents ignored)."
+        ),
+    ] = None
     requirements_overdue: Annotated[
         StrictBool | None,
         Field(

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.base import Executable
 
-from app.db import Db, SqlDialect
+from app.db import Db, Row, SqlDialect
 from app.errors import Conflict
 from app.models import Case, Member, ReferenceCounter
 from app.models.base import uuid7
@@ -31,7 +31,16 @@ from app.models.record import CaseRecord
 from app.models.rows import CaseRow, MemberRow
 from app.schemas.cases import CaseCreate, CaseFilters, CaseUpdate
 from app.schemas.common import today
-from app.services import audit, funnel_rollup, history, members, pagination, policy
+from app.services import (
+    audit,
+    funnel_rollup,
+    history,
+    member_keys,
+    members,
+    pagination,
+    policy,
+    search,
+)
 from app.services.policy import Actor, Permission
 from app.services.records import (
     CASE_COLUMNS,
@@ -133,6 +142,7 @@ async def create_case(db: Db, actor: Actor, data: CaseCreate, now: datetime) -> 
     row = await insert_case(db, actor, values, now)
     rows = members.first_members(row["id"], data.members, identified_at)
     await db.run_many(INSERT_MEMBERS, rows)
+    await member_keys.add(db, rows)
     return await record_creation(db, actor, row, rows, now)
 
 
@@ -165,14 +175,23 @@ def _condition(dialect: SqlDialect, role: Role, name: str) -> ColumnElement[bool
 
 @cache
 def _list_query(
-    dialect: SqlDialect, role: Role, names: tuple[str, ...], after: bool, probe: bool
+    dialect: SqlDialect,
+    role: Role,
+    names: tuple[str, ...],
+    after: bool,
+    probe: bool,
+    search_words: int | None,
+    shape: search.Shape,
 ) -> Executable:
-    """The page query for one combination of filters (built once, then reused)."""
+    """The page query for one combination of filters (built once, then reused); with ``q``,
+    ``search_words`` is the number of its name words and ``shape`` how it is looked up."""
     cursor: BindParameter[Any] | None = bindparam("after") if after else None
     clauses = [
         policy.visible_cases(role, after=cursor),
-        *(_condition(dialect, role, n) for n in names),
+        *(_condition(dialect, role, n) for n in names if n != "q"),
     ]
+    if search_words is not None:
+        clauses.append(search.matching(dialect, shape, search_words, after))
     if cursor is not None:
         clauses.append(Case.id > cursor)
     if probe:
@@ -181,8 +200,12 @@ def _list_query(
     return query.limit(bindparam("page_size"))
 
 
+def _search(filters: CaseFilters) -> search.Search | None:
+    return search.Search.of(filters.q) if filters.q is not None else None
+
+
 def _filter_params(filters: CaseFilters) -> dict[str, Any]:
-    params = {f"f_{name}": getattr(filters, name) for name in filters.given()}
+    params = {f"f_{name}": getattr(filters, name) for name in filters.given() if name != "q"}
     if filters.stage is not None:
         params["f_stage"] = sorted(STAGE_STATUSES[filters.stage])
     if filters.requirements_overdue:
@@ -190,27 +213,71 @@ def _filter_params(filters: CaseFilters) -> dict[str, Any]:
     return params
 
 
-def page_query(db: Db, actor: Actor, filters: CaseFilters, after: uuid.UUID | None) -> Executable:
+def page_query(
+    db: Db,
+    actor: Actor,
+    filters: CaseFilters,
+    after: uuid.UUID | None,
+    shape: search.Shape = search.Shape.indexed,
+) -> Executable:
     """The query behind a list page and the export: the caller's scope and its filters."""
     policy.check_filters(actor, filters.given())
+    terms = _search(filters)
     return _list_query(
         db.dialect,
         actor.role,
         tuple(sorted(filters.given())),
         after is not None,
         policy.probes_elsewhere(actor, filters.given()),
+        len(terms.words) if terms is not None else None,
+        shape,
     )
 
 
 def page_params(
-    actor: Actor, filters: CaseFilters, after: uuid.UUID | None, size: int
+    db: Db,
+    actor: Actor,
+    filters: CaseFilters,
+    after: uuid.UUID | None,
+    size: int,
+    shape: search.Shape = search.Shape.indexed,
+    window_end: uuid.UUID | None = None,
 ) -> dict[str, Any]:
+    """The values of ``page_query``'s statement; ``window_end`` (search.window_end) for a
+    search's window and what lies beyond it."""
+    terms = _search(filters)
     return {
         **_filter_params(filters),
+        **(terms.params(db.dialect, shape) if terms is not None else {}),
         **policy.scope_params(actor),
         **({"after": after} if after is not None else {}),  # the first page has no cursor
+        **({"window_end": window_end} if shape is not search.Shape.indexed else {}),
         "page_size": size,
     }
+
+
+def page_shapes(filters: CaseFilters) -> tuple[search.Shape, ...]:
+    """The statements a page takes in turn (the next only while the page is not full)."""
+    terms = _search(filters)
+    return terms.shapes if terms is not None else (search.Shape.indexed,)
+
+
+async def fetch_page(
+    db: Db, actor: Actor, filters: CaseFilters, after: uuid.UUID | None, size: int
+) -> list[Row]:
+    """Up to ``size`` cases after the cursor, in id order: one statement, but for a search by
+    names (search.py) a walk of the next cases first, then the indexes past them."""
+    shapes = page_shapes(filters)
+    indexed = shapes == (search.Shape.indexed,)
+    end = None if indexed else await search.window_end(db, after, shapes)
+    rows: list[Row] = []
+    for shape in shapes:
+        query = page_query(db, actor, filters, after, shape)
+        params = page_params(db, actor, filters, after, size - len(rows), shape, end)
+        rows += await db.all(query, params)
+        if len(rows) >= size or end == search.LAST:
+            break
+    return rows
 
 
 async def list_cases(
@@ -226,8 +293,7 @@ async def list_cases(
     are added or changed."""
     policy.require(actor, Permission.read_cases)
     after = pagination.decode_id(cursor)
-    query = page_query(db, actor, filters, after)
-    rows = await db.all(query, page_params(actor, filters, after, limit + 1))
+    rows = await fetch_page(db, actor, filters, after, limit + 1)
     page = rows[:limit]
     records = await attach(db, page)
     await audit.log_access(
@@ -264,6 +330,7 @@ async def update_case(
     if new_members is not None:
         await db.run(DELETE_MEMBERS, {"of_case": case_id})
         await db.run_many(INSERT_MEMBERS, new_members)
+        await member_keys.replace(db, case_id, new_members)
         member_rows = new_members
     payload: dict[str, Any] = {"changed": sorted(given)}
     payload.update(

@@ -17,7 +17,7 @@ from app.schemas.case_views import case_view_for
 from app.schemas.cases import CaseFilters
 from app.schemas.reports import PERIODS, FunnelGroup, FunnelReport, GroupBy
 from app.services import policy, users
-from app.services.cases import page_params, page_query
+from app.services.cases import fetch_page
 from app.services.policy import Actor, Permission
 from app.services.records import attach
 from app.services.views import present_case
@@ -134,8 +134,7 @@ async def export_cases(
     async with database.transaction(read_only=True) as db:
         after = None
         while True:
-            query = page_query(db, actor, filters, after)
-            rows = await db.all(query, page_params(actor, filters, after, EXPORT_PAGE))
+            rows = await fetch_page(db, actor, filters, after, EXPORT_PAGE)
             if not rows:
                 yield held
                 return

@@ -44,6 +44,7 @@ from app.models import (
     Submission,
     TransitStay,
 )
+from app.services import member_keys
 from app.vocabulary import CaseStatus
 
 log = logging.getLogger("pta.retention")
@@ -92,8 +93,11 @@ def _of_case(model: Any, **values: Any) -> Update:
     return update(model).where(model.case_id == bindparam("of_case")).values(**values)
 
 
-def _erasures(dialect: SqlDialect) -> tuple[Update, ...]:
+def _erasures(dialect: SqlDialect) -> tuple[Executable, ...]:
     return (
+        # what search and possible duplicates read of the members: names and documents, so
+        # an erased person is found by neither (a later PATCH of the members writes new keys)
+        member_keys.DELETE_KEYS,
         _of_case(
             Member,
             given_name=ERASED,

@@ -16,7 +16,7 @@ from app.db import Db
 from app.models import Member
 from app.models.record import CaseRecord
 from app.models.rows import MemberRow
-from app.services import cases
+from app.services import cases, member_keys
 from app.services.policy import Actor
 from app.vocabulary import CaseStatus
 
@@ -77,6 +77,7 @@ async def split_off(
             for m in moving
         ],
     )
+    await member_keys.move(db, (m["id"] for m in moving), original["id"], plan.case_id)
     moved = [
         cast(MemberRow, {**m, "case_id": plan.case_id, "is_principal": m["id"] == plan.principal})
         for m in moving

@@ -1,4 +1,5 @@
--- GET /cases/{id} for a case drawn at random among all N loaded (ids are a function of n).
+-- GET /cases/{id} (and /cases/{id}/possible-duplicates: data.suffix) for a case drawn at random
+-- among all N loaded (ids are a function of n).
 dofile(debug.getinfo(1, "S").source:sub(2):match("(.*/)") .. "common.lua")
 
 local function case_id(n)
@@ -16,5 +17,6 @@ function init(args)
 end
 
 function request()
-  return wrk.format("GET", "/api/v1/cases/" .. case_id(math.random(1, data.n)), headers)
+  local path = "/api/v1/cases/" .. case_id(math.random(1, data.n)) .. data.suffix
+  return wrk.format("GET", path, headers)
 end

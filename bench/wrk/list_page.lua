@@ -1,5 +1,7 @@
--- GET /cases?status=submitted&limit=50&cursor=… as a resettlement officer: a keyset page
--- starting at a random case (cursors made by the service's own encoder, drawn from all N).
+-- A keyset page starting at a random case: GET /cases?status=submitted&limit=50&cursor=… as a
+-- resettlement officer, or a search (GET /cases?q=…&limit=50&cursor=…) as a caseworker; the
+-- path up to the cursor comes from the data file (cursors made by the service's own encoder,
+-- drawn from all N).
 dofile(debug.getinfo(1, "S").source:sub(2):match("(.*/)") .. "common.lua")
 
 function init(args)

@@ -27,6 +27,7 @@ class Permission(StrEnum):
     create_case = "create_case"
     update_case = "update_case"
     read_cases = "read_cases"
+    find_duplicates = "find_duplicates"
     read_reports = "read_reports"
     read_access_log = "read_access_log"
     subject_access = "subject_access"
@@ -42,6 +43,7 @@ PERMISSIONS: Mapping[Permission, frozenset[Role]] = {
     Permission.create_case: UNHCR,
     Permission.update_case: UNHCR,
     Permission.read_cases: CASE_READERS,
+    Permission.find_duplicates: UNHCR,
     Permission.read_reports: CASE_READERS | {Role.manager},
     Permission.read_access_log: frozenset({Role.supervisor, Role.admin}),
     Permission.subject_access: frozenset({Role.supervisor}),

@@ -83,6 +83,7 @@ OFFICER_FILTERS = frozenset(
         "transit_country",
         "updated_since",
         "requirements_overdue",
+        "q",  # names, document numbers and references are in every officer's view
     }
 )
 
