@@ -31,25 +31,29 @@ from app.config import Settings, get_settings
 from app.db import Database, make_engine
 from app.services import delivery, funnel_rollup, retention, seals
 
+#: Connections a worker's background work holds at most on PostgreSQL, besides the requests'
+#: PTA_POOL_SIZE (docs/deployment.md "Connections").
+JOBS_POOL_SIZE = 4
+
 
 def _jobs_engine(database: Database, settings: Settings) -> AsyncEngine:
-    """The background work's own engine on PostgreSQL (a seal or a verify may read a whole
-    table: no client-side statement limit, and no request waits for its connections)."""
+    """The background work's own engine on PostgreSQL, with a pool of its own: a seal or a
+    verify may read a whole table (no client-side statement limit), no request waits for its
+    connections, and webhook attempts in flight (up to 32 a process) queue here for theirs
+    instead of taking as many from PostgreSQL's ``max_connections``."""
     if database.engine.dialect.name != "postgresql":
         return database.engine
-    return make_engine(settings.database_url, settings, pool_size=2, jobs=True)
+    return make_engine(settings.database_url, settings, pool_size=JOBS_POOL_SIZE, jobs=True)
 
 
-def _background_work(
-    service: AsyncEngine, engine: AsyncEngine, settings: Settings
-) -> list[Coroutine[Any, Any, None]]:
-    """What each worker does besides serving (each off when its period is 0): deliver the
-    webhook messages (on the ``service`` engine: short statements), fold the funnel deltas,
-    seal the access log and the chains, apply the retention rule (on the jobs ``engine``)."""
+def _background_work(engine: AsyncEngine, settings: Settings) -> list[Coroutine[Any, Any, None]]:
+    """What each worker does besides serving (each off when its period is 0), on the jobs
+    ``engine``: deliver the webhook messages, fold the funnel deltas, seal the access log and
+    the chains, apply the retention rule."""
     work = []
     if settings.webhook_poll_seconds:
         config = delivery.DeliveryConfig.from_settings(settings)
-        work.append(delivery.deliver_forever(service, config, settings.webhook_poll_seconds))
+        work.append(delivery.deliver_forever(engine, config, settings.webhook_poll_seconds))
     if settings.funnel_fold_seconds:
         work.append(funnel_rollup.fold_forever(engine, settings.funnel_fold_seconds))
     if settings.seal_seconds:
@@ -77,10 +81,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         app.state.database, app.state.reports_database = database, reports
         app.state.engine = database.engine  # SQLAlchemy, for work outside requests
         jobs = _jobs_engine(database, settings)
-        background = [
-            asyncio.create_task(work)
-            for work in _background_work(database.engine, jobs, settings)
-        ]
+        background = [asyncio.create_task(work) for work in _background_work(jobs, settings)]
         try:
             yield
         finally:
