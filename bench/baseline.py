@@ -14,6 +14,7 @@ baseline's at the same concurrency.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -41,6 +42,10 @@ def worktree(revision: str, say: Callable[[str], None]) -> tuple[str, Path]:
         _git("worktree", "add", "--detach", "--force", str(folder), commit)
     say(f"baseline: make install in {folder}")
     subprocess.run(["make", "install"], cwd=folder, check=True, stdout=subprocess.DEVNULL)
+    # wrk drives both with today's status update script: the same requests, and a commit from
+    # before its fix (issue 12: the request-id pattern) is measured rather than not at all
+    script = ROOT / "bench" / "wrk" / "status_update.lua"
+    shutil.copyfile(script, folder / "bench" / "wrk" / script.name)
     return commit, folder
 
 
