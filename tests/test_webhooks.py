@@ -481,6 +481,23 @@ async def test_messages_of_one_case_arrive_in_event_order(
     assert all(e == first_events[0][0] for e, _ in first_events[: delivered_first + 1])
 
 
+async def test_an_endpoints_connection_is_kept_and_never_shared_with_another_endpoint(
+    drive: Driver, receiver: Receiver, engine: AsyncEngine
+) -> None:
+    """Attempts to one endpoint reuse a connection (one TCP handshake, not one per message);
+    two endpoints at the very same address never share one (a TLS session is checked for its
+    endpoint's host name only)."""
+    c = drive.cast
+    await subscribe(drive.client, c.admin, c.worker, f"{receiver.url}/one")
+    await subscribe(drive.client, c.admin, c.boss, f"{receiver.url}/two")
+    await drive.run(await drive.new_case(), REVIEW)  # three events, sent one after the other
+    await deliver(engine)
+    one, two = receiver.delivered("/one"), receiver.delivered("/two")
+    assert len(one) == len(two) == 3
+    assert len({r.peer for r in one}) == 1 and len({r.peer for r in two}) == 1
+    assert not {r.peer for r in one} & {r.peer for r in two}
+
+
 # Secrets -------------------------------------------------------------------------------------
 async def test_rotation_signs_with_the_new_secret_only_and_no_secret_is_stored_plain(
     drive: Driver, receiver: Receiver, engine: AsyncEngine

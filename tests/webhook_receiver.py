@@ -40,6 +40,7 @@ class Received:
     status: int  # what the receiver answered
     at: float  # time.monotonic() when it arrived
     delay: float  # how long the receiver took to answer
+    peer: tuple[str, int]  # the sender's address and port: one per connection
 
     @property
     def in_time(self) -> bool:
@@ -103,6 +104,8 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # a sender may keep its connection
+
             def do_POST(self) -> None:
                 arrived = time.monotonic()
                 length = int(self.headers.get("content-length") or 0)
@@ -115,6 +118,7 @@ class Receiver:
                     answer.status,
                     arrived,
                     answer.delay,
+                    self.client_address[:2],
                 )
                 with receiver.lock:
                     receiver.received.append(record)

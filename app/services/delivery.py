@@ -278,39 +278,55 @@ def next_state(
     return WebhookStatus.pending, now + config.retry_delay(attempt)
 
 
-async def _record(
-    db: Db, row: Mapping[str, Any], outcome: Outcome, config: DeliveryConfig, started: float
-) -> None:
+@dataclass(frozen=True)
+class Finished:
+    """An attempt that ended: the claimed row, how it went, and when it started."""
+
+    row: Mapping[str, Any]
+    outcome: Outcome
+    started: float
+
+
+async def _record(db: Db, finished: Sequence[Finished], config: DeliveryConfig) -> None:
+    """The answers of ended attempts, in the caller's transaction (one statement for all of
+    them), each attempt counted, timed and logged."""
+    if not finished:
+        return
     now = datetime.now(UTC)
-    attempt = int(row["attempts"])
-    status, next_at = next_state(outcome, attempt, config, now)
-    await db.run(
-        RECORD,
-        {
-            "message_key": row["id"],
-            "attempt_no": attempt,
-            "new_status": status,
-            "code": outcome.status_code,
-            "attempted_at": now,
-            "next_at": next_at,
-        },
-    )
-    if outcome.name == "gone":
-        await db.run(DISABLE, {"endpoint_key": row["endpoint_id"], "changed_at": now})
-    seconds = time.monotonic() - started
-    metrics.observe_webhook(outcome.name, seconds)
-    log.info(
-        "webhook attempt",
-        extra={
-            "endpoint_id": str(row["endpoint_id"]),
-            "message_id": str(row["id"]),
-            "attempt": attempt,
-            "outcome": outcome.name,
-            "status_code": outcome.status_code,
-            "duration_ms": round(seconds * 1000, 1),
-            "message_status": str(status),
-        },
-    )
+    answers, gone = [], set()
+    for ended in finished:
+        row, outcome = ended.row, ended.outcome
+        attempt_no = int(row["attempts"])
+        status, next_at = next_state(outcome, attempt_no, config, now)
+        answers.append(
+            {
+                "message_key": row["id"],
+                "attempt_no": attempt_no,
+                "new_status": status,
+                "code": outcome.status_code,
+                "attempted_at": now,
+                "next_at": next_at,
+            }
+        )
+        if outcome.name == "gone":
+            gone.add(row["endpoint_id"])
+        seconds = time.monotonic() - ended.started
+        metrics.observe_webhook(outcome.name, seconds)
+        log.info(
+            "webhook attempt",
+            extra={
+                "endpoint_id": str(row["endpoint_id"]),
+                "message_id": str(row["id"]),
+                "attempt": attempt_no,
+                "outcome": outcome.name,
+                "status_code": outcome.status_code,
+                "duration_ms": round(seconds * 1000, 1),
+                "message_status": str(status),
+            },
+        )
+    await db.run_many(RECORD, answers)
+    for endpoint in gone:
+        await db.run(DISABLE, {"endpoint_key": endpoint, "changed_at": now})
 
 
 @dataclass(frozen=True)
@@ -337,72 +353,104 @@ async def claim(engine: AsyncEngine, config: DeliveryConfig, room: int) -> Claim
                 return Claimed(0, [])
             ids = [row["id"] for row in claimed]
             rows = await db.all(_claimed(db.dialect), {"claimed_ids": ids})
-            sendable = []
-            for row in rows:
-                if row["visible"]:
-                    sendable.append(row)
-                else:
-                    await _record(db, row, Outcome("out_of_scope"), config, started)
+            sendable = [row for row in rows if row["visible"]]
+            unseen = [
+                Finished(row, Outcome("out_of_scope"), started)
+                for row in rows
+                if not row["visible"]
+            ]
+            await _record(db, unseen, config)
     return Claimed(len(claimed), sendable)
 
 
-async def attempt(
-    engine: AsyncEngine, client: httpx.AsyncClient, row: Mapping[str, Any], config: DeliveryConfig
-) -> None:
-    """Send one claimed message and record the answer (if the database is away then, the
-    lease runs out and the message is sent again)."""
-    started = time.monotonic()
-    outcome = await send(client, row, config)
+async def record(engine: AsyncEngine, finished: Sequence[Finished], config: DeliveryConfig) -> None:
+    """Record ended attempts in one short transaction (if the database is away then, their
+    leases run out and the messages are sent again)."""
+    if not finished:
+        return
     try:
         async with engine.begin() as conn:
-            await _record(SqlaDb(conn), row, outcome, config, started)
+            await _record(SqlaDb(conn), finished, config)
     except Exception as error:
         log.warning(
-            "webhook attempt not recorded",
-            extra={"message_id": str(row["id"]), "error_type": type(error).__name__},
+            "webhook attempts not recorded",
+            extra={"messages": len(finished), "error_type": type(error).__name__},
         )
 
 
-def new_client(config: DeliveryConfig) -> httpx.AsyncClient:
-    """No redirects, no connection kept between attempts (a connection is bound to the
-    address judged for one attempt), no proxy from the environment."""
-    return httpx.AsyncClient(
-        follow_redirects=False,
-        timeout=httpx.Timeout(config.timeout_seconds),
-        limits=httpx.Limits(max_keepalive_connections=0),
-        trust_env=False,
-    )
+class Senders:
+    """The HTTP clients attempts are sent with: one per endpoint and host name, keeping its
+    connections alive between attempts. A kept connection is to an address judged at an
+    attempt of that endpoint (the URL sent to carries the address, so an address judged
+    anew is a new connection) and its TLS session was checked for that endpoint's host name,
+    never another's. No redirects, no proxy from the environment."""
+
+    def __init__(self, config: DeliveryConfig) -> None:
+        self.config = config
+        self._clients: dict[tuple[Any, str], httpx.AsyncClient] = {}
+
+    def client(self, row: Mapping[str, Any]) -> httpx.AsyncClient:
+        key = (row["endpoint_id"], row["url"])
+        client = self._clients.get(key)
+        if client is None:
+            client = self._clients[key] = httpx.AsyncClient(
+                follow_redirects=False,
+                timeout=httpx.Timeout(self.config.timeout_seconds),
+                limits=httpx.Limits(max_connections=BATCH, max_keepalive_connections=4),
+                trust_env=False,
+            )
+        return client
+
+    async def attempt(self, row: Mapping[str, Any]) -> Finished:
+        """Send one claimed message (not recorded yet)."""
+        started = time.monotonic()
+        return Finished(row, await send(self.client(row), row, self.config), started)
+
+    async def __aenter__(self) -> Senders:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        clients, self._clients = list(self._clients.values()), {}
+        await asyncio.gather(*(client.aclose() for client in clients))
 
 
 async def deliver_until_idle(engine: AsyncEngine, config: DeliveryConfig) -> int:
     """Every message due now, and those due again straight away (``pta webhooks deliver
     --once``, tests); the number of attempts."""
     total = 0
-    async with new_client(config) as client:
+    async with Senders(config) as senders:
         while (claimed := await claim(engine, config, BATCH)).count:
             total += claimed.count
-            await asyncio.gather(
-                *(attempt(engine, client, row, config) for row in claimed.sendable)
-            )
+            finished = await asyncio.gather(*(senders.attempt(row) for row in claimed.sendable))
+            await record(engine, finished, config)
     return total
 
 
 async def deliver_forever(engine: AsyncEngine, config: DeliveryConfig, every: float) -> None:
-    """The background delivery each worker runs (and ``pta webhooks deliver``): claim what
-    is due whenever there is room, every ``every`` seconds or as soon as an attempt ends
-    (the next message of its case may be waiting); a slow receiver holds only its own
-    attempts."""
-    running: set[asyncio.Task[None]] = set()
+    """The background delivery each worker runs (and ``pta webhooks deliver``): as soon as
+    attempts end (the next message of a case may be waiting), record every attempt that has
+    ended in one transaction, then claim what is due while there is room; else look again
+    every ``every`` seconds. A slow receiver holds only its own attempts."""
+    running: set[asyncio.Task[Finished]] = set()
+    ended: list[Finished] = []
     woken = asyncio.Event()
 
-    def done(task: asyncio.Task[None]) -> None:
+    def done(task: asyncio.Task[Finished]) -> None:
         running.discard(task)
+        if task.cancelled():
+            return
+        if (error := task.exception()) is not None:  # its lease runs out: sent again then
+            log.warning("webhook attempt broke", extra={"error_type": type(error).__name__})
+        else:
+            ended.append(task.result())
         woken.set()
 
-    async with new_client(config) as client:
+    async with Senders(config) as senders:
         try:
             while True:
                 woken.clear()
+                finished, ended[:] = list(ended), []
+                await record(engine, finished, config)
                 claimed = Claimed(0, [])
                 if len(running) < BATCH:
                     try:
@@ -412,7 +460,7 @@ async def deliver_forever(engine: AsyncEngine, config: DeliveryConfig, every: fl
                             "webhook delivery paused", extra={"error_type": type(error).__name__}
                         )
                 for row in claimed.sendable:
-                    task = asyncio.create_task(attempt(engine, client, row, config))
+                    task = asyncio.create_task(senders.attempt(row))
                     running.add(task)
                     task.add_done_callback(done)
                 if claimed.count and not claimed.sendable:

@@ -5,6 +5,7 @@ alone does not reveal it), and signs ``{id}.{timestamp}.{body}`` with HMAC-SHA25
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -26,6 +27,7 @@ def new_secret() -> str:
     return PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
 
 
+@functools.lru_cache(maxsize=4)
 def _fernet(secret_key: str) -> Fernet:
     derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_INFO).derive(
         secret_key.encode()
@@ -37,7 +39,10 @@ def seal(secret: str, secret_key: str) -> str:
     return _fernet(secret_key).encrypt(secret.encode()).decode()
 
 
+@functools.lru_cache(maxsize=1024)
 def unseal(stored: str, secret_key: str) -> str:
+    """The secret as given to its endpoint (kept for the endpoints in use: delivery reads it
+    for every attempt)."""
     try:
         return _fernet(secret_key).decrypt(stored.encode()).decode()
     except InvalidToken:
