@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -75,6 +76,10 @@ class Op:
     paged: bool = False
     #: ``--ops`` takes a group's name for all its operations
     group: str | None = None
+    #: pgbench's runs write webhook messages: the service is paused while pgbench runs (so
+    #: that it does not deliver them on the cores pgbench is measured on) and they are
+    #: removed before the service is measured (it delivers only the messages of its own run)
+    outbox: bool = False
 
     @property
     def kind(self) -> str:
@@ -121,6 +126,7 @@ OPS: dict[str, Op] = {
             (8, 32),
             write=True,
             base="status_update",
+            outbox=True,
         ),
         Op("funnel", "funnel, whole programme (manager)", "bench_manager", "fixed.lua", (1, 8)),
         Op("sign_in", "sign-in (argon2 verify)", "bench_caseworker", "fixed.lua", (8,)),
@@ -386,7 +392,7 @@ async def capture_all(bench: Bench, ops: list[Op]) -> None:
         f"ALTER DATABASE {db.name} SET log_min_duration_statement = 0",
         f"ALTER DATABASE {db.name} SET log_parameter_max_length = -1",
     )
-    service = Service(db.url, bench.config.port, 1, OUT / "service-capture.log")
+    service = Service(db.url, bench.config.port, 1, OUT / "service-capture.log", env=QUIET)
     conn = await asyncpg.connect(db.url, server_settings={"log_min_duration_statement": "-1"})
     try:
         service.start()
@@ -510,6 +516,15 @@ async def subscribed(
             client.delete(f"/api/v1/webhooks/{endpoint}", headers=admin)
 
 
+async def forget_messages(url: str) -> None:
+    """The webhook messages written so far (pgbench's): never to be delivered."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("DELETE FROM webhook_messages")
+    finally:
+        await conn.close()
+
+
 async def _messages(url: str, endpoint: str, *, pending_only: bool) -> int:
     conn = await asyncpg.connect(url)
     try:
@@ -538,6 +553,16 @@ def delivered_note(receiver: Receiver, written: list[int]) -> str:
         f"{receiver.count:,} requests received ({len(receiver.ids):,} distinct webhook-ids) "
         "once the queue had drained (up to 60 s after the last run)"
     )
+
+
+#: The capturing service runs no background work (folding, sealing, retention, webhook
+#: delivery): the statements it sends meanwhile would be taken for the request's own.
+QUIET = {
+    "PTA_FUNNEL_FOLD_SECONDS": "0",
+    "PTA_SEAL_SECONDS": "0",
+    "PTA_RETENTION_INTERVAL_SECONDS": "0",
+    "PTA_WEBHOOK_POLL_SECONDS": "0",
+}
 
 
 async def settle(url: str) -> None:
@@ -617,20 +642,30 @@ async def measure_op(
     defines = {"uid": db.users[op.user]}
     say(f"{label}: pgbench and wrk at {', '.join(map(str, op.conns))} connections")
     await settle(db.url)
-    if config.warmup:
-        measure.pgbench(
-            db.url, cap.script, cap.path, conns=op.conns[0], seconds=config.warmup, defines=defines
-        )
     pg: dict[int, Result] = {}
-    for conns in op.conns:
-        if op.write:
-            await settle(db.url)
-        pg[conns] = measure.pgbench(
-            db.url, cap.script, cap.path, conns=conns, seconds=config.seconds, defines=defines
-        )
-        say(f"  pgbench c={conns}: {pg[conns].tps:,.0f} tps, p99 {pg[conns].p99_ms or 0:.1f} ms")
-        if conns == op.conns[0] and row_key not in bench.extra.statement_ms:
-            bench.extra.statement_ms[row_key] = pg[conns].detail["ms_per_statement"]
+    with service.paused() if op.outbox else contextlib.nullcontext():
+        if config.warmup:
+            measure.pgbench(
+                db.url,
+                cap.script,
+                cap.path,
+                conns=op.conns[0],
+                seconds=config.warmup,
+                defines=defines,
+            )
+        for conns in op.conns:
+            if op.write:
+                await settle(db.url)
+            pg[conns] = measure.pgbench(
+                db.url, cap.script, cap.path, conns=conns, seconds=config.seconds, defines=defines
+            )
+            say(
+                f"  pgbench c={conns}: {pg[conns].tps:,.0f} tps, p99 {pg[conns].p99_ms or 0:.1f} ms"
+            )
+            if conns == op.conns[0] and row_key not in bench.extra.statement_ms:
+                bench.extra.statement_ms[row_key] = pg[conns].detail["ms_per_statement"]
+        if op.outbox:
+            await forget_messages(db.url)
     data_path = OUT / "wrk" / f"{op.key}.data.lua"
     if config.warmup:
         measure.write_lua_data(data_path, await lua_data(op, db, service))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,6 +86,17 @@ class Service:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """The whole process group stopped (SIGSTOP) while the block runs: it serves nothing
+        and runs no background work (webhook delivery) meanwhile."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.killpg(self.process.pid, signal.SIGCONT)
 
     def worker_pids(self) -> list[int]:
         """The worker processes (children of the master, or the master when it serves alone)."""
