@@ -62,6 +62,7 @@ from app import chain
 from app.demo import names as demo_names
 from app.models import Base
 from app.services.names import member_keys
+from app.vocabulary import RequirementItem
 
 ROOT = Path(__file__).resolve().parent.parent
 PTA = str(Path(sys.executable).with_name("pta"))
@@ -77,6 +78,8 @@ TARGET_MOD = 100
 TARGET_RESIDUE = 7
 TARGET_STATE = "CAN"
 TRANSIT_DAYS = 180
+#: the share of first submissions the state asks a question about before deciding
+QUESTION_SHARE = 0.12
 
 ORIGINS = ("SLV", "GTM", "HND")
 ORIGIN_WEIGHTS = (40, 25, 35)
@@ -133,7 +136,16 @@ SUMMARIES = (
 
 
 #: The tables the loader fills per case, in load order.
-CASE_TABLES = ("cases", "members", "member_keys", "submissions", "transit_stays", "case_events")
+CASE_TABLES = (
+    "cases",
+    "members",
+    "member_keys",
+    "submissions",
+    "departure_requirements",
+    "information_requests",
+    "transit_stays",
+    "case_events",
+)
 
 
 #: Tables whose ids the simulation gives itself: an event's hash covers its id.
@@ -274,6 +286,11 @@ class _Sub:
     reason: str = NULL
     withdrawn_at: str = NULL
     withdrawal_reason: str = NULL
+    #: an accepted submission's checklist: the day it started, and the day the case departed
+    accepted_day: int | None = None
+    departed_day: int | None = None
+    #: the state's questions: (asked_at, question, answered_at or NULL, answer or NULL)
+    questions: list[tuple[str, str, str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -472,6 +489,11 @@ def _simulate(
     c.first_submitted = c.dates.iso[c.day]
     for _ in range(rng.randint(0, 2)):  # priority changes, household updates
         c.event("update", c.status, cw, "caseworker", '{"changed": ["processing_priority"]}')
+    if not target and rng.random() < QUESTION_SHARE and c.advance(10, 60):  # the state asks
+        _ask(c)
+        if not c.advance(3, 30):
+            return
+        _answer(c)
     if not target and rng.random() < 0.15 and c.advance(30, 200):  # denied, resubmitted
         _decide(c, "denied", "Does not meet the admission criteria.")
         if not c.advance(5, 60):
@@ -523,6 +545,7 @@ def _simulate(
         f'{{"departed_at": "{day}"}}',
     )
     c.departed = day
+    c.subs[-1].departed_day = c.day
     if c.stays and c.stays[-1].status == "in_transit":
         stay = c.stays[-1]
         stay.status, stay.exited_at, stay.exit_reason = "exited", day, "departed_to_resettlement"
@@ -566,6 +589,44 @@ def _decide(c: _Case, decision: str, reason: str) -> None:
     )
     at = c.event("decide", c.status, officer, "resettlement_officer", payload, rc=sub.country)
     sub.status, sub.decided_at, sub.decided_by, sub.reason = decision, at, officer, reason
+    if decision == "accepted":
+        sub.accepted_day = c.day
+
+
+QUESTION = "Please confirm the date of birth of the youngest child."
+ANSWER = "Confirmed from the birth certificate."
+
+
+def _ask(c: _Case) -> None:
+    """The state's request for information (``decide`` with ``information_requested``)."""
+    sub = c.subs[-1]
+    officer = c.users[f"bench_ro_{sub.country.lower()}"]
+    payload = f'{{"decision": "information_requested", "reason": "{QUESTION}"}}'
+    at = c.event("decide", c.status, officer, "resettlement_officer", payload, rc=sub.country)
+    sub.status, sub.decided_at, sub.decided_by, sub.reason = (
+        "information_requested",
+        at,
+        officer,
+        QUESTION,
+    )
+    sub.questions.append((at, QUESTION, NULL, NULL))
+
+
+def _answer(c: _Case) -> None:
+    """UNHCR's answer (``provide_information``): the submission is pending again."""
+    sub = c.subs[-1]
+    payload = f'{{"answer": "{ANSWER}"}}'
+    at = c.event(
+        "provide_information",
+        c.status,
+        c.users["bench_caseworker"],
+        "caseworker",
+        payload,
+        rc=sub.country,
+    )
+    asked_at, question, _, _ = sub.questions[-1]
+    sub.questions[-1] = (asked_at, question, at, ANSWER)
+    sub.status = "pending"
 
 
 def _transit(c: _Case, fate: str, outcome: str) -> None:
@@ -677,6 +738,35 @@ def _members(
             )
 
 
+def _checklist(out: list[str], rng: random.Random, c: _Case, sub: _Sub) -> None:
+    """The departure requirements an accepted submission started (every item the service
+    tracks by default, in order): all done before a departure; else each pending or done,
+    and half of the pending ones due on a date — some already past, so that UNHCR's overdue
+    list has cases to find. (Their ``update_requirement`` events are not simulated.)"""
+    if sub.accepted_day is None:
+        return
+    start, cid, cw = sub.accepted_day, case_id(c.n), c.users["bench_caseworker"]
+    for position, item in enumerate(RequirementItem, start=1):
+        due, done = NULL, NULL
+        if sub.departed_day is not None:
+            status, finished = "done", rng.randint(start, sub.departed_day)
+        elif rng.random() < 0.4 and start < c.dates.days:
+            status, finished = "done", rng.randint(start, c.dates.days)
+        else:
+            status, finished = "pending", None
+            if rng.random() < 0.5:
+                due = (START + timedelta(days=start + rng.randint(10, 120))).isoformat()
+        if finished is not None:
+            done = c.dates.iso[finished]
+        updated = NULL if finished is None else c.dates.ts(finished, rng)
+        by = NULL if finished is None else cw
+        out.append(
+            # no note, so no note_role
+            f"{sub.id}\t{item}\t{cid}\t{position}\t{status}\t{due}\t{done}\t{NULL}\t"
+            f"{NULL}\t{updated}\t{by}\n"
+        )
+
+
 def generate(plan: _Plan) -> tuple[dict[str, bytes], dict[tuple[str, int], int]]:
     """The rows of cases first…last, per table, in COPY text format, and the highest
     reference number per (origin, year)."""
@@ -723,6 +813,18 @@ def generate(plan: _Plan) -> tuple[dict[str, bytes], dict[tuple[str, int], int]]
                     f"{s.decided_at}\t{s.decided_by}\t{s.reason}\t{s.withdrawn_at}\t"
                     f"{s.withdrawal_reason}\t{accepted if s.status == 'accepted' else NULL}\tf\n"
                 )
+        if "departure_requirements" in wanted:
+            for s in c.subs:
+                _checklist(out["departure_requirements"], rng, c, s)
+        if "information_requests" in wanted:
+            for s in c.subs:
+                for asked_at, question, answered_at, answer in s.questions:
+                    asker = plan.users[f"bench_ro_{s.country.lower()}"]
+                    by = NULL if answered_at == NULL else cw
+                    out["information_requests"].append(
+                        f"{cid}\t{s.id}\t{asked_at}\t{asker}\t{question}\t{answered_at}\t"
+                        f"{by}\t{answer}\n"
+                    )
         if "transit_stays" in wanted:
             for st in c.stays:
                 out["transit_stays"].append(
