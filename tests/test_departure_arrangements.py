@@ -295,6 +295,17 @@ async def test_overdue_and_the_list_filter(drive: Driver) -> None:
     assert await listed(c.can, **overdue) == []  # it sees the case, not its checklist
     assert await listed(c.pan, **overdue) == []
     assert set(await listed(c.can)) == {late["id"], on_time["id"]}
+    # PAN's stay of the late case ended, so PAN does not see its checklist — not even while
+    # another case has an active stay in PAN (the rule looks at this case's stays only)
+    await drive.run(
+        await drive.new_case(),
+        [
+            *REVIEW,
+            ("boss", "submit", submission("CAN")),
+            ("worker", "request_transit", {"transit_country": "PAN"}),
+        ],
+    )
+    assert await listed(c.pan, **overdue) == []
     for wrong in ("false", "yes", ""):
         response = await drive.client.get(
             f"{API}/cases", params={"requirements_overdue": wrong}, headers=c.worker.headers

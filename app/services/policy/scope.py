@@ -177,13 +177,18 @@ def cases_overdue(role: Role, today: BindParameter[Any]) -> ColumnElement[bool]:
     if role is Role.resettlement_officer:
         query = query.where(Submission.resettlement_country == SCOPE)
     elif role is Role.transit_officer:
+        # correlated to the outer query's case (two levels up): left to itself, SQLAlchemy
+        # would take ``cases`` into this subquery's FROM and ask whether any case at all has
+        # an active stay in the country
         query = query.where(
             exists(
-                select(TransitStay.id).where(
+                select(TransitStay.id)
+                .where(
                     TransitStay.case_id == Case.id,
                     TransitStay.transit_country == SCOPE,
                     or_(*(TransitStay.status == status for status in sorted(ACTIVE_STAY))),
                 )
+                .correlate_except(TransitStay)
             )
         )
     elif role not in UNHCR:
