@@ -1,0 +1,105 @@
+"""The service's long jobs, timed as a user runs them (their own process, from the command
+line): ``pta audit verify`` over as many cases as the main database holds — every case's hash
+chain and every seal — with its time and peak RSS (it must verify in bounded memory), on a
+database of its own (``AUDIT_DB``: pgbench's replays of the event insert break the main
+database's chains, by design), and ``pta retention apply``
+over RETENTION_DUE due cases, in a database of their own that it erases (so it is loaded anew
+for each run)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+import asyncpg
+
+from bench import load
+
+#: how many cases ``pta retention apply`` is timed over (--quick: a tenth)
+RETENTION_DUE = 100_000
+#: the retention database holds this many times as many cases, to have that many resettled
+#: or closed
+RETENTION_LOADED = 3
+RETENTION_DB = "pta_bench_retention"
+AUDIT_DB = "pta_bench_audit"
+
+
+@dataclass(frozen=True)
+class Timed:
+    seconds: float
+    peak_rss_mb: float
+    code: int
+    output: str  # its last line (stdout, else stderr)
+
+
+def run_timed(args: list[str], env: dict[str, str]) -> Timed:
+    """Run one command to its end: wall time, and its peak RSS from the kernel (``wait4``)."""
+    with tempfile.TemporaryFile() as out:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            args, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env}, cwd=load.ROOT
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        lines = out.read().decode(errors="replace").strip().splitlines() or [""]
+    return Timed(seconds, usage.ru_maxrss / 1024, process.returncode, lines[-1][:300])
+
+
+def audit_verify(url: str, cases: int) -> str:
+    """``pta audit verify`` over the whole database: one line for the report."""
+    done = run_timed([load.PTA, "audit", "verify"], {"PTA_DATABASE_URL": url})
+    verdict = "ok" if done.code == 0 else f"FAILED (exit {done.code})"
+    return (
+        f"pta audit verify over {cases:,} cases: {done.seconds:.0f} s, peak RSS "
+        f"{done.peak_rss_mb:.0f} MB — {verdict}: {done.output}"
+    )
+
+
+async def _retention_days(url: str, today: date, wanted: int) -> tuple[int, int]:
+    """The retention period that makes about ``wanted`` cases due, and how many it makes."""
+    conn = await asyncpg.connect(url)
+    try:
+        day = await conn.fetchval(
+            "SELECT d FROM (SELECT CASE WHEN status = 'resettled' THEN resettled_at"
+            " ELSE (closed_at AT TIME ZONE 'UTC')::date END AS d FROM cases"
+            " WHERE status IN ('resettled', 'closed') AND NOT legal_hold) AS due"
+            " ORDER BY d OFFSET $1 LIMIT 1",
+            wanted - 1,
+        )
+        if day is None:
+            raise RuntimeError(f"fewer than {wanted:,} resettled or closed cases")
+        days = (today - day).days - 1  # the cutoff is the day after it: that day is due
+        due = await conn.fetchval(
+            "SELECT count(*) FROM cases WHERE (status = 'resettled' AND resettled_at < $1)"
+            " OR (status = 'closed' AND (closed_at AT TIME ZONE 'UTC')::date < $1)",
+            today.fromordinal(today.toordinal() - days),
+        )
+        return days, int(due)
+    finally:
+        await conn.close()
+
+
+async def retention_apply(server: str, wanted: int, progress: Callable[[str], None]) -> str:
+    """Load the retention database, then time ``pta retention apply`` over about ``wanted``
+    due cases: one line."""
+    url = load.database_url(RETENTION_DB, server)
+    cases = wanted * RETENTION_LOADED
+    progress(f"loading {RETENTION_DB}: {cases:,} cases")
+    await load.prepare_database(url, cases, funnel_only=False, progress=progress)
+    days, due = await _retention_days(url, date.today(), wanted)
+    env = {"PTA_DATABASE_URL": url, "PTA_RETENTION_DAYS": str(days)}
+    progress(f"pta retention apply over {due:,} due cases (PTA_RETENTION_DAYS={days})")
+    done = run_timed([load.PTA, "retention", "apply"], env)
+    verdict = "ok" if done.code == 0 else f"FAILED (exit {done.code})"
+    rate = due / done.seconds if done.seconds else 0
+    return (
+        f"pta retention apply over {due:,} due cases: {done.seconds:.0f} s ({rate:,.0f} cases/s), "
+        f"peak RSS {done.peak_rss_mb:.0f} MB — {verdict}: {done.output}"
+    )
