@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import asyncpg
 
@@ -37,19 +38,36 @@ class Timed:
     output: str  # its last line (stdout, else stderr)
 
 
+def _high_water_mb(pid: int) -> float | None:
+    """The process's peak RSS so far (``VmHWM``; reset by ``exec``), None once it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return None
+
+
 def run_timed(args: list[str], env: dict[str, str]) -> Timed:
-    """Run one command to its end: wall time, and its peak RSS from the kernel (``wait4``)."""
+    """Run one command to its end: wall time, and its peak RSS read from ``/proc`` while it
+    runs (``VmHWM``, every 0.1 s: a high-water mark, so only growth in the last 0.1 s could
+    be missed). Not ``wait4``'s ``ru_maxrss``: Linux keeps that across ``exec``, so a child of
+    this big process would report the parent's size."""
+    peak = 0.0
     with tempfile.TemporaryFile() as out:
         started = time.perf_counter()
         process = subprocess.Popen(
             args, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env}, cwd=load.ROOT
         )
-        _, status, usage = os.wait4(process.pid, 0)
+        while process.poll() is None:
+            peak = max(peak, _high_water_mb(process.pid) or 0.0)
+            time.sleep(0.1)
         seconds = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         lines = out.read().decode(errors="replace").strip().splitlines() or [""]
-    return Timed(seconds, usage.ru_maxrss / 1024, process.returncode, lines[-1][:300])
+    return Timed(seconds, peak, process.returncode, lines[-1][:300])
 
 
 def audit_verify(url: str, cases: int) -> str:
