@@ -519,6 +519,41 @@ async def subscribed(
             client.delete(f"/api/v1/webhooks/{endpoint}", headers=admin)
 
 
+#: the status update's CPU per request may be at most this many times /healthz's (issue 20)
+CPU_TARGET = 3.0
+
+
+async def cpu_note(bench: Bench, service: Service) -> str:
+    """The workers' CPU per request of each measured operation, beside a ``/healthz`` request's
+    measured now (what the web stack alone costs), at 32 connections."""
+    data_path = OUT / "wrk" / "healthz.data.lua"
+    measure.write_lua_data(
+        data_path, {"method": "GET", "path": "/healthz", "headers": {}, "body": ""}
+    )
+    before = service.cpu_seconds()
+    result = measure.wrk(
+        service.base, "fixed.lua", data_path, conns=32, seconds=bench.config.seconds
+    )
+    healthz = 1000 * (service.cpu_seconds() - before) / max(result.transactions, 1)
+    parts = [
+        f"{key} @ {conns}: {ms:.2f} ms ({ms / healthz:.1f} ×)"
+        for (key, conns), ms in sorted(bench.extra.cpu_ms.items())
+    ]
+    update = bench.extra.cpu_ms.get(("status_update", 32))
+    verdict = (
+        "not judged (status update at 32 connections not measured)"
+        if update is None
+        else f"{'PASS' if update <= CPU_TARGET * healthz else 'MISS'} "
+        f"(status update {update / healthz:.1f} × /healthz, target ≤ {CPU_TARGET:.0f} ×)"
+    )
+    return (
+        f"workers' CPU per request (user + system ÷ requests, background work included): "
+        f"/healthz {healthz:.2f} ms ({result.tps:,.0f} req/s at 32 connections); "
+        + "; ".join(parts)
+        + f" — {verdict}"
+    )
+
+
 async def forget_messages(url: str) -> None:
     """The webhook messages written so far (pgbench's): never to be delivered."""
     conn = await asyncpg.connect(url)
@@ -677,7 +712,11 @@ async def measure_op(
         if op.write:
             await settle(db.url)
         measure.write_lua_data(data_path, await lua_data(op, db, service))
+        cpu_before = service.cpu_seconds()
         result = measure.wrk(service.base, op.lua, data_path, conns=conns, seconds=config.seconds)
+        if result.transactions:
+            used = service.cpu_seconds() - cpu_before
+            bench.extra.cpu_ms[(row_key, conns)] = 1000 * used / result.transactions
         say(
             f"  wrk     c={conns}: {result.tps:,.0f} req/s, p50 {result.p50_ms:.1f} ms, "
             f"p99 {result.p99_ms:.1f} ms, non-2xx {result.detail['non_2xx']}"
@@ -813,6 +852,7 @@ async def main_async(config: Config) -> int:
                     )
                 continue
             await measure_op(bench, op, main, service, op.label, op.key)
+        bench.extra.notes.append(await cpu_note(bench, service))
         bench.extra.rss = service.memory()
     for n, commit in enumerate(config.baselines):
         try:

@@ -117,6 +117,18 @@ class Service:
                 children.append(int(entry.name))
         return sorted(children) or [master]
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the workers have used so far."""
+        ticks = 0
+        for pid in self.worker_pids():
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+        return ticks / os.sysconf("SC_CLK_TCK")
+
     def memory(self) -> list[dict[str, int]]:
         """Per worker: resident set now and its peak (VmHWM), in kB."""
         out = []
