@@ -379,7 +379,7 @@ async def record(engine: AsyncEngine, finished: Sequence[Finished], config: Deli
 
 
 class Senders:
-    """The HTTP clients attempts are sent with: one per endpoint and host name, keeping its
+    """The HTTP clients attempts are sent with: one per endpoint and URL, keeping its
     connections alive between attempts. A kept connection is to an address judged at an
     attempt of that endpoint (the URL sent to carries the address, so an address judged
     anew is a new connection) and its TLS session was checked for that endpoint's host name,
@@ -471,3 +471,6 @@ async def deliver_forever(engine: AsyncEngine, config: DeliveryConfig, every: fl
             for task in running:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
+            # attempts that ended but were not recorded yet: recorded now if the stop allows
+            # (else their leases run out and they are sent again, with the same webhook-id)
+            await record(engine, ended, config)
