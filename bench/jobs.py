@@ -80,28 +80,28 @@ def audit_verify(url: str, cases: int) -> str:
     )
 
 
-async def _retention_days(url: str, today: date, wanted: int) -> tuple[int, int]:
-    """The retention period that makes about ``wanted`` cases due, and how many it makes."""
+async def _retention_days(url: str, today: date, wanted: int) -> int:
+    """A retention period that makes about ``wanted`` resettled or closed cases due (the
+    ``wanted``-th oldest resettlement or closure day is the last day due)."""
     conn = await asyncpg.connect(url)
     try:
         day = await conn.fetchval(
             "SELECT d FROM (SELECT CASE WHEN status = 'resettled' THEN resettled_at"
             " ELSE (closed_at AT TIME ZONE 'UTC')::date END AS d FROM cases"
-            " WHERE status IN ('resettled', 'closed') AND NOT legal_hold) AS due"
-            " ORDER BY d OFFSET $1 LIMIT 1",
+            " WHERE status IN ('resettled', 'closed')) AS done ORDER BY d OFFSET $1 LIMIT 1",
             wanted - 1,
         )
-        if day is None:
-            raise RuntimeError(f"fewer than {wanted:,} resettled or closed cases")
-        days = (today - day).days - 1  # the cutoff is the day after it: that day is due
-        due = await conn.fetchval(
-            "SELECT count(*) FROM cases WHERE (status = 'resettled' AND resettled_at < $1)"
-            " OR (status = 'closed' AND (closed_at AT TIME ZONE 'UTC')::date < $1)",
-            today.fromordinal(today.toordinal() - days),
-        )
-        return days, int(due)
     finally:
         await conn.close()
+    if day is None:
+        raise RuntimeError(f"fewer than {wanted:,} resettled or closed cases")
+    return int((today - day).days) - 1  # the cutoff is the day after it
+
+
+def _due_count(env: dict[str, str]) -> int:
+    """How many cases the service's own rule finds due (``pta retention apply --dry-run``)."""
+    first = load.pta(env["PTA_DATABASE_URL"], "retention", "apply", "--dry-run", env=env)
+    return int(first.split()[2].replace(",", ""))  # "would erase 100,024 cases"
 
 
 async def retention_apply(server: str, wanted: int, progress: Callable[[str], None]) -> str:
@@ -111,8 +111,9 @@ async def retention_apply(server: str, wanted: int, progress: Callable[[str], No
     cases = wanted * RETENTION_LOADED
     progress(f"loading {RETENTION_DB}: {cases:,} cases")
     await load.prepare_database(url, cases, funnel_only=False, progress=progress)
-    days, due = await _retention_days(url, date.today(), wanted)
+    days = await _retention_days(url, date.today(), wanted)
     env = {"PTA_DATABASE_URL": url, "PTA_RETENTION_DAYS": str(days)}
+    due = _due_count(env)
     progress(f"pta retention apply over {due:,} due cases (PTA_RETENTION_DAYS={days})")
     done = run_timed([load.PTA, "retention", "apply"], env)
     verdict = "ok" if done.code == 0 else f"FAILED (exit {done.code})"

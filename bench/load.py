@@ -289,8 +289,9 @@ class _Sub:
     #: an accepted submission's checklist: the day it started, and the day the case departed
     accepted_day: int | None = None
     departed_day: int | None = None
-    #: the state's questions: (asked_at, question, answered_at or NULL, answer or NULL)
-    questions: list[tuple[str, str, str, str]] = field(default_factory=list)
+    #: the state's questions: (asked_at, asked_by, question, answered_at, answer; NULL
+    #: while unanswered)
+    questions: list[tuple[str, str, str, str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -490,7 +491,7 @@ def _simulate(
     for _ in range(rng.randint(0, 2)):  # priority changes, household updates
         c.event("update", c.status, cw, "caseworker", '{"changed": ["processing_priority"]}')
     if not target and rng.random() < QUESTION_SHARE and c.advance(10, 60):  # the state asks
-        _ask(c)
+        _decide(c, "information_requested", QUESTION)
         if not c.advance(3, 30):
             return
         _answer(c)
@@ -591,25 +592,12 @@ def _decide(c: _Case, decision: str, reason: str) -> None:
     sub.status, sub.decided_at, sub.decided_by, sub.reason = decision, at, officer, reason
     if decision == "accepted":
         sub.accepted_day = c.day
+    if decision == "information_requested":
+        sub.questions.append((at, officer, reason, NULL, NULL))
 
 
 QUESTION = "Please confirm the date of birth of the youngest child."
 ANSWER = "Confirmed from the birth certificate."
-
-
-def _ask(c: _Case) -> None:
-    """The state's request for information (``decide`` with ``information_requested``)."""
-    sub = c.subs[-1]
-    officer = c.users[f"bench_ro_{sub.country.lower()}"]
-    payload = f'{{"decision": "information_requested", "reason": "{QUESTION}"}}'
-    at = c.event("decide", c.status, officer, "resettlement_officer", payload, rc=sub.country)
-    sub.status, sub.decided_at, sub.decided_by, sub.reason = (
-        "information_requested",
-        at,
-        officer,
-        QUESTION,
-    )
-    sub.questions.append((at, QUESTION, NULL, NULL))
 
 
 def _answer(c: _Case) -> None:
@@ -624,8 +612,8 @@ def _answer(c: _Case) -> None:
         payload,
         rc=sub.country,
     )
-    asked_at, question, _, _ = sub.questions[-1]
-    sub.questions[-1] = (asked_at, question, at, ANSWER)
+    asked_at, asker, question, _, _ = sub.questions[-1]
+    sub.questions[-1] = (asked_at, asker, question, at, ANSWER)
     sub.status = "pending"
 
 
@@ -750,7 +738,7 @@ def _checklist(out: list[str], rng: random.Random, c: _Case, sub: _Sub) -> None:
         due, done = NULL, NULL
         if sub.departed_day is not None:
             status, finished = "done", rng.randint(start, sub.departed_day)
-        elif rng.random() < 0.4 and start < c.dates.days:
+        elif rng.random() < 0.4:
             status, finished = "done", rng.randint(start, c.dates.days)
         else:
             status, finished = "pending", None
@@ -818,8 +806,7 @@ def generate(plan: _Plan) -> tuple[dict[str, bytes], dict[tuple[str, int], int]]
                 _checklist(out["departure_requirements"], rng, c, s)
         if "information_requests" in wanted:
             for s in c.subs:
-                for asked_at, question, answered_at, answer in s.questions:
-                    asker = plan.users[f"bench_ro_{s.country.lower()}"]
+                for asked_at, asker, question, answered_at, answer in s.questions:
                     by = NULL if answered_at == NULL else cw
                     out["information_requests"].append(
                         f"{cid}\t{s.id}\t{asked_at}\t{asker}\t{question}\t{answered_at}\t"

@@ -114,7 +114,7 @@ class Extra:
     #: per operation: pgbench -r's average ms per statement at the first concurrency
     statement_ms: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    #: the workers' CPU per request (ms) by row key and concurrency, and /healthz's
+    #: the workers' CPU per request (ms) by row key and concurrency
     cpu_ms: dict[tuple[str, int], float] = field(default_factory=dict)
 
     def rss_verdict(self) -> str:

@@ -523,7 +523,7 @@ async def subscribed(
 CPU_TARGET = 3.0
 
 
-async def cpu_note(bench: Bench, service: Service) -> str:
+def cpu_note(bench: Bench, service: Service) -> str:
     """The workers' CPU per request of each measured operation, beside a ``/healthz`` request's
     measured now (what the web stack alone costs), at 32 connections."""
     data_path = OUT / "wrk" / "healthz.data.lua"
@@ -552,15 +552,6 @@ async def cpu_note(bench: Bench, service: Service) -> str:
         + "; ".join(parts)
         + f" — {verdict}"
     )
-
-
-async def forget_messages(url: str) -> None:
-    """The webhook messages written so far (pgbench's): never to be delivered."""
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute("DELETE FROM webhook_messages")
-    finally:
-        await conn.close()
 
 
 async def _messages(url: str, endpoint: str, *, pending_only: bool) -> int:
@@ -702,8 +693,8 @@ async def measure_op(
             )
             if conns == op.conns[0] and row_key not in bench.extra.statement_ms:
                 bench.extra.statement_ms[row_key] = pg[conns].detail["ms_per_statement"]
-        if op.outbox:
-            await forget_messages(db.url)
+        if op.outbox:  # pgbench's messages: never to be delivered
+            await execute(db.url, "DELETE FROM webhook_messages")
     data_path = OUT / "wrk" / f"{op.key}.data.lua"
     if config.warmup:
         measure.write_lua_data(data_path, await lua_data(op, db, service))
@@ -852,7 +843,7 @@ async def main_async(config: Config) -> int:
                     )
                 continue
             await measure_op(bench, op, main, service, op.label, op.key)
-        bench.extra.notes.append(await cpu_note(bench, service))
+        bench.extra.notes.append(cpu_note(bench, service))
         bench.extra.rss = service.memory()
     for n, commit in enumerate(config.baselines):
         try:

@@ -62,7 +62,6 @@ class Received:
 class Receiver:
     def __init__(self) -> None:
         self.received: list[Received] = []
-        self.truncated = 0  # requests whose body did not arrive whole
         self.script: deque[Answer] = deque()
         self.default = Answer()
         self.lock = threading.Lock()
@@ -112,7 +111,6 @@ class Receiver:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length)
                 if len(body) < length:  # the sender went away mid-request: nothing arrived
-                    receiver.truncated += 1
                     self.close_connection = True
                     return
                 answer = receiver._next()
