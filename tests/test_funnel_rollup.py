@@ -2,12 +2,16 @@
 member rows' own milestone dates — after any mix of writes: new cases, first and repeated
 submissions, refused and entered stays, arrivals, closures and reopenings, member lists
 edited by id (members kept, removed and added), split decisions resolved by split_case and
-the new cases' own lives — before and after folding, and after a rebuild. A split never
-changes a people count of the whole programme: checked against the figures just before it."""
+the new cases' own lives — before and after folding, and after a rebuild; cumulative funnels
+and random cohorts (ends and ``as_of`` next to the days cases were identified or moved on,
+medians of days included), those the cohort rows answer and those counted from the cases. A
+split never changes a people count of the whole programme: checked against the figures just
+before it."""
 
 from __future__ import annotations
 
 import random
+import statistics
 import uuid
 from collections import defaultdict
 from datetime import date, timedelta
@@ -21,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.db import SqlaDb
 from app.models import Case, Member, Submission, TransitStay
 from app.schemas.cases import CaseUpdate
+from app.schemas.common import today
 from app.services import cases, funnel_rollup
 from tests.factories import Factory, TestUser
 from tests.timeline import Timeline, actor, household, moment
@@ -211,6 +216,8 @@ def _keys(
 ) -> list[str]:
     if group == "year":
         return [str(day.year)]
+    if group == "month":
+        return [f"{day.year}-{day.month:02d}"]
     if group == "quarter":
         return [f"{day.year}-Q{(day.month - 1) // 3 + 1}"]
     if group == "origin_country":
@@ -222,7 +229,9 @@ def _keys(
 
 async def recount(engine: AsyncEngine, params: dict[str, str]) -> dict[str, Any]:
     """The reference: cases straight from the case rows, people from the member rows' own
-    milestone dates (each as a member of the case it belongs to now), in Python."""
+    milestone dates (each as a member of the case it belongs to now), in Python. A cohort
+    counts the cases and people identified in the window that reached each stage by
+    ``as_of``, with the median days the cases took."""
     async with engine.connect() as conn:
         rows = (await conn.execute(select(Case))).mappings().all()
         members: dict[Any, list[Any]] = defaultdict(list)
@@ -240,8 +249,13 @@ async def recount(engine: AsyncEngine, params: dict[str, str]) -> dict[str, Any]
             if status != "refused":
                 transits[case_id].add(country)
     start, end = date.fromisoformat(params["from"]), date.fromisoformat(params["to"])
-    totals = {stage: [0, 0] for stage in STAGES}
-    groups: dict[str, dict[str, list[int]]] = defaultdict(lambda: {s: [0, 0] for s in STAGES})
+    cohort = params.get("basis") == "cohort"
+    as_of = date.fromisoformat(params["as_of"]) if "as_of" in params else today()
+    if not cohort:
+        end = min(end, as_of)
+    # stage -> [cases, people, the days each case took]
+    totals: dict[str, list[Any]] = {stage: [0, 0, []] for stage in STAGES}
+    groups: dict[str, dict[str, list[Any]]] = defaultdict(lambda: {s: [0, 0, []] for s in STAGES})
     for row in rows:
         if "origin_country" in params and row["origin_country"] != params["origin_country"]:
             continue
@@ -257,33 +271,99 @@ async def recount(engine: AsyncEngine, params: dict[str, str]) -> dict[str, Any]
         for stage, column in STAGES.items():
             for what, unit in units:
                 day = unit[column]
-                if day is None or not start <= day <= end:
+                if day is None:
                     continue
-                totals[stage][what] += 1
+                counted_by = unit["identified_at"] if cohort else day
+                if not start <= counted_by <= end or (cohort and day > as_of):
+                    continue
                 keys = _keys(
                     params.get("group_by"),
-                    day,
+                    counted_by,
                     row["origin_country"],
                     destinations[row["id"]],
                     params.get("resettlement_country"),
                 )
-                for key in keys:
-                    groups[key][stage][what] += 1
+                for tally in [totals[stage]] + [groups[key][stage] for key in keys]:
+                    tally[what] += 1
+                    if what == 0:
+                        tally[2].append((day - unit["identified_at"]).days)
+
+    def counted(tally: list[Any]) -> tuple[int, int, float | None]:
+        median = float(statistics.median(tally[2])) if cohort and tally[2] else None
+        return tally[0], tally[1], median
+
     return {
-        "stages": {s: tuple(v) for s, v in totals.items()},
-        "groups": {k: {s: tuple(v) for s, v in g.items()} for k, g in groups.items()},
+        "stages": {s: counted(v) for s, v in totals.items()},
+        "groups": {k: {s: counted(v) for s, v in g.items()} for k, g in groups.items()},
     }
 
 
 def answer(report: dict[str, Any]) -> dict[str, Any]:
+    def stage(s: dict[str, Any]) -> tuple[int, int, float | None]:
+        return s["cases"], s["people"], s["median_days"]
+
     return {
-        "stages": {s["stage"]: (s["cases"], s["people"]) for s in report["stages"]},
+        "stages": {s["stage"]: stage(s) for s in report["stages"]},
         "groups": {
-            g["key"]: {s["stage"]: (s["cases"], s["people"]) for s in g["stages"]}
+            g["key"]: {s["stage"]: stage(s) for s in g["stages"]}
             for g in report["groups"]
             if any(s["cases"] or s["people"] for s in g["stages"])
         },
     }
+
+
+def _month_end(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
+def cohort_queries(
+    rng: random.Random, count: int, identified: list[date], reached: list[date]
+) -> list[dict[str, str]]:
+    """Random cohorts whose ends lie a day inside of days cases were identified and whose
+    ``as_of`` lies a day before a day a stage was reached — each perhaps moved to a whole
+    month (``as_of`` to the end of a month or to today: when all three are, the rollup
+    answers) — with any filter or grouping a manager may ask for."""
+    queries = []
+    for _ in range(count):
+        first, last = sorted(rng.sample(identified, 2))
+        start, end = first + timedelta(days=1), last - timedelta(days=1)
+        if start > end:
+            start, end = first, last
+        if rng.random() < 0.6:
+            start = start.replace(day=1)
+        if rng.random() < 0.6:
+            end = _month_end(end)
+        as_of = rng.choice(reached) - timedelta(days=1)
+        as_of = rng.choice([as_of, _month_end(as_of), today()])
+        query = {
+            "basis": "cohort",
+            "from": start.isoformat(),
+            "to": end.isoformat(),
+            "as_of": min(as_of, today()).isoformat(),
+        }
+        extra = rng.choice(
+            [
+                {},
+                {"origin_country": rng.choice(["SLV", "HND", "GTM"])},
+                {"group_by": rng.choice(["month", "quarter", "year", "origin_country"])},
+                {"group_by": "resettlement_country"},
+                {"resettlement_country": rng.choice(["USA", "CAN", "AUS", "BRA"])},
+                {"transit_country": rng.choice(["CRI", "PAN"]), "group_by": "quarter"},
+            ]
+        )
+        queries.append(query | extra)
+    return queries
+
+
+async def unit_days(engine: AsyncEngine) -> tuple[list[date], list[date]]:
+    """The days cases and members were identified, and the days they reached a later stage."""
+    identified, reached = set(), set()
+    async with engine.connect() as conn:
+        for table in (Case, Member):
+            for row in await conn.execute(select(*(getattr(table, c) for c in STAGES.values()))):
+                identified.add(row[0])
+                reached |= {day for day in row[1:] if day is not None}
+    return sorted(identified), sorted(reached)
 
 
 QUERIES = [
@@ -321,8 +401,10 @@ async def test_rollup_equals_recount(
         **{c: await make.user("transit_officer", c) for c in ("CRI", "PAN")},
     }
 
+    cohorts: list[dict[str, str]] = []
+
     async def check() -> None:
-        for params in QUERIES:
+        for params in QUERIES + cohorts:
             response = await client.get(
                 "/api/v1/reports/funnel", params=params, headers=users["manager"].headers
             )
@@ -352,6 +434,7 @@ async def test_rollup_equals_recount(
             select(func.count()).select_from(Member).where(Member.given_name == "Corrected")
         )
     assert splits and edited, "the history holds splits and member edits"
+    cohorts += cohort_queries(random.Random(seed), 60, *await unit_days(engine))
 
     await check()  # deltas only
     async with engine.begin() as conn:

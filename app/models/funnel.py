@@ -22,19 +22,24 @@ MILESTONES: Mapping[FunnelStage, str] = {
 
 
 #: Rollup rows count a milestone day (``day``) or a whole month (``month``: ``day`` is the
-#: month's first day): a long period sums months, and days only at its ragged ends.
-DAY, MONTH = "d", "m"
+#: month's first day): a long period sums months, and days only at its ragged ends. A
+#: ``cohort`` row counts by identification month (``day``, its first day), the month the stage
+#: was reached (``reached_month``) and the days it took (``days_to_stage``): a cohort of whole
+#: months sums them up to the month of ``as_of``, and its medians come from ``days_to_stage``.
+DAY, MONTH, COHORT = "d", "m", "c"
+GRAINS = (DAY, MONTH, COHORT)
 
 
 class FunnelRollup(Base):
-    """Funnel counts per milestone day and per month, folded: ``(grain, day, stage, origin,
-    resettlement country, transit country) → cases, people``. Each case counts once under ``*``
-    and once under every state it was submitted to and every transit country with a stay that
-    was not refused, so a filtered funnel is a plain sum. Its size depends on days and
+    """Funnel counts per milestone day and per month, and per identification month and delay
+    (``cohort``), folded: ``(grain, day, stage, origin, resettlement country, transit country,
+    reached month, days to stage) → cases, people``. Each case counts once under ``*`` and once
+    under every state it was submitted to and every transit country with a stay that was not
+    refused, so a filtered funnel is a plain sum. Its size depends on days, delays and
     countries, not on cases."""
 
     __tablename__ = "funnel_rollup"
-    __table_args__ = (one_of("grain", (DAY, MONTH)),)
+    __table_args__ = (one_of("grain", GRAINS),)
 
     resettlement_country: Mapped[str] = mapped_column(String(3), primary_key=True)
     transit_country: Mapped[str] = mapped_column(String(3), primary_key=True)
@@ -42,6 +47,10 @@ class FunnelRollup(Base):
     day: Mapped[date] = mapped_column(primary_key=True)
     stage: Mapped[str] = mapped_column(String(16), primary_key=True)
     origin_country: Mapped[str] = mapped_column(String(3), primary_key=True)
+    #: the first day of the month the stage was reached (of ``day`` for a day or month row)
+    reached_month: Mapped[date] = mapped_column(primary_key=True)
+    #: days from identification to the stage; 0 on a day or month row (not split by delay)
+    days_to_stage: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     cases: Mapped[int]
     people: Mapped[int]
 
@@ -52,7 +61,7 @@ class FunnelDelta(Base):
 
     __tablename__ = "funnel_deltas"
     __table_args__ = (
-        one_of("grain", (DAY, MONTH)),
+        one_of("grain", GRAINS),
         Index("ix_funnel_deltas_key", "resettlement_country", "transit_country", "grain", "day"),
     )
 
@@ -63,5 +72,7 @@ class FunnelDelta(Base):
     stage: Mapped[str] = mapped_column(String(16))
     day: Mapped[date]
     origin_country: Mapped[str] = mapped_column(String(3))
+    reached_month: Mapped[date]
+    days_to_stage: Mapped[int]
     cases: Mapped[int]
     people: Mapped[int]

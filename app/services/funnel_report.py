@@ -11,13 +11,13 @@ from datetime import date, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, extract, func, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, extract, func, literal_column, or_, select
 from sqlalchemy.sql.base import Executable
 
 from app.db import Db, SqlDialect
 from app.errors import ValidationFailed
 from app.models import Case, Member, TransitStay
-from app.models.funnel import ANY_COUNTRY, DAY, MILESTONES, MONTH
+from app.models.funnel import ANY_COUNTRY, COHORT, DAY, MILESTONES, MONTH
 from app.models.transit_stay import STAY_COUNTS
 from app.schemas.common import today
 from app.schemas.reports import (
@@ -95,6 +95,20 @@ def _group_key(group: GroupBy | None, values: list[Any]) -> str | None:
     return str(values[0]) if group is not None else None
 
 
+def _slice(counts: Any, origin: bool, by_destination: bool) -> list[ColumnElement[bool]]:
+    """The rollup rows of one transit country ("*": all), one resettlement state (or every
+    state, one group each) and perhaps one origin."""
+    where = [
+        counts.transit_country == bindparam("transit"),
+        counts.resettlement_country != ANY_COUNTRY
+        if by_destination
+        else counts.resettlement_country == bindparam("destination"),
+    ]
+    if origin:
+        where.append(counts.origin_country == bindparam("origin"))
+    return where
+
+
 @cache
 def _cumulative_query(group: GroupBy | None, origin: bool, by_destination: bool) -> Executable:
     """Sum the rollup over a period: whole months from the month rows, the ragged ends from
@@ -110,20 +124,41 @@ def _cumulative_query(group: GroupBy | None, origin: bool, by_destination: bool)
             ),
         ),
     )
-    where = [
-        period,
-        counts.transit_country == bindparam("transit"),
-        counts.resettlement_country != ANY_COUNTRY
-        if by_destination
-        else counts.resettlement_country == bindparam("destination"),
-    ]
-    if origin:
-        where.append(counts.origin_country == bindparam("origin"))
     keys = _group_columns(group, counts.day, counts.origin_country, counts.resettlement_country)
     return (
-        select(counts.stage, *keys, func.sum(counts.cases), func.sum(counts.people))
-        .where(*where)
+        select(
+            counts.stage,
+            literal_column("0"),
+            *keys,
+            func.sum(counts.cases),
+            func.sum(counts.people),
+        )
+        .where(period, *_slice(counts, origin, by_destination))
         .group_by(counts.stage, *keys)
+    )
+
+
+@cache
+def _cohort_query(group: GroupBy | None, origin: bool, by_destination: bool) -> Executable:
+    """Sum the cohort rows of the identification months of a period, reached by the month of
+    ``as_of``, by days taken (built once per shape; values are parameters)."""
+    counts = funnel_rollup.counts_source().c
+    keys = _group_columns(group, counts.day, counts.origin_country, counts.resettlement_country)
+    return (
+        select(
+            counts.stage,
+            counts.days_to_stage,
+            *keys,
+            func.sum(counts.cases),
+            func.sum(counts.people),
+        )
+        .where(
+            counts.grain == COHORT,
+            counts.day.between(bindparam("m_from"), bindparam("m_to")),
+            counts.reached_month <= bindparam("reached_by"),
+            *_slice(counts, origin, by_destination),
+        )
+        .group_by(counts.stage, counts.days_to_stage, *keys)
     )
 
 
@@ -149,26 +184,50 @@ def _next_month(day: date) -> date:
     return date(day.year + day.month // 12, day.month % 12 + 1, 1)
 
 
-async def _cumulative(db: Db, asked: FunnelQuery) -> Tallies:
-    """From the rollup: its size depends on months, days and countries, not on cases."""
+def _month_end(day: date) -> date:
+    return _next_month(day) - timedelta(days=1)
+
+
+def _cohort_in_rollup(asked: FunnelQuery) -> bool:
+    """The cohort rows answer exactly a cohort of whole months (``from`` a first, ``to`` a
+    last day) counted to the end of a month or to today (no stage is reached after today):
+    what an officer may ask. Any other cohort is counted from the cases."""
+    return (
+        asked.from_.day == 1
+        and asked.to == _month_end(asked.to)
+        and (asked.as_of == _month_end(asked.as_of) or asked.as_of >= today())
+    )
+
+
+async def _from_rollup(db: Db, asked: FunnelQuery) -> Tallies:
+    """From the rollup: its size depends on months, days, delays and countries, not on
+    cases."""
     by_destination = (
         asked.group_by is GroupBy.resettlement_country and asked.resettlement_country is None
     )
-    statement = _cumulative_query(asked.group_by, asked.origin_country is not None, by_destination)
-    params = {
-        **_period(asked.from_, min(asked.to, asked.as_of)),
+    shape = (asked.group_by, asked.origin_country is not None, by_destination)
+    params: dict[str, Any] = {
         "transit": asked.transit_country or ANY_COUNTRY,
         **({} if by_destination else {"destination": asked.resettlement_country or ANY_COUNTRY}),
         **({"origin": asked.origin_country} if asked.origin_country is not None else {}),
     }
+    cohort = asked.basis is Basis.cohort
+    if cohort:
+        statement = _cohort_query(*shape)
+        params |= {"m_from": asked.from_, "m_to": asked.to, "reached_by": asked.as_of}
+    else:
+        statement = _cumulative_query(*shape)
+        params |= _period(asked.from_, min(asked.to, asked.as_of))
     tallies: Tallies = {stage: defaultdict(Tally) for stage in FunnelStage}
     for row in await db.all(statement, params):
         cases, people = int(row[-2]), int(row[-1])
         if cases == 0 and people == 0:
             continue
-        tally = tallies[FunnelStage(row[0])][_group_key(asked.group_by, list(row[1:-2]))]
+        tally = tallies[FunnelStage(row[0])][_group_key(asked.group_by, list(row[2:-2]))]
         tally.cases += cases
         tally.people += people
+        if cohort:
+            tally.days[int(row[1])] += cases
     return tallies
 
 
@@ -310,9 +369,9 @@ async def funnel(db: Db, actor: Actor, query: FunnelQuery) -> FunnelReport:
     live_only = by_destination and not policy.report_sees_all_submissions(actor.role)
 
     async def count(query: FunnelQuery) -> Tallies:
-        if cohort or live_only:
+        if live_only or (cohort and not _cohort_in_rollup(query)):
             return await _per_case(db, query, live_only)
-        return await _cumulative(db, query)
+        return await _from_rollup(db, query)
 
     by_stage = await count(asked)
     if asked.group_by is GroupBy.resettlement_country:

@@ -18,12 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db import Db, SqlaDb
 from app.models import Case, FunnelDelta, FunnelRollup, Member, Submission, TransitStay
-from app.models.funnel import ANY_COUNTRY, DAY, MILESTONES, MONTH
+from app.models.funnel import ANY_COUNTRY, COHORT, DAY, MILESTONES, MONTH
 from app.models.record import CaseRecord
 from app.models.transit_stay import STAY_COUNTS, stay_counts
 
-# resettlement country, transit country, grain, day, stage, origin
-Key = tuple[str, str, str, date, str, str]
+# resettlement country, transit country, grain, day, stage, origin, reached month, days
+Key = tuple[str, str, str, date, str, str, date, int]
 KEY_COLUMNS = (
     "resettlement_country",
     "transit_country",
@@ -31,6 +31,8 @@ KEY_COLUMNS = (
     "day",
     "stage",
     "origin_country",
+    "reached_month",
+    "days_to_stage",
 )
 log = logging.getLogger("pta.funnel")
 
@@ -55,32 +57,42 @@ def _signature(record: CaseRecord) -> tuple[Any, ...]:
     )
 
 
+def _month(day: date) -> date:
+    return day.replace(day=1)
+
+
 def contributions(record: CaseRecord) -> dict[Key, tuple[int, int]]:
     """What one case adds to the rollup: for each stage, one case on the day the case reached
     it and one person on the day each member reached it, under "any" and under each of its
-    destinations and transit countries."""
+    destinations and transit countries; and the same by identification month and days taken
+    (a member's from its own identification day) for the cohort funnel."""
     case = cast(Mapping[str, Any], record.case)  # read by milestone column name
     destinations = {ANY_COUNTRY} | {s["resettlement_country"] for s in record.submissions}
     transits = {ANY_COUNTRY} | {
         s["transit_country"] for s in record.stays if stay_counts(s["status"])
     }
-    # (stage, day) -> [cases, people]
-    units: dict[tuple[str, date], list[int]] = {}
+    # (grain, day, stage, reached month, days) -> [cases, people]
+    units: dict[tuple[str, date, str, date, int], list[int]] = {}
     for funnel_stage, column in MILESTONES.items():
-        if case[column] is not None:
-            units.setdefault((funnel_stage, case[column]), [0, 0])[0] += 1
-        for member in _members(record):
-            if member[column] is not None:
-                units.setdefault((funnel_stage, member[column]), [0, 0])[1] += 1
+        for what, unit in [(0, case), *((1, m) for m in _members(record))]:
+            reached = unit[column]
+            if reached is None:
+                continue
+            identified = unit["identified_at"]
+            days = (reached - identified).days
+            for unit_key in (
+                (DAY, reached, str(funnel_stage), _month(reached), 0),
+                (MONTH, _month(reached), str(funnel_stage), _month(reached), 0),
+                (COHORT, _month(identified), str(funnel_stage), _month(reached), days),
+            ):
+                units.setdefault(unit_key, [0, 0])[what] += 1
     out: dict[Key, tuple[int, int]] = {}
     origin = case["origin_country"]
-    for (stage, day), (cases, people) in units.items():
+    for (grain, day, stage, reached_month, days), (cases, people) in units.items():
         for destination in destinations:
             for transit in transits:
-                for grain, at in ((DAY, day), (MONTH, day.replace(day=1))):
-                    key = (destination, transit, grain, at, stage, origin)
-                    old = out.get(key, (0, 0))
-                    out[key] = (old[0] + cases, old[1] + people)
+                key = (destination, transit, grain, day, stage, origin, reached_month, days)
+                out[key] = (cases, people)
     return out
 
 
@@ -152,17 +164,20 @@ async def fold(db: Db) -> int:
 
 def milestone_units(column: str) -> Any:
     """Who reached a stage on which day: each case (one case) and each member (one person)
-    with that milestone recorded, with its case's id."""
-    member = Member.__table__.c[column]
-    case = Case.__table__.c[column]
+    with that milestone recorded, with its case's id and its own identification day."""
+    member = Member.__table__.c
+    case = Case.__table__.c
     return union_all(
         select(
-            Case.id.label("case_id"),
-            case.label("day"),
+            case.id.label("case_id"),
+            case[column].label("day"),
+            case.identified_at.label("identified"),
             literal(1).label("cases"),
             literal(0).label("people"),
-        ).where(case.is_not(None)),
-        select(Member.case_id, member, literal(0), literal(1)).where(member.is_not(None)),
+        ).where(case[column].is_not(None)),
+        select(member.case_id, member[column], member.identified_at, literal(0), literal(1)).where(
+            member[column].is_not(None)
+        ),
     ).subquery("units")
 
 
@@ -187,9 +202,22 @@ async def rebuild(db: Db) -> None:
             select(TransitStay.case_id, TransitStay.transit_country).where(STAY_COUNTS),
         ]
     )
+    month_start = db.dialect.month_start
     for stage, column in MILESTONES.items():
         units = milestone_units(column)
-        for grain, day in ((DAY, units.c.day), (MONTH, db.dialect.month_start(units.c.day))):
+        reached = month_start(units.c.day)
+        # grain, day, days to stage (None: not split by delay)
+        shapes = (
+            (DAY, units.c.day, None),
+            (MONTH, reached, None),
+            (
+                COHORT,
+                month_start(units.c.identified),
+                db.dialect.days_between(units.c.day, units.c.identified),
+            ),
+        )
+        for grain, day, days in shapes:
+            split = [] if days is None else [days]
             totals = (
                 select(
                     destinations.c.country,
@@ -198,6 +226,8 @@ async def rebuild(db: Db) -> None:
                     day,
                     literal(str(stage)),
                     Case.origin_country,
+                    reached,
+                    days if days is not None else literal(0),
                     func.sum(units.c.cases),
                     func.sum(units.c.people),
                 )
@@ -205,7 +235,14 @@ async def rebuild(db: Db) -> None:
                 .join(Case, Case.id == units.c.case_id)
                 .join(destinations, destinations.c.case_id == Case.id)
                 .join(transits, transits.c.case_id == Case.id)
-                .group_by(destinations.c.country, transits.c.country, day, Case.origin_country)
+                .group_by(
+                    destinations.c.country,
+                    transits.c.country,
+                    day,
+                    Case.origin_country,
+                    reached,
+                    *split,
+                )
             )
             await db.run(
                 insert(FunnelRollup).from_select([*KEY_COLUMNS, "cases", "people"], totals)
