@@ -52,6 +52,10 @@ from bench.report import Extra, Row
 from bench.service import Service
 
 OUT = Path(__file__).resolve().parent / "out"
+#: The cohort funnel's year (the last whole one: the loaded cases grow over time, so it holds
+#: the most) and its past ``as_of``.
+COHORT_YEAR = 2025
+COHORT_PAST_AS_OF = "2026-03-31"
 MAIN_DB = "pta_bench"
 DISTINCT_VERSION = 900_000  # the captured case's version: a value no other parameter has
 
@@ -80,6 +84,9 @@ class Op:
     #: that it does not deliver them on the cores pgbench is measured on) and they are
     #: removed before the service is measured (it delivers only the messages of its own run)
     outbox: bool = False
+    #: a funnel report: its query (measured at every funnel size, on the funnel-only
+    #: databases too)
+    report: dict[str, str] | None = None
 
     @property
     def kind(self) -> str:
@@ -128,7 +135,33 @@ OPS: dict[str, Op] = {
             base="status_update",
             outbox=True,
         ),
-        Op("funnel", "funnel, whole programme (manager)", "bench_manager", "fixed.lua", (1, 8)),
+        Op(
+            "funnel",
+            "funnel, whole programme (manager)",
+            "bench_manager",
+            "fixed.lua",
+            (1, 8),
+            report={},
+            group="reports",
+        ),
+        *(
+            Op(
+                f"cohort_{when}",
+                f"cohort funnel, {COHORT_YEAR}, one origin, as_of {when} (manager)",
+                "bench_manager",
+                "fixed.lua",
+                (1, 8),
+                report={
+                    "basis": "cohort",
+                    "from": f"{COHORT_YEAR}-01-01",
+                    "to": f"{COHORT_YEAR}-12-31",
+                    "origin_country": "HND",
+                    **({"as_of": COHORT_PAST_AS_OF} if when == "past" else {}),
+                },
+                group="reports",
+            )
+            for when in ("today", "past")
+        ),
         Op("sign_in", "sign-in (argon2 verify)", "bench_caseworker", "fixed.lua", (8,)),
         *(_search_op(kind, paged) for kind in explain.SEARCHES for paged in (False, True)),
         Op(
@@ -353,8 +386,10 @@ async def sample_for(op: Op, db: Database, service: Service, attempt: int) -> Sa
         return Sample(
             "GET", "/api/v1/cases", {"headers": auth, "params": list_params(op, db)}, uid, []
         )
-    if op.key == "funnel":
-        return Sample("GET", "/api/v1/reports/funnel", {"headers": auth}, uid, [])
+    if op.report is not None:
+        return Sample(
+            "GET", "/api/v1/reports/funnel", {"headers": auth, "params": op.report}, uid, []
+        )
     if op.key == "sign_in":
         return Sample(
             "POST",
@@ -646,10 +681,10 @@ async def lua_data(op: Op, db: Database, service: Service) -> dict[str, Any]:
         }
     if op.search is not None:
         return {"method": "GET", "path": path, "headers": {"Authorization": auth}, "body": ""}
-    if op.key == "funnel":
+    if op.report is not None:
         return {
             "method": "GET",
-            "path": "/api/v1/reports/funnel",
+            "path": f"/api/v1/reports/funnel?{urlencode(op.report)}".rstrip("?"),
             "headers": {"Authorization": auth},
             "body": "",
         }
@@ -835,11 +870,11 @@ async def main_async(config: Config) -> int:
                         await measure_op(bench, op, main, service, op.label, op.key)
                     bench.extra.notes.append(delivered_note(receiver, written))
                 continue
-            if op.key == "funnel":
+            if op.report is not None:
                 if config.cases in config.funnel_sizes:
-                    label = f"funnel @ {size_label(config.cases)}"
+                    at = size_label(config.cases)
                     await measure_op(
-                        bench, op, main, service, label, f"funnel@{size_label(config.cases)}"
+                        bench, op, main, service, f"{op.label} @ {at}", f"{op.key}@{at}"
                     )
                 continue
             await measure_op(bench, op, main, service, op.label, op.key)
@@ -860,7 +895,8 @@ async def main_async(config: Config) -> int:
             # a commit whose own bench cannot run (e.g. before the wrk script was fixed) costs
             # its rows, not this run's
             bench.extra.notes.append(f"baseline {commit}: not measured ({error})")
-    if "funnel" in config.ops:
+    reports = [op for op in ops if op.report is not None]
+    if reports:
         for size in config.funnel_sizes:
             if size == config.cases:
                 continue
@@ -870,10 +906,9 @@ async def main_async(config: Config) -> int:
             with Service(
                 db.url, config.port + 1, config.workers, OUT / f"service-f{size}.log"
             ) as other:
-                label = f"funnel @ {size_label(size)}"
-                await measure_op(
-                    bench, OPS["funnel"], db, other, label, f"funnel@{size_label(size)}"
-                )
+                for op in reports:
+                    label, key = f"{op.label} @ {size_label(size)}", f"{op.key}@{size_label(size)}"
+                    await measure_op(bench, op, db, other, label, key)
     if "audit_verify" in config.ops:
         # pgbench replays the event insert with the captured request's constants, so the main
         # database's chains break at its first event: verified on a database nobody writes to
@@ -899,11 +934,12 @@ async def main_async(config: Config) -> int:
         "executemany is one pipeline); p50/p99 are wrk's."
     )
     measured = {row.key for row in bench.rows}
-    if "funnel" in config.ops and not {"funnel@1M", "funnel@10M"} <= measured:
-        bench.extra.notes.append(
-            "funnel target (p50 < 20 ms at 1 M and 10 M cases) not judged: those points were "
-            "not measured (make bench measures them; --quick does not)"
-        )
+    for op in ops:
+        if op.report is not None and not {f"{op.key}@1M", f"{op.key}@10M"} <= measured:
+            bench.extra.notes.append(
+                f"{op.key} target (p50 < 20 ms at 1 M and 10 M cases) not judged: those points "
+                "were not measured (make bench measures them; --quick does not)"
+            )
     bench.extra.context = context_lines(config, started, load_before)
     text = report.text_table(bench.rows, bench.extra)
     print()
