@@ -38,22 +38,26 @@ JOBS_POOL_SIZE = 4
 
 def _jobs_engine(database: Database, settings: Settings) -> AsyncEngine:
     """The background work's own engine on PostgreSQL, with a pool of its own: a seal or a
-    verify may read a whole table (no client-side statement limit), no request waits for its
-    connections, and webhook attempts in flight (up to 32 a process) queue here for theirs
-    instead of taking as many from PostgreSQL's ``max_connections``."""
+    verify may read a whole table (no client-side statement limit) and no request waits for
+    its connections. (Webhook delivery's short transactions, one at a time per worker, take
+    the requests' fast path instead: ``Database.transaction``.)"""
     if database.engine.dialect.name != "postgresql":
         return database.engine
     return make_engine(settings.database_url, settings, pool_size=JOBS_POOL_SIZE, jobs=True)
 
 
-def _background_work(engine: AsyncEngine, settings: Settings) -> list[Coroutine[Any, Any, None]]:
-    """What each worker does besides serving (each off when its period is 0), on the jobs
-    ``engine``: deliver the webhook messages, fold the funnel deltas, seal the access log and
-    the chains, apply the retention rule."""
+def _background_work(
+    database: Database, engine: AsyncEngine, settings: Settings
+) -> list[Coroutine[Any, Any, None]]:
+    """What each worker does besides serving (each off when its period is 0): deliver the
+    webhook messages (in the ``database``'s transactions), and on the jobs ``engine`` fold
+    the funnel deltas, seal the access log and the chains, apply the retention rule."""
     work = []
     if settings.webhook_poll_seconds:
         config = delivery.DeliveryConfig.from_settings(settings)
-        work.append(delivery.deliver_forever(engine, config, settings.webhook_poll_seconds))
+        work.append(
+            delivery.deliver_forever(database.transaction, config, settings.webhook_poll_seconds)
+        )
     if settings.funnel_fold_seconds:
         work.append(funnel_rollup.fold_forever(engine, settings.funnel_fold_seconds))
     if settings.seal_seconds:
@@ -81,7 +85,9 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         app.state.database, app.state.reports_database = database, reports
         app.state.engine = database.engine  # SQLAlchemy, for work outside requests
         jobs = _jobs_engine(database, settings)
-        background = [asyncio.create_task(work) for work in _background_work(jobs, settings)]
+        background = [
+            asyncio.create_task(work) for work in _background_work(database, jobs, settings)
+        ]
         try:
             yield
         finally:

@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from app.config import Settings
-from app.db import SqlaDb
+from app.db import SqlaDb, engine_transactions
 from app.main import create_app
 from app.models import WebhookMessage
 from app.schemas.webhooks import EVENT_ACTIONS
@@ -119,7 +119,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 async def deliver(engine: AsyncEngine, config: delivery.DeliveryConfig = CONFIG) -> int:
-    return await delivery.deliver_until_idle(engine, config)
+    return await delivery.deliver_until_idle(engine_transactions(engine), config)
 
 
 async def subscribe(

@@ -8,7 +8,7 @@ import asyncio
 
 from app.cli.common import log
 from app.config import Settings
-from app.db import make_engine
+from app.db import Database
 from app.services import delivery
 
 
@@ -34,15 +34,17 @@ def cmd_deliver(args: argparse.Namespace, settings: Settings) -> int:
     config = delivery.DeliveryConfig.from_settings(settings)
 
     async def main() -> int:
-        engine = make_engine(settings.database_url, settings, pool_size=4)
+        database = Database(settings.database_url, settings.model_copy(update={"pool_size": 2}))
+        await database.start()
         try:
             if args.once:
-                return await delivery.deliver_until_idle(engine, config)
+                return await delivery.deliver_until_idle(database.transaction, config)
             log.info("delivering webhook messages until stopped")
-            await delivery.deliver_forever(engine, config, settings.webhook_poll_seconds or 1)
+            every = settings.webhook_poll_seconds or 1
+            await delivery.deliver_forever(database.transaction, config, every)
             return 0
         finally:
-            await engine.dispose()
+            await database.close()
 
     attempted = asyncio.run(main())
     log.info("webhook messages attempted", extra={"count": attempted})

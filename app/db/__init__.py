@@ -2,7 +2,17 @@
 
 from app.db.dialect import POSTGRESQL, SQLITE, SqlDialect
 from app.db.engine import SQLITE_BUSY_TIMEOUT_MS, configure_sqlite, driver_url, make_engine
-from app.db.runner import CONNECTION_IN_DOUBT, AsyncpgDb, Database, Db, Params, Record, Row, SqlaDb
+from app.db.runner import (
+    CONNECTION_IN_DOUBT,
+    AsyncpgDb,
+    Database,
+    Db,
+    Params,
+    Record,
+    Row,
+    SqlaDb,
+    engine_transactions,
+)
 
 __all__ = [
     "CONNECTION_IN_DOUBT",
@@ -19,5 +29,6 @@ __all__ = [
     "SqlaDb",
     "configure_sqlite",
     "driver_url",
+    "engine_transactions",
     "make_engine",
 ]

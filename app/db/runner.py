@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar, cast
 
@@ -13,7 +13,7 @@ import asyncpg
 import orjson
 from sqlalchemy import BindParameter
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql import visitors
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.dml import Insert, Update
@@ -354,6 +354,17 @@ class Database:
                 sa_conn = await sa_conn.execution_options(pta_read_only=True)
             async with sa_conn.begin():
                 yield SqlaDb(sa_conn)
+
+
+def engine_transactions(engine: AsyncEngine) -> Callable[[], AbstractAsyncContextManager[Db]]:
+    """Transactions on a SQLAlchemy engine, as ``Database.transaction`` opens them."""
+
+    @asynccontextmanager
+    async def transaction() -> AsyncIterator[Db]:
+        async with engine.begin() as conn:
+            yield SqlaDb(conn)
+
+    return transaction
 
 
 async def _json_codecs(conn: asyncpg.Connection) -> None:

@@ -1,7 +1,7 @@
 """Sending the outbox: claim due messages in one short transaction (PostgreSQL: ``FOR UPDATE
 SKIP LOCKED``, so workers and replicas never take the same one), send each over HTTP with
-Standard Webhooks headers, and record each answer in a transaction of its own. No transaction
-is ever open across an HTTP call.
+Standard Webhooks headers, and record the answers of the attempts that ended in the next such
+transaction. No transaction is ever open across an HTTP call.
 
 A claim takes the next attempt number and leases the message (``next_attempt_at`` moves past
 the longest an attempt can take): a worker that dies mid-attempt leaves it to be claimed again
@@ -17,7 +17,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -26,18 +27,20 @@ from typing import Any
 import httpx
 import orjson
 from sqlalchemy import Update, bindparam, case, exists, literal, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.base import Executable
 
 from app import metrics
 from app.config import Settings
-from app.db import Db, SqlaDb, SqlDialect
+from app.db import Db, SqlDialect
 from app.models import Case, CaseEvent, User, WebhookEndpoint, WebhookMessage
 from app.services import policy, webhook_signing, webhook_targets
 from app.vocabulary import WebhookStatus
 
 log = logging.getLogger("pta.webhooks")
+#: Opens one transaction: ``Database.transaction`` (on PostgreSQL asyncpg's own pool, the
+#: requests' fast path) or ``app.db.engine_transactions`` of an engine.
+Transactions = Callable[[], AbstractAsyncContextManager[Db]]
 
 MAX_DELAY = timedelta(hours=6)
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -335,47 +338,62 @@ class Claimed:
     sendable: Sequence[Mapping[str, Any]]  # those whose user may still see the event
 
 
-async def claim(engine: AsyncEngine, config: DeliveryConfig, room: int) -> Claimed:
-    """Up to ``room`` due messages, claimed for one attempt each, in one short transaction;
-    those whose user may no longer see the event end failed here, unsent."""
+async def settle(
+    transaction: Transactions,
+    config: DeliveryConfig,
+    finished: Sequence[Finished],
+    room: int,
+) -> Claimed:
+    """Record the attempts that ended and claim up to ``room`` due messages for one attempt
+    each, in one short transaction (a recorded message's successor in its case can be claimed
+    at once); those whose user may no longer see the event end failed here, unsent. With
+    nothing to record, a cheap read first, so that an idle worker writes nothing."""
     now = datetime.now(UTC)
-    async with engine.connect() as conn:
-        if (await conn.execute(ANYTHING_DUE, {"now": now})).first() is None:
+    if not finished:
+        if room <= 0:
             return Claimed(0, [])
-        await conn.rollback()
-        started = time.monotonic()
-        async with conn.begin():
-            db = SqlaDb(conn)
-            claimed = await db.all(
-                _claim(db.dialect), {"now": now, "lease_until": now + config.lease, "batch": room}
-            )
-            if not claimed:
+        async with transaction() as db:
+            if await db.first(ANYTHING_DUE, {"now": now}) is None:
                 return Claimed(0, [])
-            ids = [row["id"] for row in claimed]
-            rows = await db.all(_claimed(db.dialect), {"claimed_ids": ids})
-            sendable = [row for row in rows if row["visible"]]
-            unseen = [
-                Finished(row, Outcome("out_of_scope"), started)
-                for row in rows
-                if not row["visible"]
-            ]
-            await _record(db, unseen, config)
+    started = time.monotonic()
+    async with transaction() as db:
+        await _record(db, finished, config)
+        if room <= 0:
+            return Claimed(0, [])
+        now = datetime.now(UTC)  # after the record: an attempt due again at once is taken
+        claimed = await db.all(
+            _claim(db.dialect), {"now": now, "lease_until": now + config.lease, "batch": room}
+        )
+        if not claimed:
+            return Claimed(0, [])
+        rows = await db.all(_claimed(db.dialect), {"claimed_ids": [row["id"] for row in claimed]})
+        sendable = [row for row in rows if row["visible"]]
+        unseen = [
+            Finished(row, Outcome("out_of_scope"), started) for row in rows if not row["visible"]
+        ]
+        await _record(db, unseen, config)
     return Claimed(len(claimed), sendable)
 
 
-async def record(engine: AsyncEngine, finished: Sequence[Finished], config: DeliveryConfig) -> None:
+async def record(
+    transaction: Transactions, finished: Sequence[Finished], config: DeliveryConfig
+) -> None:
     """Record ended attempts in one short transaction (if the database is away then, their
     leases run out and the messages are sent again)."""
     if not finished:
         return
     try:
-        async with engine.begin() as conn:
-            await _record(SqlaDb(conn), finished, config)
+        async with transaction() as db:
+            await _record(db, finished, config)
     except Exception as error:
-        log.warning(
-            "webhook attempts not recorded",
-            extra={"messages": len(finished), "error_type": type(error).__name__},
-        )
+        _not_recorded(finished, error)
+
+
+def _not_recorded(finished: Sequence[Finished], error: Exception) -> None:
+    log.warning(
+        "webhook attempts not recorded",
+        extra={"messages": len(finished), "error_type": type(error).__name__},
+    )
 
 
 class Senders:
@@ -414,22 +432,22 @@ class Senders:
         await asyncio.gather(*(client.aclose() for client in clients))
 
 
-async def deliver_until_idle(engine: AsyncEngine, config: DeliveryConfig) -> int:
+async def deliver_until_idle(transaction: Transactions, config: DeliveryConfig) -> int:
     """Every message due now, and those due again straight away (``pta webhooks deliver
     --once``, tests); the number of attempts."""
     total = 0
+    finished: Sequence[Finished] = []
     async with Senders(config) as senders:
-        while (claimed := await claim(engine, config, BATCH)).count:
+        while (claimed := await settle(transaction, config, finished, BATCH)).count:
             total += claimed.count
             finished = await asyncio.gather(*(senders.attempt(row) for row in claimed.sendable))
-            await record(engine, finished, config)
     return total
 
 
-async def deliver_forever(engine: AsyncEngine, config: DeliveryConfig, every: float) -> None:
+async def deliver_forever(transaction: Transactions, config: DeliveryConfig, every: float) -> None:
     """The background delivery each worker runs (and ``pta webhooks deliver``): as soon as
     attempts end (the next message of a case may be waiting), record every attempt that has
-    ended in one transaction, then claim what is due while there is room; else look again
+    ended and claim what is due while there is room, in one transaction; else look again
     every ``every`` seconds. A slow receiver holds only its own attempts."""
     running: set[asyncio.Task[Finished]] = set()
     ended: list[Finished] = []
@@ -450,15 +468,15 @@ async def deliver_forever(engine: AsyncEngine, config: DeliveryConfig, every: fl
             while True:
                 woken.clear()
                 finished, ended[:] = list(ended), []
-                await record(engine, finished, config)
-                claimed = Claimed(0, [])
-                if len(running) < BATCH:
-                    try:
-                        claimed = await claim(engine, config, BATCH - len(running))
-                    except Exception as error:  # the database may be away: try again later
-                        log.warning(
-                            "webhook delivery paused", extra={"error_type": type(error).__name__}
-                        )
+                try:
+                    claimed = await settle(transaction, config, finished, BATCH - len(running))
+                except Exception as error:  # the database may be away: try again later
+                    if finished:  # their leases run out: sent again then
+                        _not_recorded(finished, error)
+                    log.warning(
+                        "webhook delivery paused", extra={"error_type": type(error).__name__}
+                    )
+                    claimed = Claimed(0, [])
                 for row in claimed.sendable:
                     task = asyncio.create_task(senders.attempt(row))
                     running.add(task)
@@ -473,4 +491,4 @@ async def deliver_forever(engine: AsyncEngine, config: DeliveryConfig, every: fl
             await asyncio.gather(*running, return_exceptions=True)
             # attempts that ended but were not recorded yet: recorded now if the stop allows
             # (else their leases run out and they are sent again, with the same webhook-id)
-            await record(engine, ended, config)
+            await record(transaction, ended, config)
