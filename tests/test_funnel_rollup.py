@@ -465,5 +465,18 @@ async def test_workers_fold_deltas_in_the_background(
                     break
     async with engine.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(FunnelDelta)) == 0
-        daily = select(func.sum(FunnelRollup.people)).where(FunnelRollup.grain == "d")
+        daily = select(func.sum(FunnelRollup.people)).where(
+            FunnelRollup.grain == "d", FunnelRollup.origin_country == "*"
+        )
         assert await conn.scalar(daily) == 3
+
+
+def test_the_median_of_counted_days_is_the_median_of_the_cases() -> None:
+    from collections import Counter
+
+    from app.services.funnel_report import _median
+
+    rng = random.Random(3)
+    for _ in range(500):
+        days = [rng.randint(0, rng.choice([1, 5, 400])) for _ in range(rng.randint(1, 40))]
+        assert _median(Counter(days)) == float(statistics.median(days)), days

@@ -253,12 +253,13 @@ FUNNEL_KEY = "resettlement_country, transit_country, grain, day, stage, origin_c
 
 
 def _funnel_counts(conn: Connection) -> list[tuple[Any, ...]]:
-    """The funnel's day and month counts (folded and not yet folded), by key."""
+    """The funnel's day and month counts (folded and not yet folded) by key, of each origin
+    (0010 added rows for any origin)."""
     rows = conn.exec_driver_sql(
         f"SELECT {FUNNEL_KEY}, sum(cases), sum(people) FROM ("
         f"SELECT {FUNNEL_KEY}, cases, people FROM funnel_rollup UNION ALL "
         f"SELECT {FUNNEL_KEY}, cases, people FROM funnel_deltas) c "
-        f"WHERE grain IN ('d', 'm') GROUP BY {FUNNEL_KEY} "
+        f"WHERE grain IN ('d', 'm') AND origin_country <> '*' GROUP BY {FUNNEL_KEY} "
         "HAVING sum(cases) <> 0 OR sum(people) <> 0 "
         f"ORDER BY {FUNNEL_KEY}"
     )

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.models.base import Base, BigId, one_of
 from app.vocabulary import FunnelStage
 
-#: The resettlement/transit country of a rollup row that counts every case.
+#: The resettlement/transit/origin country of a rollup row that counts every case.
 ANY_COUNTRY = "*"
 
 #: The case column holding the date each funnel stage was reached (set once, never moved).
@@ -32,11 +32,11 @@ GRAINS = (DAY, MONTH, COHORT)
 
 class FunnelRollup(Base):
     """Funnel counts per milestone day and per month, and per identification month and delay
-    (``cohort``), folded: ``(grain, day, stage, origin, resettlement country, transit country,
+    (``cohort``), folded: ``(resettlement country, transit country, grain, origin, day, stage,
     reached month, days to stage) → cases, people``. Each case counts once under ``*`` and once
     under every state it was submitted to and every transit country with a stay that was not
-    refused, so a filtered funnel is a plain sum. Its size depends on days, delays and
-    countries, not on cases."""
+    refused, and under ``*`` and its origin, so a filtered funnel is a plain sum over one range
+    of the key. Its size depends on days, delays and countries, not on cases."""
 
     __tablename__ = "funnel_rollup"
     __table_args__ = (one_of("grain", GRAINS),)
@@ -44,9 +44,9 @@ class FunnelRollup(Base):
     resettlement_country: Mapped[str] = mapped_column(String(3), primary_key=True)
     transit_country: Mapped[str] = mapped_column(String(3), primary_key=True)
     grain: Mapped[str] = mapped_column(String(1), primary_key=True)
+    origin_country: Mapped[str] = mapped_column(String(3), primary_key=True)
     day: Mapped[date] = mapped_column(primary_key=True)
     stage: Mapped[str] = mapped_column(String(16), primary_key=True)
-    origin_country: Mapped[str] = mapped_column(String(3), primary_key=True)
     #: the first day of the month the stage was reached (of ``day`` for a day or month row)
     reached_month: Mapped[date] = mapped_column(primary_key=True)
     #: days from identification to the stage; 0 on a day or month row (not split by delay)

@@ -4,7 +4,6 @@ on the day that member reached it (members' own milestone dates, moved with them
 
 from __future__ import annotations
 
-import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -43,8 +42,25 @@ class Tally:
     def stage(self, stage: FunnelStage, cohort: bool, min_cases: int = 1) -> StageCount:
         median = None
         if cohort and self.cases >= max(min_cases, 1):
-            median = float(statistics.median(self.days.elements()))
+            median = _median(self.days)
         return StageCount(stage=stage, cases=self.cases, people=self.people, median_days=median)
+
+
+def _median(days: Counter[int]) -> float:
+    """The median of the days counted (``statistics.median`` of every case's days), walking
+    the distinct values instead of the cases."""
+    count = sum(days.values())
+    middle = []  # the values at positions (count - 1) // 2 and count // 2, in sorted order
+    wanted = sorted({(count - 1) // 2, count // 2})
+    seen = 0
+    for value in sorted(days):
+        seen += days[value]
+        while wanted and wanted[0] < seen:
+            middle.append(value)
+            wanted.pop(0)
+        if not wanted:
+            break
+    return float(sum(middle) / len(middle))
 
 
 def _definition(asked: FunnelQuery) -> str:
@@ -95,22 +111,22 @@ def _group_key(group: GroupBy | None, values: list[Any]) -> str | None:
     return str(values[0]) if group is not None else None
 
 
-def _slice(counts: Any, origin: bool, by_destination: bool) -> list[ColumnElement[bool]]:
-    """The rollup rows of one transit country ("*": all), one resettlement state (or every
-    state, one group each) and perhaps one origin."""
-    where = [
+def _slice(counts: Any, by_origin: bool, by_destination: bool) -> list[ColumnElement[bool]]:
+    """The rollup rows of one transit country ("*": all), one resettlement state and one
+    origin (or every state, or every origin, one group each)."""
+    return [
         counts.transit_country == bindparam("transit"),
         counts.resettlement_country != ANY_COUNTRY
         if by_destination
         else counts.resettlement_country == bindparam("destination"),
+        counts.origin_country != ANY_COUNTRY
+        if by_origin
+        else counts.origin_country == bindparam("origin"),
     ]
-    if origin:
-        where.append(counts.origin_country == bindparam("origin"))
-    return where
 
 
 @cache
-def _cumulative_query(group: GroupBy | None, origin: bool, by_destination: bool) -> Executable:
+def _cumulative_query(group: GroupBy | None, by_origin: bool, by_destination: bool) -> Executable:
     """Sum the rollup over a period: whole months from the month rows, the ragged ends from
     the day rows (built once per shape; values are parameters)."""
     counts = funnel_rollup.counts_source().c
@@ -133,13 +149,13 @@ def _cumulative_query(group: GroupBy | None, origin: bool, by_destination: bool)
             func.sum(counts.cases),
             func.sum(counts.people),
         )
-        .where(period, *_slice(counts, origin, by_destination))
+        .where(period, *_slice(counts, by_origin, by_destination))
         .group_by(counts.stage, *keys)
     )
 
 
 @cache
-def _cohort_query(group: GroupBy | None, origin: bool, by_destination: bool) -> Executable:
+def _cohort_query(group: GroupBy | None, by_origin: bool, by_destination: bool) -> Executable:
     """Sum the cohort rows of the identification months of a period, reached by the month of
     ``as_of``, by days taken (built once per shape; values are parameters)."""
     counts = funnel_rollup.counts_source().c
@@ -156,7 +172,7 @@ def _cohort_query(group: GroupBy | None, origin: bool, by_destination: bool) -> 
             counts.grain == COHORT,
             counts.day.between(bindparam("m_from"), bindparam("m_to")),
             counts.reached_month <= bindparam("reached_by"),
-            *_slice(counts, origin, by_destination),
+            *_slice(counts, by_origin, by_destination),
         )
         .group_by(counts.stage, counts.days_to_stage, *keys)
     )
@@ -205,11 +221,12 @@ async def _from_rollup(db: Db, asked: FunnelQuery) -> Tallies:
     by_destination = (
         asked.group_by is GroupBy.resettlement_country and asked.resettlement_country is None
     )
-    shape = (asked.group_by, asked.origin_country is not None, by_destination)
+    by_origin = asked.group_by is GroupBy.origin_country and asked.origin_country is None
+    shape = (asked.group_by, by_origin, by_destination)
     params: dict[str, Any] = {
         "transit": asked.transit_country or ANY_COUNTRY,
         **({} if by_destination else {"destination": asked.resettlement_country or ANY_COUNTRY}),
-        **({"origin": asked.origin_country} if asked.origin_country is not None else {}),
+        **({} if by_origin else {"origin": asked.origin_country or ANY_COUNTRY}),
     }
     cohort = asked.basis is Basis.cohort
     if cohort:

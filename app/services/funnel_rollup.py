@@ -22,15 +22,15 @@ from app.models.funnel import ANY_COUNTRY, COHORT, DAY, MILESTONES, MONTH
 from app.models.record import CaseRecord
 from app.models.transit_stay import STAY_COUNTS, stay_counts
 
-# resettlement country, transit country, grain, day, stage, origin, reached month, days
-Key = tuple[str, str, str, date, str, str, date, int]
+# resettlement country, transit country, grain, origin, day, stage, reached month, days
+Key = tuple[str, str, str, str, date, str, date, int]
 KEY_COLUMNS = (
     "resettlement_country",
     "transit_country",
     "grain",
+    "origin_country",
     "day",
     "stage",
-    "origin_country",
     "reached_month",
     "days_to_stage",
 )
@@ -64,8 +64,9 @@ def _month(day: date) -> date:
 def contributions(record: CaseRecord) -> dict[Key, tuple[int, int]]:
     """What one case adds to the rollup: for each stage, one case on the day the case reached
     it and one person on the day each member reached it, under "any" and under each of its
-    destinations and transit countries; and the same by identification month and days taken
-    (a member's from its own identification day) for the cohort funnel."""
+    destinations and transit countries, under "any" and its origin; and the same by
+    identification month and days taken (a member's from its own identification day) for the
+    cohort funnel."""
     case = cast(Mapping[str, Any], record.case)  # read by milestone column name
     destinations = {ANY_COUNTRY} | {s["resettlement_country"] for s in record.submissions}
     transits = {ANY_COUNTRY} | {
@@ -87,12 +88,13 @@ def contributions(record: CaseRecord) -> dict[Key, tuple[int, int]]:
             ):
                 units.setdefault(unit_key, [0, 0])[what] += 1
     out: dict[Key, tuple[int, int]] = {}
-    origin = case["origin_country"]
+    origins = (ANY_COUNTRY, case["origin_country"])
     for (grain, day, stage, reached_month, days), (cases, people) in units.items():
         for destination in destinations:
             for transit in transits:
-                key = (destination, transit, grain, day, stage, origin, reached_month, days)
-                out[key] = (cases, people)
+                for origin in origins:
+                    key = (destination, transit, grain, origin, day, stage, reached_month, days)
+                    out[key] = (cases, people)
     return out
 
 
@@ -202,6 +204,12 @@ async def rebuild(db: Db) -> None:
             select(TransitStay.case_id, TransitStay.transit_country).where(STAY_COUNTS),
         ]
     )
+    origins = _per_case(
+        [
+            select(Case.id.label("case_id"), any_country.label("country")),
+            select(Case.id, Case.origin_country),
+        ]
+    )
     month_start = db.dialect.month_start
     for stage, column in MILESTONES.items():
         units = milestone_units(column)
@@ -223,23 +231,23 @@ async def rebuild(db: Db) -> None:
                     destinations.c.country,
                     transits.c.country,
                     literal(grain),
+                    origins.c.country,
                     day,
                     literal(str(stage)),
-                    Case.origin_country,
                     reached,
                     days if days is not None else literal(0),
                     func.sum(units.c.cases),
                     func.sum(units.c.people),
                 )
                 .select_from(units)
-                .join(Case, Case.id == units.c.case_id)
-                .join(destinations, destinations.c.case_id == Case.id)
-                .join(transits, transits.c.case_id == Case.id)
+                .join(destinations, destinations.c.case_id == units.c.case_id)
+                .join(transits, transits.c.case_id == units.c.case_id)
+                .join(origins, origins.c.case_id == units.c.case_id)
                 .group_by(
                     destinations.c.country,
                     transits.c.country,
+                    origins.c.country,
                     day,
-                    Case.origin_country,
                     reached,
                     *split,
                 )

@@ -3,7 +3,8 @@
 ``funnel_rollup`` (and ``funnel_deltas``) get the grain ``c``: cases and people by
 identification month, the month each stage was reached (``reached_month``) and the days it took
 (``days_to_stage``), so that a cohort of whole months is a sum whose size does not grow with the
-number of cases. Both tables are derived from the cases, their members, submissions and transit
+number of cases; and rows for any origin (``*``), with the origin before the day in the key, so
+that one origin or all of them is one range of it. Both tables are derived from the cases, their members, submissions and transit
 stays (app/services/funnel_rollup.py): they are made anew with the new key and filled from
 those rows here, every count as before (pending deltas are part of what the rebuild counts).
 No case, member, submission or stay is read other than to count it.
@@ -31,25 +32,34 @@ MILESTONES = {
     "resettled": "resettled_at",
 }
 OLD_KEY = ["resettlement_country", "transit_country", "grain", "day", "stage", "origin_country"]
-NEW_KEY = [*OLD_KEY, "reached_month", "days_to_stage"]
+NEW_KEY = [
+    "resettlement_country",
+    "transit_country",
+    "grain",
+    "origin_country",
+    "day",
+    "stage",
+    "reached_month",
+    "days_to_stage",
+]
 
 
 def _key_columns(new: bool) -> list[sa.Column[object]]:
-    columns: list[sa.Column[object]] = [
-        sa.Column("resettlement_country", sa.String(length=3), nullable=False),
-        sa.Column("transit_country", sa.String(length=3), nullable=False),
-        sa.Column("grain", sa.String(length=1), nullable=False),
-        sa.Column("day", sa.Date(), nullable=False),
-        sa.Column("stage", sa.String(length=16), nullable=False),
-        sa.Column("origin_country", sa.String(length=3), nullable=False),
-    ]
-    if new:
-        columns += [
-            sa.Column("reached_month", sa.Date(), nullable=False),
-            sa.Column("days_to_stage", sa.Integer(), autoincrement=False, nullable=False),
-        ]
+    columns = {
+        "resettlement_country": sa.String(length=3),
+        "transit_country": sa.String(length=3),
+        "grain": sa.String(length=1),
+        "day": sa.Date(),
+        "stage": sa.String(length=16),
+        "origin_country": sa.String(length=3),
+        "reached_month": sa.Date(),
+        "days_to_stage": sa.Integer(),
+    }
     return [
-        *columns,
+        *(
+            sa.Column(name, columns[name], autoincrement=False, nullable=False)
+            for name in (NEW_KEY if new else OLD_KEY)
+        ),
         sa.Column("cases", sa.Integer(), nullable=False),
         sa.Column("people", sa.Integer(), nullable=False),
     ]
@@ -91,20 +101,21 @@ def _drop() -> None:
 
 REBUILD = """
 INSERT INTO funnel_rollup ({columns}, cases, people)
-SELECT d.country, t.country, '{grain}', {day}, '{stage}', c.origin_country, {reached},
-       {days}, sum(u.cases), sum(u.people)
+SELECT d.country, t.country, '{grain}', o.country, {day}, '{stage}', {reached}, {days},
+       sum(u.cases), sum(u.people)
 FROM (SELECT id AS case_id, {column} AS day, identified_at AS identified, 1 AS cases,
              0 AS people
       FROM cases WHERE {column} IS NOT NULL
       UNION ALL
       SELECT case_id, {column}, identified_at, 0, 1 FROM members WHERE {column} IS NOT NULL) u
-JOIN cases c ON c.id = u.case_id
 JOIN (SELECT id AS case_id, '*' AS country FROM cases
-      UNION SELECT case_id, resettlement_country FROM submissions) d ON d.case_id = c.id
+      UNION SELECT case_id, resettlement_country FROM submissions) d ON d.case_id = u.case_id
 JOIN (SELECT id AS case_id, '*' AS country FROM cases
       UNION SELECT case_id, transit_country FROM transit_stays WHERE status <> 'refused') t
-  ON t.case_id = c.id
-GROUP BY d.country, t.country, {day}, c.origin_country, {reached}{split}
+  ON t.case_id = u.case_id
+JOIN (SELECT id AS case_id, '*' AS country FROM cases
+      UNION SELECT id, origin_country FROM cases) o ON o.case_id = u.case_id
+GROUP BY d.country, t.country, o.country, {day}, {reached}{split}
 """
 
 
@@ -147,7 +158,7 @@ def upgrade() -> None:
 
 COPY_BACK = """
 INSERT INTO {table} ({columns}, cases, people)
-SELECT {columns}, cases, people FROM {table}_0010 WHERE grain <> 'c'
+SELECT {columns}, cases, people FROM {table}_0010 WHERE grain <> 'c' AND origin_country <> '*'
 """
 
 
