@@ -58,7 +58,9 @@ def _run_sync(connection: Connection) -> None:
 
 async def run_migrations_online() -> None:
     settings: Settings = config.attributes.get("settings") or get_settings()
-    engine = make_engine(_url(), settings, pool_size=1)
+    # as a job: no client-side limit on a statement; a migration that counts or rewrites a
+    # whole table lifts the server's own for its transaction (SET LOCAL statement_timeout)
+    engine = make_engine(_url(), settings, pool_size=1, jobs=True)
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run_sync)

@@ -18,22 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db import Db, SqlaDb
 from app.models import Case, FunnelDelta, FunnelRollup, Member, Submission, TransitStay
-from app.models.funnel import ANY_COUNTRY, COHORT, DAY, MILESTONES, MONTH
+from app.models.funnel import ANY_COUNTRY, COHORT, DAY, MILESTONES, MONTH, ROLLUP_KEY
 from app.models.record import CaseRecord
 from app.models.transit_stay import STAY_COUNTS, stay_counts
 
 # resettlement country, transit country, grain, origin, day, stage, reached month, days
 Key = tuple[str, str, str, str, date, str, date, int]
-KEY_COLUMNS = (
-    "resettlement_country",
-    "transit_country",
-    "grain",
-    "origin_country",
-    "day",
-    "stage",
-    "reached_month",
-    "days_to_stage",
-)
+KEY_COLUMNS = ROLLUP_KEY
 log = logging.getLogger("pta.funnel")
 
 #: PostgreSQL advisory lock taken while folding, so replicas fold one at a time.

@@ -89,7 +89,12 @@ def _create(new: bool) -> None:
         "funnel_rollup",
         *_key_columns(new),
         sa.CheckConstraint(f"grain IN ({grains})", name=op.f("ck_funnel_rollup_grain")),
-        sa.PrimaryKeyConstraint(*(NEW_KEY if new else OLD_KEY), name=op.f("pk_funnel_rollup")),
+        sa.PrimaryKeyConstraint(
+            *(NEW_KEY if new else OLD_KEY),
+            name=op.f("pk_funnel_rollup"),
+            # PostgreSQL: the counts in the key's index, for index-only scans of a range
+            **({"postgresql_include": ["cases", "people"]} if new else {}),
+        ),
     )
 
 
@@ -120,9 +125,11 @@ GROUP BY d.country, t.country, o.country, {day}, {reached}{split}
 
 
 def upgrade() -> None:
+    postgres = op.get_bind().dialect.name == "postgresql"
+    if postgres:  # counting a million cases takes longer than a request may
+        op.execute("SET LOCAL statement_timeout = 0")
     _drop()
     _create(new=True)
-    postgres = op.get_bind().dialect.name == "postgresql"
 
     def month(column: str) -> str:
         if postgres:
