@@ -11,6 +11,7 @@ from app.db.runner import (
     Record,
     Row,
     SqlaDb,
+    Transactions,
     engine_transactions,
 )
 
@@ -27,6 +28,7 @@ __all__ = [
     "Row",
     "SqlDialect",
     "SqlaDb",
+    "Transactions",
     "configure_sqlite",
     "driver_url",
     "engine_transactions",

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, Protocol, cast
 
 import asyncpg
 import orjson
@@ -349,20 +349,27 @@ class Database:
                     conn.terminate()  # never hand a connection in doubt to the next request
                     raise
             return
-        async with self.engine.connect() as sa_conn:
-            if read_only:
-                sa_conn = await sa_conn.execution_options(pta_read_only=True)
-            async with sa_conn.begin():
-                yield SqlaDb(sa_conn)
+        async with engine_transactions(self.engine)(read_only=read_only) as db:
+            yield db
 
 
-def engine_transactions(engine: AsyncEngine) -> Callable[[], AbstractAsyncContextManager[Db]]:
-    """Transactions on a SQLAlchemy engine, as ``Database.transaction`` opens them."""
+class Transactions(Protocol):
+    """What opens one transaction: ``Database.transaction``, or ``engine_transactions``."""
+
+    def __call__(self, *, read_only: bool = False) -> AbstractAsyncContextManager[Db]: ...
+
+
+def engine_transactions(engine: AsyncEngine) -> Transactions:
+    """Transactions on a SQLAlchemy engine, as ``Database.transaction`` opens them without an
+    asyncpg pool."""
 
     @asynccontextmanager
-    async def transaction() -> AsyncIterator[Db]:
-        async with engine.begin() as conn:
-            yield SqlaDb(conn)
+    async def transaction(*, read_only: bool = False) -> AsyncIterator[Db]:
+        async with engine.connect() as conn:
+            if read_only:
+                conn = await conn.execution_options(pta_read_only=True)
+            async with conn.begin():
+                yield SqlaDb(conn)
 
     return transaction
 

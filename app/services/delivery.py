@@ -17,8 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -32,15 +31,12 @@ from sqlalchemy.sql.base import Executable
 
 from app import metrics
 from app.config import Settings
-from app.db import Db, SqlDialect
+from app.db import Db, SqlDialect, Transactions
 from app.models import Case, CaseEvent, User, WebhookEndpoint, WebhookMessage
 from app.services import policy, webhook_signing, webhook_targets
 from app.vocabulary import WebhookStatus
 
 log = logging.getLogger("pta.webhooks")
-#: Opens one transaction: ``Database.transaction`` (on PostgreSQL asyncpg's own pool, the
-#: requests' fast path) or ``app.db.engine_transactions`` of an engine.
-Transactions = Callable[[], AbstractAsyncContextManager[Db]]
 
 MAX_DELAY = timedelta(hours=6)
 MAX_RESPONSE_BYTES = 64 * 1024
@@ -352,7 +348,7 @@ async def settle(
     if not finished:
         if room <= 0:
             return Claimed(0, [])
-        async with transaction() as db:
+        async with transaction(read_only=True) as db:
             if await db.first(ANYTHING_DUE, {"now": now}) is None:
                 return Claimed(0, [])
     started = time.monotonic()
