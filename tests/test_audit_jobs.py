@@ -91,10 +91,13 @@ async def test_the_service_applies_the_retention_rule_itself(
         while time.monotonic() < deadline:
             async with engine.connect() as conn:
                 erased = dict((await conn.execute(select(Case.reference, Case.erased_at))).all())
-            if erased[old["reference"]] is not None:
+            log, entries = server.output(), server.entries()
+            # the run's log line is written after its commit: wait for both
+            if erased[old["reference"]] is not None and any(
+                e["message"] == "retention applied" for e in entries
+            ):
                 break
             await asyncio.sleep(0.2)
-        log, entries = server.output(), server.entries()
     assert erased[old["reference"]] is not None, log[-2000:]
     assert erased[recent["reference"]] is None
     runs = [e for e in entries if e["message"] == "retention applied"]
