@@ -13,8 +13,8 @@ succeeds inside, the user is 10001, and the SQLite file is in the data directory
 .ci/run installs buildah and debootstrap. Where they are missing, or the tests do not run as
 root, the proof is skipped saying why, or fails where every tool must be there (CI:
 tests/tools.py). It takes about 3 minutes on two cores (half debootstrap, half the build and
-run) and reaches Debian's mirror and PyPI, as `docker build` would; .ci/run runs it once, in
-the SQLite run (PTA_TEST_CONTAINER=0 leaves it out)."""
+run) and reaches Debian's mirror and PyPI, as `docker build` would; .ci/run runs it once, beside
+the SQLite run (PTA_TEST_CONTAINER=0 leaves it out of a run)."""
 
 from __future__ import annotations
 
@@ -34,6 +34,10 @@ import yaml
 
 from tests import tools
 from tests.live_server import free_port
+
+#: the container's port: a range of its own, since .ci/run runs this proof beside the SQLite
+#: suite (whose live servers draw from tests/live_server.py PORTS)
+CONTAINER_PORTS = range(18460, 18470)
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = (ROOT / "Dockerfile").read_text()
@@ -178,7 +182,7 @@ def test_the_image_builds_and_serves(buildah: Buildah, tmp_path: Path) -> None:
     )
     config = json.loads(buildah("inspect", "--type", "image", IMAGE))["Docker"]["config"]
     assert config["User"] == "10001:10001"
-    port = free_port()
+    port = free_port(CONTAINER_PORTS)
     container = buildah("from", "--pull-never", IMAGE)
     # what `docker run -e PTA_PORT=…` does: the image's environment, one variable changed
     buildah("config", "--env", f"PTA_PORT={port}", container)
